@@ -1,0 +1,32 @@
+# vohub developer entry points. `make run` and `make test` each install what they need first.
+.PHONY: install protos run test lint bench peers system-packages
+
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+PY := .venv/bin/python
+
+install: system-packages
+	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --user --quiet uv
+	$(UV) sync --all-packages --locked --quiet
+	$(PY) scripts/gen_protos.py >/dev/null
+	scripts/install-peers
+
+system-packages:
+	scripts/install-system-packages
+
+protos: install
+
+run: install
+	.venv/bin/vohub up
+
+test: install
+	.venv/bin/pytest
+
+lint: install
+	git diff --exit-code -- protos/ || (echo "generated protobuf code is stale: commit the output of make protos" && exit 1)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+	scripts/check-module-size
+
+bench: install
+	$(PY) bench/run.py

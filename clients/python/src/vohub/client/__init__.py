@@ -1,0 +1,1 @@
+"""vohub client: query a vohub (or voeventdb) archive over HTTP from Python."""

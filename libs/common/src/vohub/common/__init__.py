@@ -1,0 +1,1 @@
+"""Service plumbing shared by every vohub service: config, logs, metrics, gRPC health."""

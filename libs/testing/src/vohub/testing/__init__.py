@@ -1,0 +1,1 @@
+"""Test support for vohub: free ports, supervised subprocesses, real third-party peers."""

@@ -1,0 +1,74 @@
+"""The exceptions of :mod:`vohub.voevent`: one type per way a packet can be refused.
+
+Every error names the packet at fault (``source``: a file name, an IVORN or ``<bytes>``)
+and carries ``reason``, a one-line text fit for a VTP ``nak`` or a log line.
+"""
+
+from __future__ import annotations
+
+
+class VOEventError(Exception):
+    """Base of every error this package raises; never raised itself.
+
+    >>> str(MalformedXML("<bytes>", "mismatched tag", line=3))
+    '<bytes>: malformed XML: mismatched tag (line 3)'
+    """
+
+    kind = "invalid VOEvent"
+
+    def __init__(self, source: str, reason: str, *, line: int | None = None) -> None:
+        if type(self) is VOEventError:
+            raise TypeError("VOEventError is abstract; raise one of its subclasses")
+        self.source = source
+        self.reason = reason
+        self.line = line
+        where = f" (line {line})" if line is not None else ""
+        super().__init__(f"{source}: {self.kind}: {reason}{where}")
+
+    @property
+    def nak_reason(self) -> str:
+        """The text a broker puts in a ``nak`` for this packet."""
+        where = f", line {self.line}" if self.line is not None else ""
+        return f"{self.kind}: {self.reason}{where}"
+
+
+class PacketTooLarge(VOEventError):
+    """The document is larger than the parser's size cap."""
+
+    kind = "packet too large"
+
+
+class ForbiddenXML(VOEventError):
+    """The document uses a DTD, entity declarations or other constructs we refuse to expand."""
+
+    kind = "forbidden XML construct"
+
+
+class MalformedXML(VOEventError):
+    """The bytes are not well-formed XML (includes truncation and excessive nesting)."""
+
+    kind = "malformed XML"
+
+
+class NotAVOEvent(VOEventError):
+    """Well-formed XML whose root is not a VOEvent (wrong element, namespace or missing IVORN)."""
+
+    kind = "not a VOEvent"
+
+
+class SchemaViolation(VOEventError):
+    """A VOEvent that does not validate against the XSD of its version."""
+
+    kind = "schema violation"
+
+
+class InvalidIvorn(VOEventError):
+    """An IVORN that is not an ``ivo://authority/path#local_id`` identifier."""
+
+    kind = "invalid IVORN"
+
+
+class UnsupportedVersion(VOEventError):
+    """A VOEvent version we hold no schema for (strict validation only)."""
+
+    kind = "unsupported VOEvent version"

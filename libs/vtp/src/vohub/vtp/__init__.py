@@ -1,0 +1,1 @@
+"""VOEvent Transport Protocol."""

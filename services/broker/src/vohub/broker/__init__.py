@@ -1,0 +1,1 @@
+"""vohub broker: a Comet-compatible VTP broker with filters, dedup and archive hand-off."""

@@ -1,0 +1,1 @@
+"""vohub command line."""

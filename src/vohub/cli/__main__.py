@@ -1,0 +1,3 @@
+from vohub.cli.main import main
+
+main()

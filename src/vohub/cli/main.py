@@ -1,0 +1,48 @@
+"""Entry point of the ``vohub`` command: one sub-command per module, listed in COMMANDS.
+
+Each sub-command module provides ``add_arguments(parser)`` and ``run(args) -> int`` (the
+exit status). Services plug in the same way through their own ``cli`` module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: name -> (module, one-line help). Modules are imported only when their command runs.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "validate": ("vohub.cli.validate", "check VOEvent files against their schema"),
+    "show": ("vohub.cli.show", "print a human summary of a VOEvent file"),
+    "ivorn": ("vohub.cli.ivorn", "print a fresh unique IVORN for a stream"),
+    "publish": ("vohub.cli.publish", "send VOEvent files to a VTP broker"),
+    "listen": ("vohub.cli.listen", "subscribe to a VTP broker and print, save or handle packets"),
+}
+
+
+def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | None]:
+    """The top-level parser, with full arguments for the command named in ``argv``."""
+    parser = argparse.ArgumentParser(
+        prog="vohub", description="vohub: a hub for astronomical transient alerts (VOEvent)."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    chosen = next((a for a in argv if not a.startswith("-")), None)
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == chosen:
+            importlib.import_module(module).add_arguments(command)
+    return parser, chosen
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the ``vohub`` command line and exit with the sub-command's status."""
+    args_in = list(sys.argv[1:] if argv is None else argv)
+    parser, _ = build_parser(args_in)
+    args = parser.parse_args(args_in)
+    module = importlib.import_module(COMMANDS[args.command][0])
+    try:
+        status = module.run(args)
+    except KeyboardInterrupt:
+        status = 130
+    sys.exit(status)
