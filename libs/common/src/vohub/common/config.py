@@ -1,0 +1,234 @@
+"""Load a service's typed configuration from one TOML file plus environment overrides.
+
+A service describes its settings as nested frozen dataclasses with defaults. Values come,
+in increasing priority, from the defaults, the service's section of the TOML file
+(``[broker]``, ``[archive]``, …), ``VOHUB_*`` environment variables and explicit overrides
+(command-line flags). Every value is checked against its annotation at start-up; an unknown
+key, a wrong type or a failed check raises :class:`ConfigError` naming the dotted key, e.g.
+``broker.whitelist[2]: not a CIDR network``.
+
+Environment variables name the dotted key in upper case with ``__`` between levels:
+``VOHUB_BROKER__RECEIVE_PORT=9098`` sets ``broker.receive_port``. List values are
+comma-separated.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+from vohub.common.errors import ConfigError
+
+T = TypeVar("T")
+
+#: Environment variable naming the configuration file when no path is given.
+CONFIG_ENV = "VOHUB_CONFIG"
+
+#: Metadata key of a dataclass field holding a check: ``value -> None`` raising ValueError.
+CHECK = "check"
+#: Metadata key telling the loader to run the check on each item of a list setting.
+EACH = "each"
+
+
+def checked(
+    default: Any, check: Callable[[Any], None], *, each: bool = False, **kwargs: Any
+) -> Any:
+    """A dataclass field whose loaded value is passed through ``check``.
+
+    ``check`` raises ValueError with a message; the loader prefixes it with the key. With
+    ``each=True`` a list setting is checked item by item, and the key names the index
+    (``broker.whitelist[2]``).
+
+    >>> def positive(v: int) -> None:
+    ...     if v <= 0:
+    ...         raise ValueError("must be positive")
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class S:
+    ...     workers: int = checked(2, positive)
+    >>> load_config(S, "svc", overrides={"workers": 0}, env={})
+    Traceback (most recent call last):
+    ...
+    vohub.common.errors.ConfigError: svc.workers: must be positive
+    """
+    metadata = {CHECK: check, EACH: each}
+    if isinstance(default, list | dict | set):
+        return dataclasses.field(
+            default_factory=lambda: type(default)(default), metadata=metadata, **kwargs
+        )
+    return dataclasses.field(default=default, metadata=metadata, **kwargs)
+
+
+def read_toml(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """The parsed TOML file at ``path`` (or ``$VOHUB_CONFIG``), or ``{}`` when there is none.
+
+    >>> read_toml(None, env={})
+    {}
+    """
+    if path is None:
+        named = env.get(CONFIG_ENV)
+        if not named:
+            return {}
+        path = Path(named)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(str(path), "configuration file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+
+
+def load_config(
+    schema: type[T],
+    section: str,
+    *,
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> T:
+    """Build ``schema`` from defaults, ``[section]`` of the TOML file, environment and overrides.
+
+    ``overrides`` maps dotted keys (relative to the section) to values; None values are
+    ignored, so argparse results can be passed straight in.
+
+    >>> @dataclasses.dataclass(frozen=True)
+    ... class Archive:
+    ...     db: str = "sqlite:///hub.db"
+    ...     batch: int = 500
+    >>> load_config(Archive, "archive", env={"VOHUB_ARCHIVE__BATCH": "50"})
+    Archive(db='sqlite:///hub.db', batch=50)
+    >>> load_config(Archive, "archive", env={}, overrides={"bacth": 1})
+    Traceback (most recent call last):
+    ...
+    vohub.common.errors.ConfigError: archive.bacth: unknown key
+    """
+    env = os.environ if env is None else env
+    raw = read_toml(path, env).get(section, {})
+    if not isinstance(raw, dict):
+        raise ConfigError(section, "must be a table")
+    merged = _deep_copy(raw)
+    for key, value in _env_values(section, env).items():
+        _set_dotted(merged, key, value)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            _set_dotted(merged, key, value)
+    return _build(schema, merged, section)
+
+
+def _env_values(section: str, env: Mapping[str, str]) -> dict[str, str]:
+    prefix = f"VOHUB_{section.upper()}__"
+    return {
+        name[len(prefix) :].lower().replace("__", "."): value
+        for name, value in env.items()
+        if name.startswith(prefix)
+    }
+
+
+def _deep_copy(table: dict[str, Any]) -> dict[str, Any]:
+    return {k: _deep_copy(v) if isinstance(v, dict) else v for k, v in table.items()}
+
+
+def _set_dotted(table: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        table = table.setdefault(part, {})
+    table[leaf] = value
+
+
+def _build(schema: type[T], table: dict[str, Any], where: str) -> T:
+    fields = {f.name: f for f in dataclasses.fields(schema)}  # type: ignore[arg-type]
+    for key in table:
+        if key not in fields:
+            raise ConfigError(f"{where}.{key}", "unknown key")
+    hints = typing.get_type_hints(schema)
+    values = {}
+    for name, value in table.items():
+        key = f"{where}.{name}"
+        values[name] = _coerce(hints[name], value, key)
+    try:
+        built = schema(**values)
+    except ValueError as exc:  # cross-field rules raised from __post_init__
+        raise ConfigError(where, str(exc)) from None
+    for name, field in fields.items():
+        if CHECK in field.metadata:
+            _run_check(field.metadata, getattr(built, name), f"{where}.{name}")
+    return built
+
+
+def _run_check(metadata: Mapping[str, Any], value: Any, key: str) -> None:
+    items = enumerate(value) if metadata[EACH] else [(None, value)]
+    for index, item in items:
+        try:
+            metadata[CHECK](item)
+        except ValueError as exc:
+            where = key if index is None else f"{key}[{index}]"
+            raise ConfigError(where, str(exc)) from None
+
+
+def _coerce(hint: Any, value: Any, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    if dataclasses.is_dataclass(hint):
+        if not isinstance(value, dict):
+            raise ConfigError(key, "must be a table")
+        return _build(hint, value, key)  # type: ignore[arg-type]
+    if origin in (typing.Union, types.UnionType):
+        return _coerce_optional(hint, value, key)
+    if origin is typing.Literal:
+        if value not in typing.get_args(hint):
+            allowed = ", ".join(repr(a) for a in typing.get_args(hint))
+            raise ConfigError(key, f"must be one of {allowed}, not {value!r}")
+        return value
+    if origin in (list, tuple):
+        return _coerce_sequence(hint, value, key)
+    return _coerce_scalar(hint, value, key)
+
+
+def _coerce_optional(hint: Any, value: Any, key: str) -> Any:
+    options = [a for a in typing.get_args(hint) if a is not type(None)]
+    if value is None or value == "":
+        return None
+    return _coerce(options[0], value, key)
+
+
+def _coerce_sequence(hint: Any, value: Any, key: str) -> Any:
+    if isinstance(value, str):
+        value = [v.strip() for v in value.split(",") if v.strip()]
+    if not isinstance(value, list | tuple):
+        raise ConfigError(key, f"must be a list, not {value!r}")
+    item = typing.get_args(hint)[0]
+    items = [_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
+    return tuple(items) if typing.get_origin(hint) is tuple else items
+
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _coerce_scalar(hint: Any, value: Any, key: str) -> Any:
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise ConfigError(key, f"must be true or false, not {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool) or (hint is int and isinstance(value, float)):
+            raise ConfigError(key, f"must be {hint.__name__}, not {value!r}")
+        try:
+            return hint(value)
+        except (TypeError, ValueError):
+            raise ConfigError(key, f"must be {hint.__name__}, not {value!r}") from None
+    if hint is Path:
+        return Path(str(value))
+    if hint is str:
+        if not isinstance(value, str):
+            raise ConfigError(key, f"must be a string, not {value!r}")
+        return value
+    raise ConfigError(key, f"unsupported setting type {hint!r}")

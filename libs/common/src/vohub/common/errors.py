@@ -1,0 +1,26 @@
+"""The exceptions of :mod:`vohub.common`: configuration and address errors, naming the key."""
+
+from __future__ import annotations
+
+
+class CommonError(Exception):
+    """Base of this package's errors; never raised itself."""
+
+    def __init__(self, key: str, message: str) -> None:
+        if type(self) is CommonError:
+            raise TypeError("CommonError is abstract; raise one of its subclasses")
+        self.key = key
+        self.message = message
+        super().__init__(f"{key}: {message}")
+
+
+class ConfigError(CommonError):
+    """A configuration value is missing, unknown, mistyped or fails its check.
+
+    >>> str(ConfigError("broker.whitelist[2]", "not a CIDR network"))
+    'broker.whitelist[2]: not a CIDR network'
+    """
+
+
+class AddressError(CommonError, ValueError):
+    """A ``HOST:PORT`` address that cannot be used."""

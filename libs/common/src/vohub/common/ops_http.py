@@ -1,0 +1,89 @@
+"""A small HTTP server for a service's operations endpoints: ``/metrics`` and ``/healthz``.
+
+gRPC services run it beside their gRPC port so that Prometheus can scrape them and load
+balancers or operators can probe them with plain HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+#: A health probe: returns (healthy, details) where details is JSON-serialisable.
+HealthProbe = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+class OpsServer:
+    """Serve ``/metrics`` and ``/healthz`` on ``host:port`` from a daemon thread.
+
+    ``/healthz`` answers 200 with ``{"status": "ok", ...details}`` when the probe says
+    healthy, else 503 with ``"status": "unavailable"``.
+
+    >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {"db": "up"}))
+    >>> port = server.start()
+    >>> import urllib.request
+    >>> urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz").read()
+    b'{"status": "ok", "db": "up"}'
+    >>> server.stop()
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        health: HealthProbe,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self.health = health
+        self.registry = registry
+        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful when constructed with port 0)."""
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> int:
+        """Start serving in the background and return the bound port."""
+        self._thread.start()
+        return self.port
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        ops = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._reply(200, CONTENT_TYPE_LATEST, generate_latest(ops.registry))
+                elif path == "/healthz":
+                    healthy, details = ops.health()
+                    body = {"status": "ok" if healthy else "unavailable", **details}
+                    self._reply(200 if healthy else 503, "application/json", json.dumps(body))
+                else:
+                    self._reply(404, "application/json", json.dumps({"error": "not found"}))
+
+            def _reply(self, status: int, content_type: str, body: bytes | str) -> None:
+                data = body.encode() if isinstance(body, str) else body
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Probes are frequent; they are not worth a log line each."""
+
+        return Handler

@@ -1,0 +1,127 @@
+"""Configuration loading: precedence, coercion and errors that name the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+from pathlib import Path
+from typing import Literal
+
+import pytest
+
+from vohub.common.config import checked, load_config
+from vohub.common.errors import ConfigError
+
+
+def cidr(value: str) -> None:
+    try:
+        ipaddress.ip_network(value)
+    except ValueError:
+        raise ValueError("not a CIDR network") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Receive:
+    port: int = 8098
+    whitelist: list[str] = checked(["127.0.0.0/8"], cidr, each=True)
+
+
+@dataclasses.dataclass(frozen=True)
+class Broker:
+    receive: Receive = dataclasses.field(default_factory=Receive)
+    validation: Literal["strict", "lenient"] = "strict"
+    spool: Path = Path("var/spool")
+    remotes: tuple[str, ...] = ()
+    archive: str | None = None
+    verbose: bool = False
+    expiry_days: float = 30.0
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "vohub.toml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_when_nothing_is_given() -> None:
+    config = load_config(Broker, "broker", env={})
+    assert config == Broker()
+    assert config.receive.whitelist == ["127.0.0.0/8"]
+
+
+def test_file_then_environment_then_overrides(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '[broker]\nvalidation = "lenient"\nremotes = ["a:8099"]\n'
+        "[broker.receive]\nport = 9000\n[archive]\nignored = 1\n",
+    )
+    env = {"VOHUB_BROKER__RECEIVE__PORT": "9100", "VOHUB_BROKER__VERBOSE": "yes"}
+    config = load_config(
+        Broker, "broker", path=path, env=env, overrides={"expiry_days": 2, "archive": None}
+    )
+    assert config.validation == "lenient"
+    assert config.remotes == ("a:8099",)
+    assert config.receive.port == 9100
+    assert config.verbose is True
+    assert config.expiry_days == 2.0
+    assert config.archive is None
+
+
+def test_config_file_named_by_environment(tmp_path: Path) -> None:
+    path = write(tmp_path, '[broker]\narchive = "127.0.0.1:50051"\n')
+    config = load_config(Broker, "broker", env={"VOHUB_CONFIG": str(path)})
+    assert config.archive == "127.0.0.1:50051"
+
+
+def test_environment_list_is_comma_separated() -> None:
+    env = {"VOHUB_BROKER__RECEIVE__WHITELIST": "10.0.0.0/8, 192.168.1.0/24"}
+    config = load_config(Broker, "broker", env=env)
+    assert config.receive.whitelist == ["10.0.0.0/8", "192.168.1.0/24"]
+
+
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[broker]\nvalidaton = 'strict'\n", {}, "broker.validaton: unknown key"),
+        ("[broker.receive]\nprot = 1\n", {}, "broker.receive.prot: unknown key"),
+        ("[broker.receive]\nport = 'x'\n", {}, "broker.receive.port: must be int, not 'x'"),
+        ("[broker.receive]\nport = 1.5\n", {}, "broker.receive.port: must be int, not 1.5"),
+        (
+            "[broker.receive]\nwhitelist = ['127.0.0.1/32', '::1/128', 'bogus']\n",
+            {},
+            "broker.receive.whitelist[2]: not a CIDR network",
+        ),
+        ("[broker]\nvalidation = 'loose'\n", {}, "broker.validation: must be one of"),
+        ("[broker]\nverbose = 'maybe'\n", {}, "broker.verbose: must be true or false"),
+        ("[broker]\nreceive = 3\n", {}, "broker.receive: must be a table"),
+        ("", {"VOHUB_BROKER__RECEIVE__PORT": "eighty"}, "broker.receive.port: must be int"),
+        ("", {"VOHUB_BROKER__SPOOLDIR": "/tmp"}, "broker.spooldir: unknown key"),
+    ],
+)
+def test_bad_values_name_the_key(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_config(Broker, "broker", path=write(tmp_path, text), env=env)
+    assert message in str(err.value)
+
+
+def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"nope\.toml: configuration file not found"):
+        load_config(Broker, "broker", path=tmp_path / "nope.toml", env={})
+    with pytest.raises(ConfigError, match=r"vohub\.toml: not valid TOML"):
+        load_config(Broker, "broker", path=write(tmp_path, "[broker\n"), env={})
+
+
+def test_cross_field_rule_from_post_init() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class Window:
+        low: int = 0
+        high: int = 10
+
+        def __post_init__(self) -> None:
+            if self.low > self.high:
+                raise ValueError("low must not exceed high")
+
+    with pytest.raises(ConfigError, match="window: low must not exceed high"):
+        load_config(Window, "window", env={}, overrides={"low": 11})

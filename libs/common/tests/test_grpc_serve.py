@@ -1,0 +1,49 @@
+"""gRPC server start-up, health and graceful stop over real channels."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from vohub.common.addresses import Address
+from vohub.common.grpc_serve import GrpcServer
+
+
+async def test_not_serving_until_ready_then_serving() -> None:
+    server = GrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Archive"])
+    port = await server.start()
+    try:
+        assert port > 0
+        assert await server.probe("vohub.v1.Archive") == "NOT_SERVING"
+        await server.set_serving(True)
+        assert await server.probe("vohub.v1.Archive") == "SERVING"
+        assert await server.probe("") == "SERVING"
+    finally:
+        await server.stop(grace=0)
+
+
+async def test_unknown_service_is_not_found() -> None:
+    server = GrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Archive"])
+    await server.start()
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as err:
+            await server.probe("vohub.v1.Nope")
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND
+    finally:
+        await server.stop(grace=0)
+
+
+async def test_graceful_stop_tells_watchers() -> None:
+    server = GrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Broker"])
+    port = await server.start()
+    await server.set_serving(True)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="vohub.v1.Broker")
+        )
+        first = await watch.read()
+        assert first.status == health_pb2.HealthCheckResponse.SERVING
+        await server.stop(grace=1)
+        second = await watch.read()
+        assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
