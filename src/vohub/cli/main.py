@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 #: name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
+    "up": ("vohub.cli.up", "run the whole hub (archive, broker, gateway) in one process tree"),
     "validate": ("vohub.cli.validate", "check VOEvent files against their schema"),
     "show": ("vohub.cli.show", "print a human summary of a VOEvent file"),
     "ivorn": ("vohub.cli.ivorn", "print a fresh unique IVORN for a stream"),

@@ -1,0 +1,146 @@
+"""``vohub up``: run the whole hub (archive, broker, gateway) as one supervised process tree.
+
+Each service runs as its own ``vohub <service>`` child process, exactly as production runs
+them; ``up`` only chooses the shared settings (data dir, ports), restarts a child that dies
+(with backoff), and stops them all on Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+from vohub.common.logs import configure, get_logger
+
+log = get_logger("vohub.up")
+
+#: Restart back-off after a crash: first delay, growth factor and ceiling (seconds).
+BACKOFF = (1.0, 2.0, 60.0)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``vohub up``."""
+    parser.add_argument("--data-dir", type=Path, default=Path("var"), help="state (default ./var)")
+    parser.add_argument("--config", type=Path, help="TOML configuration file for every service")
+    parser.add_argument("--host", default="127.0.0.1", help="address every port binds to")
+    parser.add_argument("--local-ivo", default="ivo://vohub.local/broker", help="broker IVOID")
+    parser.add_argument("--receive-port", type=int, default=8098, help="VTP author port")
+    parser.add_argument("--broadcast-port", type=int, default=8099, help="VTP subscriber port")
+    parser.add_argument("--broker-grpc-port", type=int, default=50052)
+    parser.add_argument("--archive-grpc-port", type=int, default=50051)
+    parser.add_argument("--http-port", type=int, default=8080, help="gateway HTTP port")
+    parser.add_argument("--db", help="archive database URL (default: SQLite in the data dir)")
+
+
+def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
+    """The ``vohub`` command line of each service, in start order."""
+    vohub = [sys.executable, "-m", "vohub.cli"]
+    host = args.host
+    common = ["--config", str(args.config)] if args.config else []
+    archive_addr = f"{host}:{args.archive_grpc_port}"
+    db = args.db or f"sqlite:///{(args.data_dir / 'archive.db').resolve()}"
+    return {
+        "archive": [*vohub, "archive", "serve", *common, "--grpc", archive_addr, "--db", db],
+        "broker": [
+            *vohub,
+            "broker",
+            *common,
+            "--receive",
+            f"{host}:{args.receive_port}",
+            "--broadcast",
+            f"{host}:{args.broadcast_port}",
+            "--grpc",
+            f"{host}:{args.broker_grpc_port}",
+            "--local-ivo",
+            args.local_ivo,
+            "--archive",
+            archive_addr,
+            "--data-dir",
+            str(args.data_dir / "broker"),
+        ],
+        "gateway": [
+            *vohub,
+            "gateway",
+            *common,
+            "--bind",
+            f"{host}:{args.http_port}",
+            "--archive",
+            archive_addr,
+        ],
+    }
+
+
+@dataclass
+class Child:
+    """One supervised service process and its restart state."""
+
+    name: str
+    argv: list[str]
+    process: subprocess.Popen[bytes] | None = None
+    delay: float = BACKOFF[0]
+    restart_at: float = 0.0
+    started_at: float = field(default=0.0)
+
+    def start(self, now: float) -> None:
+        """Launch the process (its output goes straight to ours)."""
+        self.process = subprocess.Popen(self.argv)
+        self.started_at = now
+        log.info("service.started", service=self.name, pid=self.process.pid)
+
+    def check(self, now: float) -> None:
+        """Restart the process with back-off if it has exited."""
+        if self.process is None:
+            if now >= self.restart_at:
+                self.start(now)
+            return
+        status = self.process.poll()
+        if status is None:
+            if now - self.started_at > 60:
+                self.delay = BACKOFF[0]
+            return
+        log.error("service.exited", service=self.name, status=status, restart_in=self.delay)
+        self.process = None
+        self.restart_at = now + self.delay
+        self.delay = min(self.delay * BACKOFF[1], BACKOFF[2])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, wait, then SIGKILL if it will not go."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        log.info("service.stopped", service=self.name)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Start every service, supervise them until a signal arrives, then stop them."""
+    configure("up")
+    args.data_dir.mkdir(parents=True, exist_ok=True)
+    children = [Child(name, argv) for name, argv in child_commands(args).items()]
+    stopping = False
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("hub.starting", data_dir=str(args.data_dir), http=f"{args.host}:{args.http_port}")
+    while not stopping:
+        now = time.monotonic()
+        for child in children:
+            child.check(now)
+        time.sleep(0.2)
+    for child in reversed(children):
+        child.stop()
+    return 0
