@@ -1,0 +1,142 @@
+"""The persistent "previously seen" store: IVORN → digest of the first bytes, with expiry.
+
+vohub dedups by IVORN (not by the SHA-1 of the bytes, as Comet does), so a packet that
+arrives over several routes or loops between brokers goes out once, and a different packet
+under a known IVORN is caught as a *conflict*.
+
+Theory of operation
+-------------------
+* ``check`` answers NEW, DUPLICATE (same IVORN, same digest) or CONFLICT (same IVORN,
+  other digest). A NEW answer *reserves* the IVORN in memory, so a second copy arriving
+  while the first is still being made durable is already a duplicate.
+* ``commit`` writes the reserved rows in one SQLite transaction. The database runs in WAL
+  mode with ``synchronous=NORMAL``: a committed transaction survives a killed process
+  (it is in the WAL file) but may be lost on power failure; the broker covers that case by
+  re-adding the spool's unforwarded records at start-up (:meth:`SeenStore.add`).
+* ``release`` drops a reservation whose packet was finally not accepted.
+* Rows older than the expiry are treated as absent and deleted by ``prune``.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS seen (
+    ivorn TEXT PRIMARY KEY,
+    digest BLOB NOT NULL,
+    seen_at REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_time ON seen (seen_at);
+"""
+
+
+class Verdict(enum.Enum):
+    """What the store knows of an IVORN."""
+
+    NEW = "new"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+def digest(data: bytes) -> bytes:
+    """The 20-byte SHA-1 of ``data``, the fingerprint kept for each IVORN.
+
+    >>> digest(b"<VOEvent/>").hex()[:8]
+    'c8d0b4c7'
+    """
+    return hashlib.sha1(data, usedforsecurity=False).digest()
+
+
+class SeenStore:
+    """IVORN dedup state kept in SQLite at ``path``.
+
+    >>> import tempfile
+    >>> store = SeenStore(Path(tempfile.mkdtemp()) / "seen.sqlite3", expiry=3600.0)
+    >>> store.check("ivo://a.b/c#1", b"x" * 20)
+    <Verdict.NEW: 'new'>
+    >>> store.check("ivo://a.b/c#1", b"x" * 20)
+    <Verdict.DUPLICATE: 'duplicate'>
+    >>> store.commit()
+    1
+    >>> store.check("ivo://a.b/c#1", b"y" * 20)
+    <Verdict.CONFLICT: 'conflict'>
+    >>> store.close()
+    """
+
+    def __init__(
+        self, path: Path, *, expiry: float, clock: Callable[[], float] = time.time
+    ) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.expiry = expiry
+        self.clock = clock
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._pending: dict[str, tuple[bytes, float]] = {}
+
+    def check(self, ivorn: str, fingerprint: bytes) -> Verdict:
+        """Classify ``ivorn``; a NEW one is reserved until :meth:`commit` or :meth:`release`."""
+        known = self.lookup(ivorn)
+        if known is None:
+            self._pending[ivorn] = (fingerprint, self.clock())
+            return Verdict.NEW
+        return Verdict.DUPLICATE if known == fingerprint else Verdict.CONFLICT
+
+    def lookup(self, ivorn: str) -> bytes | None:
+        """The digest first seen for ``ivorn`` (reserved or stored, not expired), or None."""
+        pending = self._pending.get(ivorn)
+        if pending is not None:
+            return pending[0]
+        row = self._db.execute(
+            "SELECT digest FROM seen WHERE ivorn = ? AND seen_at >= ?",
+            (ivorn, self.clock() - self.expiry),
+        ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def release(self, ivorn: str) -> None:
+        """Forget the reservation of ``ivorn`` (its packet was not accepted after all)."""
+        self._pending.pop(ivorn, None)
+
+    def commit(self) -> int:
+        """Store every reserved IVORN in one transaction; returns how many."""
+        rows = [(ivorn, fp, at) for ivorn, (fp, at) in self._pending.items()]
+        if rows:
+            self._write(rows)
+            self._pending.clear()
+        return len(rows)
+
+    def add(self, rows: Iterable[tuple[str, bytes, float]]) -> None:
+        """Store ``(ivorn, digest, seen_at)`` rows at once, keeping existing ones."""
+        self._write(list(rows))
+
+    def _write(self, rows: list[tuple[str, bytes, float]]) -> None:
+        self._db.execute("BEGIN")
+        self._db.executemany(
+            "INSERT INTO seen (ivorn, digest, seen_at) VALUES (?, ?, ?) "
+            "ON CONFLICT (ivorn) DO UPDATE SET digest = excluded.digest, "
+            "seen_at = excluded.seen_at WHERE seen.seen_at < ?",
+            [(*row, self.clock() - self.expiry) for row in rows],
+        )
+        self._db.execute("COMMIT")
+
+    def prune(self) -> int:
+        """Delete expired rows; returns how many went."""
+        cursor = self._db.execute(
+            "DELETE FROM seen WHERE seen_at < ?", (self.clock() - self.expiry,)
+        )
+        return cursor.rowcount
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM seen").fetchone()[0])
+
+    def close(self) -> None:
+        """Close the database (reservations not committed are dropped)."""
+        self._db.close()

@@ -1,0 +1,42 @@
+"""The exceptions of :mod:`vohub.broker`: one type per failure, each naming its culprit."""
+
+from __future__ import annotations
+
+
+class BrokerError(Exception):
+    """Base of this package's errors; never raised itself.
+
+    >>> str(SpoolCorrupt("spool/0000000000000001.seg", "bad CRC at offset 52"))
+    'spool/0000000000000001.seg: bad CRC at offset 52'
+    """
+
+    def __init__(self, culprit: str, message: str) -> None:
+        if type(self) is BrokerError:
+            raise TypeError("BrokerError is abstract; raise one of its subclasses")
+        self.culprit = culprit
+        self.message = message
+        super().__init__(f"{culprit}: {message}")
+
+
+class SpoolCorrupt(BrokerError):
+    """A spool segment holds a damaged record before its tail (the tail alone is repaired)."""
+
+
+class SpoolClosed(BrokerError):
+    """A packet was appended to a spool that has been closed (the broker is stopping)."""
+
+
+class FilterRejected(BrokerError, ValueError):
+    """An XPath filter does not compile; ``culprit`` is the expression."""
+
+
+class FilterTimeout(BrokerError):
+    """A subscriber's filter took longer than its time budget; ``culprit`` names the subscriber."""
+
+
+class ArchiveRefused(BrokerError):
+    """The archive answered a batch with an error that retrying will not cure."""
+
+
+class HandlerFailed(BrokerError):
+    """A local ``--exec`` handler exited non-zero, timed out or could not start."""
