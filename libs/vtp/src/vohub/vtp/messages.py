@@ -1,0 +1,339 @@
+"""VTP messages: typed Transport messages and incoming VOEvents, built to and parsed from bytes.
+
+Output follows Comet 3.1.0 exactly: a ``trn:Transport`` root in :data:`TRANSPORT_NS` with
+``version="1.0"``, children Origin, Response, TimeStamp, Meta in schema order, UTC timestamps in
+whole seconds ending in ``Z``, pretty-printed with an XML declaration. Input is tolerant, as VTP
+peers disagree (pygcn uses another namespace and local-time stamps): dispatch is on the root's
+*local* name (``Transport`` or ``VOEvent``) and its ``role``; any namespace or none is accepted,
+Meta may come anywhere, and Transport messages are not schema-validated.
+
+In ``ack`` and ``nak``, ``Origin`` is the IVORN of the event being acknowledged and ``Response``
+the IVOID of the side acknowledging. In replies to ``iamalive`` and ``authenticate``, ``Origin``
+is copied from the broker's message and ``Response`` is the replier's IVOID.
+
+Parsing uses a hardened lxml parser (no entity expansion, no network, no DTD loading) and rejects
+any document with a DOCTYPE, so entity bombs are refused before any expansion.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Final
+
+from lxml import etree
+
+from vohub.vtp.errors import MalformedMessage, RemoteProtocolError, UnknownMessage
+
+#: Namespace of the Transport messages we emit (Comet's).
+TRANSPORT_NS: Final = "http://www.telescope-networks.org/xml/Transport/v1.1"
+#: The ``xsi:schemaLocation`` Comet writes (it names a different URI than the namespace).
+SCHEMA_LOCATION: Final = (
+    "http://telescope-networks.org/schema/Transport/v1.1 "
+    "http://www.telescope-networks.org/schema/Transport-v1.1.xsd"
+)
+#: The VOEvent roles; any other role on a VOEvent root makes it an unknown message.
+VOEVENT_ROLES: Final = frozenset({"observation", "prediction", "utility", "test"})
+#: Name of the Meta/Param that carries one XPath filter (Comet's new style).
+FILTER_PARAM: Final = "xpath-filter"
+
+_XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    """``ack``: the event ``ivorn`` was accepted by the side whose IVOID is ``response``."""
+
+    ivorn: str
+    response: str | None = None
+    timestamp: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Nak:
+    """``nak``: the event ``ivorn`` was refused; ``reason`` travels in ``Meta/Result``."""
+
+    ivorn: str
+    response: str | None = None
+    reason: str | None = None
+    timestamp: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class IAmAlive:
+    """``iamalive``: a broker's ping (``response`` None) or a reply (``response`` set)."""
+
+    origin: str
+    response: str | None = None
+    timestamp: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Authenticate:
+    """``authenticate``: a broker's greeting, or a subscriber's reply carrying XPath ``filters``.
+
+    A reply (``response`` set) always has a ``Meta`` element, empty when there are no filters,
+    as Comet sends it; a greeting has one only if it carries filters.
+    """
+
+    origin: str
+    response: str | None = None
+    filters: tuple[str, ...] = ()
+    timestamp: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """An incoming VOEvent: the exact bytes received, its IVORN and role, and its parsed root.
+
+    ``raw`` is what gets relayed, unchanged, because downstream brokers de-duplicate on the bytes.
+    """
+
+    raw: bytes
+    ivorn: str
+    role: str
+    element: etree._Element = field(compare=False, repr=False)
+
+
+TransportMessage = Ack | Nak | IAmAlive | Authenticate
+Message = TransportMessage | Event
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A frame that could not be understood; state machines report it and go on, as Comet does."""
+
+    payload: bytes
+    error: RemoteProtocolError
+
+
+def timestamp(now: float) -> str:
+    """Format a POSIX time as a VTP TimeStamp: UTC, whole seconds, ending in ``Z``.
+
+    Parameters
+    ----------
+    now
+        Seconds since the epoch.
+
+    Examples
+    --------
+    >>> timestamp(1_795_592_693.9)
+    '2026-11-25T07:44:53Z'
+    """
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+
+
+def encode(message: Message, now: float) -> bytes:
+    """Serialise a message to its payload bytes (unframed).
+
+    An :class:`Event` encodes to its original ``raw`` bytes. A Transport message is built the way
+    Comet builds it; ``now`` (seconds since the epoch) becomes its TimeStamp.
+
+    Parameters
+    ----------
+    message
+        What to send.
+    now
+        Current time, seconds since the epoch.
+
+    Returns
+    -------
+    bytes
+        The payload, ready for :func:`~vohub.vtp.framing.encode_frame`.
+
+    Examples
+    --------
+    >>> print(encode(IAmAlive("ivo://vohub.test/brokerA"), 1_795_592_693).decode())
+    ... # doctest: +ELLIPSIS
+    <?xml version='1.0' encoding='UTF-8'?>
+    <trn:Transport xmlns:trn="http://www.telescope-networks.org/xml/Transport/v1.1" ...="iamalive">
+      <Origin>ivo://vohub.test/brokerA</Origin>
+      <TimeStamp>2026-11-25T07:44:53Z</TimeStamp>
+    </trn:Transport>
+    <BLANKLINE>
+    """
+    if isinstance(message, Event):
+        return message.raw
+    if isinstance(message, Ack | Nak):
+        origin, role = message.ivorn, "ack" if isinstance(message, Ack) else "nak"
+    else:
+        origin, role = message.origin, _ROLE_OF[type(message)]
+    root = _transport(role, origin, message.response, now)
+    if isinstance(message, Nak) and message.reason is not None:
+        etree.SubElement(etree.SubElement(root, "Meta"), "Result").text = message.reason
+    elif isinstance(message, Authenticate) and (message.filters or message.response is not None):
+        meta = etree.SubElement(root, "Meta")
+        for expression in message.filters:
+            etree.SubElement(meta, "Param", name=FILTER_PARAM, value=expression)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def decode(payload: bytes) -> Message:
+    """Parse one frame's payload into a message.
+
+    Parameters
+    ----------
+    payload
+        The bytes of one frame.
+
+    Returns
+    -------
+    Message
+        A Transport message (:class:`Ack`, :class:`Nak`, :class:`IAmAlive`,
+        :class:`Authenticate`) or an :class:`Event`.
+
+    Raises
+    ------
+    MalformedMessage
+        Not well-formed XML, a DOCTYPE (entity bombs), or a VOEvent without an IVORN.
+    UnknownMessage
+        A root that is neither ``Transport`` nor ``VOEvent``, or a role unknown for its root.
+
+    Examples
+    --------
+    >>> decode(b'<Transport role="ack"><Origin>ivo://a.b/c#1</Origin></Transport>')
+    Ack(ivorn='ivo://a.b/c#1', response=None, timestamp=None)
+    >>> decode(b'<voe:VOEvent xmlns:voe="x" role="test" ivorn="ivo://a.b/c#2"/>').ivorn
+    'ivo://a.b/c#2'
+    >>> decode(b"<html/>")
+    Traceback (most recent call last):
+    ...
+    vohub.vtp.errors.UnknownMessage: root element 'html' is neither Transport nor VOEvent
+    """
+    root = parse_xml(payload)
+    name = etree.QName(root).localname
+    role = root.get("role")
+    if name == "VOEvent":
+        return _event(payload, root, role)
+    if name != "Transport":
+        raise UnknownMessage(f"root element {name!r} is neither Transport nor VOEvent")
+    texts = _child_texts(root)
+    origin = texts.get("Origin", "")
+    response = texts.get("Response")
+    stamp = texts.get("TimeStamp")
+    if role == "ack":
+        return Ack(origin, response, stamp)
+    if role == "nak":
+        return Nak(origin, response, _meta_result(root), stamp)
+    if role == "iamalive":
+        return IAmAlive(origin, response, stamp)
+    if role == "authenticate":
+        return Authenticate(origin, response, _meta_filters(root), stamp)
+    raise UnknownMessage(f"Transport message with unknown role {role!r}")
+
+
+def parse_event(payload: bytes) -> Event:
+    """Parse bytes that must be a VOEvent (for events that arrive by other means than VTP).
+
+    Raises
+    ------
+    MalformedMessage
+        As for :func:`decode`.
+    UnknownMessage
+        If the payload is a Transport message or not a VOEvent with a known role.
+
+    Examples
+    --------
+    >>> parse_event(b'<VOEvent role="observation" ivorn="ivo://a.b/c#3"/>').role
+    'observation'
+    """
+    message = decode(payload)
+    if not isinstance(message, Event):
+        raise UnknownMessage(f"expected a VOEvent, got a Transport {_ROLE_OF[type(message)]!r}")
+    return message
+
+
+def parse_xml(payload: bytes) -> etree._Element:
+    """Parse untrusted XML safely: no entities, no network, no DTD; any DOCTYPE is refused.
+
+    Raises
+    ------
+    MalformedMessage
+        On any parse failure or a DOCTYPE declaration.
+
+    Examples
+    --------
+    >>> parse_xml(b"<a><b/></a>").tag
+    'a'
+    >>> parse_xml(b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>')
+    Traceback (most recent call last):
+    ...
+    vohub.vtp.errors.MalformedMessage: XML with a DOCTYPE is refused (no entities or DTDs)
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(payload, parser=parser)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise MalformedMessage(f"not well-formed XML: {exc}") from exc
+    tree = root.getroottree()
+    if tree.docinfo.internalDTD is not None:  # set by any DOCTYPE, internal subset or not
+        raise MalformedMessage("XML with a DOCTYPE is refused (no entities or DTDs)")
+    return root
+
+
+_ROLE_OF: Final[dict[type, str]] = {
+    Ack: "ack",
+    Nak: "nak",
+    IAmAlive: "iamalive",
+    Authenticate: "authenticate",
+}
+
+
+def _transport(role: str, origin: str, response: str | None, now: float) -> etree._Element:
+    root = etree.Element(f"{{{TRANSPORT_NS}}}Transport", nsmap={"trn": TRANSPORT_NS, "xsi": _XSI})
+    root.set("version", "1.0")
+    root.set(f"{{{_XSI}}}schemaLocation", SCHEMA_LOCATION)
+    root.set("role", role)
+    etree.SubElement(root, "Origin").text = origin
+    if response is not None:
+        etree.SubElement(root, "Response").text = response
+    etree.SubElement(root, "TimeStamp").text = timestamp(now)
+    return root
+
+
+def _event(payload: bytes, root: etree._Element, role: str | None) -> Event:
+    if role not in VOEVENT_ROLES:
+        raise UnknownMessage(f"VOEvent with unknown role {role!r}", ivorn=root.get("ivorn"))
+    ivorn = root.get("ivorn")
+    if not ivorn:
+        raise MalformedMessage(f"VOEvent (role {role!r}) has no ivorn attribute")
+    return Event(payload, ivorn, role, root)
+
+
+def _local_children(parent: etree._Element, name: str) -> list[etree._Element]:
+    return [c for c in parent if isinstance(c.tag, str) and etree.QName(c).localname == name]
+
+
+def _child_texts(root: etree._Element) -> dict[str, str]:
+    texts: dict[str, str] = {}
+    for child in root:
+        if isinstance(child.tag, str):
+            texts.setdefault(etree.QName(child).localname, (child.text or "").strip())
+    return texts
+
+
+def _meta_result(root: etree._Element) -> str | None:
+    for meta in _local_children(root, "Meta"):
+        for result in _local_children(meta, "Result"):
+            return result.text or ""
+    return None
+
+
+def _meta_filters(root: etree._Element) -> tuple[str, ...]:
+    # Comet reads new-style Param filters first, then old-style <filter type="xpath"> text.
+    metas = _local_children(root, "Meta")
+    params = [
+        p.get("value", "")
+        for meta in metas
+        for p in _local_children(meta, "Param")
+        if p.get("name") == FILTER_PARAM
+    ]
+    olds = [
+        f.text or ""
+        for meta in metas
+        for f in _local_children(meta, "filter")
+        if f.get("type") == "xpath"
+    ]
+    return (*params, *olds)
