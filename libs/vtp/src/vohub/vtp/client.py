@@ -1,0 +1,338 @@
+"""Thin asyncio client for VTP: publish one event to a broker, or follow a broker as a subscriber.
+
+All protocol decisions live in the sans-IO state machines (:mod:`vohub.vtp.author`,
+:mod:`vohub.vtp.subscriber`); this module only connects, moves bytes, applies deadlines and
+reconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from vohub.vtp.author import AuthorConnection
+from vohub.vtp.backoff import Backoff
+from vohub.vtp.errors import BrokerUnreachable, PeerSilent, ReplyTimeout, VTPError
+from vohub.vtp.filters import compile_filters
+from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
+from vohub.vtp.messages import Ack, Authenticate, Event, IAmAlive, Nak, Unreadable
+from vohub.vtp.subscriber import DEFAULT_IDLE_TIMEOUT, SubscriberConnection
+
+log = logging.getLogger("vohub.vtp.client")
+
+#: Bytes asked of the socket per read.
+READ_SIZE = 65536
+
+
+async def publish(
+    host: str,
+    port: int,
+    packet: bytes,
+    *,
+    timeout: float = 20.0,  # noqa: ASYNC109 (one deadline for connect, send and reply)
+    max_send_size: int = COMET_MAX_FRAME_SIZE,
+) -> Ack | Nak:
+    """Send one VOEvent to a broker's receive port and return its verdict.
+
+    One connection per event, as Comet expects; the broker closes it after replying.
+
+    Parameters
+    ----------
+    host, port
+        The broker's receive port (Comet's default is 8098).
+    packet
+        The VOEvent, sent byte for byte.
+    timeout
+        Seconds for the whole exchange (Comet itself gives an author 20 s).
+    max_send_size
+        Largest packet sent (Comet hangs up on frames over 99 999 bytes).
+
+    Returns
+    -------
+    Ack or Nak
+        ``Nak.reason`` holds the broker's explanation.
+
+    Raises
+    ------
+    InvalidOutgoingEvent, OutgoingFrameTooLarge
+        Before connecting, if the packet cannot be sent.
+    BrokerUnreachable
+        If connecting, writing or reading fails.
+    ClosedWithoutReply
+        If the broker hangs up without ack or nak.
+    ReplyTimeout
+        If no verdict arrives within ``timeout``.
+
+    Examples
+    --------
+    >>> packet = b'<VOEvent role="test" ivorn="ivo://a/b#1"/>'
+    >>> asyncio.run(publish("127.0.0.1", 1, packet))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vohub.vtp.errors.BrokerUnreachable: cannot reach the broker: ... (peer=127.0.0.1:1, ...)
+    """
+    peer = f"{host}:{port}"
+    author = AuthorConnection(peer=peer, max_send_size=max_send_size)
+    author.send(packet)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _submit(host, port, author)
+    except TimeoutError:
+        raise ReplyTimeout(
+            f"no ack or nak within {timeout:g} s", peer=peer, ivorn=author.ivorn
+        ) from None
+    except OSError as exc:
+        raise BrokerUnreachable(
+            f"cannot reach the broker: {exc}", peer=peer, ivorn=author.ivorn
+        ) from exc
+
+
+async def _submit(host: str, port: int, author: AuthorConnection) -> Ack | Nak:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(author.data_to_send())
+        await writer.drain()
+        while True:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                author.receive_eof()  # raises ClosedWithoutReply
+            reply = author.receive_data(data)
+            if reply is not None:
+                return reply
+    finally:
+        await _close(writer)
+
+
+async def _close(writer: asyncio.StreamWriter) -> None:
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+def subscribe(
+    host: str,
+    port: int,
+    *,
+    filters: Sequence[str] = (),
+    local_ivo: str | None = None,
+    idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+    connect_timeout: float = 10.0,
+    backoff: Backoff | None = None,
+    max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+    buffer: int = 1000,
+) -> Subscription:
+    """Follow a broker's broadcast port; iterate the result for events, forever.
+
+    Every event is acked before it is yielded, ``iamalive`` is answered, and ``filters`` go to
+    the broker in the reply to its ``authenticate`` (Comet's way). After an error, the broker
+    closing, or ``idle_timeout`` seconds without a message, it reconnects with exponential
+    backoff and jitter (Comet's schedule: 1 s, x e, up to 1 h). Events are not replayed across
+    reconnections, by VTP's design. Reading runs in a background task, so a slow loop body does
+    not delay iamalive replies; up to ``buffer`` acked events wait for the consumer, then
+    reading pauses.
+
+    Parameters
+    ----------
+    host, port
+        The broker's broadcast port (Comet's default is 8099).
+    filters
+        XPath filters for the broker to apply (checked here first).
+    local_ivo
+        Our IVOID, sent as ``Response`` (optional).
+    idle_timeout
+        Seconds of silence before reconnecting (Comet: 120).
+    connect_timeout
+        Seconds allowed per connection attempt.
+    backoff
+        Reconnection schedule (default :class:`~vohub.vtp.backoff.Backoff`).
+    max_frame_size
+        Largest frame accepted from the broker.
+    buffer
+        Events held for a slow consumer before reading pauses.
+
+    Raises
+    ------
+    InvalidFilter
+        At once, naming the first filter that does not compile.
+
+    Examples
+    --------
+    >>> subscribe("127.0.0.1", 8099, filters=["//[bad"])
+    Traceback (most recent call last):
+    ...
+    vohub.vtp.errors.InvalidFilter: invalid XPath filter '//[bad': Invalid expression
+    """
+    compile_filters(filters)
+    return Subscription(
+        host,
+        port,
+        filters=tuple(filters),
+        local_ivo=local_ivo,
+        idle_timeout=idle_timeout,
+        connect_timeout=connect_timeout,
+        backoff=backoff or Backoff(),
+        max_frame_size=max_frame_size,
+        buffer=buffer,
+    )
+
+
+class Subscription:
+    """A live subscription: an async iterator of :class:`~vohub.vtp.messages.Event` and a context.
+
+    Use :func:`subscribe` to create one. A background task (started by the first ``__anext__``)
+    reads, answers and acks; events wait in a bounded buffer until consumed. ``connections``
+    counts connections made, ``iamalives`` the broker pings answered; ``ready`` is set while the
+    current connection has received the broker's ``authenticate`` (so the broker has registered
+    us), and cleared when it ends. :meth:`aclose` may be called from any task.
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        filters: tuple[str, ...],
+        local_ivo: str | None,
+        idle_timeout: float,
+        connect_timeout: float,
+        backoff: Backoff,
+        max_frame_size: int,
+        buffer: int = 1000,
+    ) -> None:
+        self.host, self.port, self.peer = host, port, f"{host}:{port}"
+        self.filters = filters
+        self.local_ivo = local_ivo
+        self.idle_timeout = idle_timeout
+        self.connect_timeout = connect_timeout
+        self.backoff = backoff
+        self.max_frame_size = max_frame_size
+        self.connections = 0
+        self.iamalives = 0
+        self.ready = asyncio.Event()
+        self._queue: asyncio.Queue[Event] = asyncio.Queue(buffer)
+        self._closed = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start connecting now rather than at the first ``__anext__`` (needs a running loop)."""
+        if self._task is None and not self._closed.is_set():
+            self._task = asyncio.create_task(self._run(), name=f"vtp-subscribe-{self.peer}")
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Event:
+        self.start()
+        if not self._queue.empty():
+            return self._queue.get_nowait()
+        if self._closed.is_set() or self._task is None:
+            raise StopAsyncIteration
+        get = asyncio.ensure_future(self._queue.get())
+        closed = asyncio.ensure_future(self._closed.wait())
+        try:
+            await asyncio.wait({get, closed, self._task}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in (get, closed):
+                waiter.cancel()
+        if get.done() and not get.cancelled():
+            return get.result()
+        if self._task.done() and not self._task.cancelled():
+            self._task.result()  # re-raise a bug in the reader rather than hang
+        raise StopAsyncIteration
+
+    async def aclose(self) -> None:
+        """Stop reading, close the connection, and end every pending iteration."""
+        self._closed.set()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def __aenter__(self) -> Self:
+        self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._connection()
+            except (VTPError, OSError, TimeoutError) as exc:
+                log.warning("event=vtp.subscribe.lost peer=%s error=%r", self.peer, str(exc))
+            finally:
+                self.ready.clear()
+            delay = self.backoff.next_delay(time.time())
+            log.info("event=vtp.subscribe.retry peer=%s delay=%.2f", self.peer, delay)
+            await asyncio.sleep(delay)
+
+    async def _connection(self) -> None:
+        async with asyncio.timeout(self.connect_timeout):
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+        self.connections += 1
+        self.backoff.connected(time.time())
+        log.info("event=vtp.subscribe.connected peer=%s n=%d", self.peer, self.connections)
+        machine = SubscriberConnection(
+            local_ivo=self.local_ivo,
+            filters=self.filters,
+            now=time.time(),
+            idle_timeout=self.idle_timeout,
+            peer=self.peer,
+            max_frame_size=self.max_frame_size,
+        )
+        try:
+            await self._pump(reader, writer, machine)
+        finally:
+            await _close(writer)
+
+    async def _pump(
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        machine: SubscriberConnection,
+    ) -> None:
+        while data := await self._read(reader, machine):
+            received = machine.receive_data(data, time.time())
+            writer.write(machine.data_to_send())
+            await writer.drain()
+            for message in received:
+                if isinstance(message, Event):
+                    await self._queue.put(message)
+                else:
+                    self._note(message)
+        machine.receive_eof()
+        log.info("event=vtp.subscribe.closed_by_broker peer=%s", self.peer)
+
+    async def _read(self, reader: asyncio.StreamReader, machine: SubscriberConnection) -> bytes:
+        try:
+            async with asyncio.timeout(max(0.0, machine.deadline - time.time())):
+                return await reader.read(READ_SIZE)
+        except TimeoutError:
+            raise PeerSilent(
+                f"no message for {self.idle_timeout:g} s; reconnecting", peer=self.peer
+            ) from None
+
+    def _note(self, message: object) -> None:
+        if isinstance(message, Authenticate):
+            self.ready.set()
+            log.info("event=vtp.subscribe.authenticated peer=%s", self.peer)
+        elif isinstance(message, IAmAlive):
+            self.iamalives += 1
+            log.debug("event=vtp.subscribe.iamalive peer=%s", self.peer)
+        elif isinstance(message, Unreadable):
+            log.warning(
+                "event=vtp.subscribe.unreadable peer=%s error=%r", self.peer, str(message.error)
+            )
+        else:
+            log.warning("event=vtp.subscribe.unexpected peer=%s message=%r", self.peer, message)
