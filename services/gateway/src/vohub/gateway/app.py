@@ -1,0 +1,112 @@
+"""The composition root: ``create_app(config, archive)`` builds the Falcon app and its routes."""
+
+from __future__ import annotations
+
+import subprocess
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+import falcon
+
+from vohub.gateway import errors
+from vohub.gateway.archive_client import ArchiveClient, GrpcArchiveClient
+from vohub.gateway.config import GatewayConfig
+from vohub.gateway.errors import UriTooLong
+from vohub.gateway.metrics import MetricsMiddleware
+from vohub.gateway.resources import apiv1, apiv2, openapi
+from vohub.gateway.resources.health import HealthResource
+from vohub.gateway.resources.metrics import MetricsResource
+
+
+class UriLimit:
+    """Refuses request targets longer than the configured limit with a 414 JSON error."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Check the raw target's length before any parsing."""
+        target = str(req.env.get("RAW_URI") or req.path)
+        if "?" not in target:
+            target = f"{target}?{req.query_string}"
+        if len(target) > self.max_bytes:
+            message = f"request target is {len(target)} bytes; the limit is {self.max_bytes}"
+            raise UriTooLong(message, "uri")
+
+
+def create_app(
+    config: GatewayConfig, archive: ArchiveClient | None = None
+) -> falcon.App[falcon.Request, falcon.Response]:
+    """The gateway WSGI app; ``archive`` defaults to a gRPC client of ``config.archive``.
+
+    >>> from vohub.gateway.config import GatewayConfig
+    >>> app = create_app(GatewayConfig(archive="127.0.0.1:1"))
+    >>> isinstance(app, falcon.App)
+    True
+    """
+    if archive is None:
+        archive = GrpcArchiveClient(
+            config.archive,
+            deadline_s=config.archive_deadline_s,
+            retries=config.archive_retries,
+        )
+    middleware: list[Any] = [MetricsMiddleware(), UriLimit(config.max_uri_bytes)]
+    app = falcon.App(middleware=middleware)
+    app.req_options.strip_url_path_trailing_slash = False
+    app.resp_options.secure_cookies_by_default = False
+    errors.register(app)
+    docs = f"{config.public_url.rstrip('/')}/docs" if config.public_url else None
+
+    # apiv1: voeventdb's routes, paths and trailing-slash rules exactly.
+    app.add_route("/apiv1/", apiv1.RootResource(_version(), _git_sha(), docs))
+    query = apiv1.QueryResource(archive)
+    app.add_route("/apiv1/count", query, suffix="count")
+    app.add_route("/apiv1/list/{kind}", query, suffix="list")
+    app.add_route("/apiv1/map/{kind}", query, suffix="map")
+    packet = apiv1.PacketResource(archive)
+    app.add_route("/apiv1/packet/synopsis/{ivorn:path}", packet, suffix="synopsis")
+    app.add_route("/apiv1/packet/xml/{ivorn:path}", packet, suffix="xml")
+    redirect = apiv1.SlashRedirect()
+    for bare in ("/apiv1", "/apiv1/packet/synopsis", "/apiv1/packet/xml"):
+        app.add_route(bare, redirect)
+
+    # apiv2: our own API, described by /openapi.json.
+    v2 = apiv2.PacketsResource(archive)
+    app.add_route("/apiv2/packets", v2)
+    app.add_route("/apiv2/packets/count", v2, suffix="count")
+    app.add_route("/apiv2/packet", v2, suffix="packet")
+    app.add_route("/apiv2/packet/xml", v2, suffix="xml")
+    app.add_route("/apiv2/maps/{kind}", apiv2.MapsResource(archive))
+    app.add_route("/apiv2", apiv2.RootResource())
+    app.add_route("/openapi.json", openapi.OpenApiResource(config.public_url))
+    app.add_route("/docs", openapi.DocsResource())
+
+    # operations
+    app.add_route("/healthz", HealthResource(archive))
+    app.add_route("/metrics", MetricsResource())
+    return app
+
+
+def _version() -> str:
+    try:
+        return version("vohub-gateway")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _git_sha() -> str:
+    """The first 8 hex digits of the checkout's commit, or ``unknown`` outside a checkout."""
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short=8", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=2,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    sha = done.stdout.strip()
+    return sha if done.returncode == 0 and sha else "unknown"

@@ -1,0 +1,163 @@
+"""The gateway's view of the archive: a Protocol, and its real gRPC implementation.
+
+Resources depend only on :class:`ArchiveClient`; tests inject a fake at this seam. The gRPC
+client opens its channel lazily in the process that first uses it, so that a gunicorn worker
+never inherits a channel from the master across ``fork`` (gRPC forbids that). Every call has a
+deadline; UNAVAILABLE is retried with exponential backoff, then reported as
+:class:`ArchiveUnavailable`, which the error table turns into 503 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Protocol, TypeVar
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from vohub.gateway.errors import (
+    ArchiveFailure,
+    ArchiveInvalidArgument,
+    ArchiveNotFound,
+    ArchiveUnavailable,
+)
+from vohub.v1 import archive_pb2, archive_pb2_grpc
+
+Reply = TypeVar("Reply")
+
+
+class ArchiveClient(Protocol):
+    """What the gateway asks of the archive; errors are :mod:`vohub.gateway.errors` types."""
+
+    def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
+        """Number of packets matching the filter."""
+        ...
+
+    def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
+        """One page of matching packets."""
+        ...
+
+    def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
+        """Grouped counts of matching packets."""
+        ...
+
+    def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
+        """One packet's synopsis; ArchiveNotFound if absent."""
+        ...
+
+    def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
+        """One packet's XML; ArchiveNotFound if absent."""
+        ...
+
+    def healthy(self) -> tuple[bool, str]:
+        """Whether the archive answers its health check now, and a word on why not."""
+        ...
+
+
+class GrpcArchiveClient:
+    """:class:`ArchiveClient` over a real gRPC channel to ``target`` (``host:port``).
+
+    >>> client = GrpcArchiveClient("127.0.0.1:1", deadline_s=0.2, retries=0)
+    >>> client.healthy()[0]
+    False
+    >>> client.close()
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        deadline_s: float = 5.0,
+        retries: int = 2,
+        backoff_s: float = 0.05,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.target = target
+        self.deadline_s = deadline_s
+        self.retries = retries
+        self.backoff_s = backoff_s
+        self.sleep = sleep
+        self._lock = threading.Lock()
+        self._pid = -1
+        self._channel: grpc.Channel | None = None
+        self._stub: archive_pb2_grpc.ArchiveStub | None = None
+
+    def _archive(self) -> archive_pb2_grpc.ArchiveStub:
+        with self._lock:
+            if self._stub is None or self._pid != os.getpid():
+                options = [("grpc.enable_retries", 0), ("grpc.max_receive_message_length", -1)]
+                self._channel = grpc.insecure_channel(self.target, options=options)
+                self._stub = archive_pb2_grpc.ArchiveStub(self._channel)
+                self._pid = os.getpid()
+            return self._stub
+
+    def close(self) -> None:
+        """Close the channel (a later call opens a new one)."""
+        with self._lock:
+            if self._channel is not None and self._pid == os.getpid():
+                self._channel.close()
+            self._channel = self._stub = None
+
+    def _call(self, method: Callable[..., Reply], request: object) -> Reply:
+        attempt = 0
+        while True:
+            try:
+                return method(request, timeout=self.deadline_s)
+            except grpc.RpcError as exc:
+                code, detail = _status(exc)
+                if code != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:
+                    raise _translate(code, detail) from None
+            self.sleep(self.backoff_s * 2**attempt)
+            attempt += 1
+
+    def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
+        """Count rpc."""
+        return self._call(self._archive().Count, request)
+
+    def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
+        """List rpc."""
+        return self._call(self._archive().List, request)
+
+    def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
+        """Map rpc."""
+        return self._call(self._archive().Map, request)
+
+    def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
+        """Synopsis rpc."""
+        return self._call(self._archive().Synopsis, request)
+
+    def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
+        """GetXml rpc."""
+        return self._call(self._archive().GetXml, request)
+
+    def healthy(self) -> tuple[bool, str]:
+        """Ask the archive's standard gRPC health service (overall status) with a short deadline."""
+        self._archive()
+        assert self._channel is not None
+        stub = health_pb2_grpc.HealthStub(self._channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+        except grpc.RpcError as exc:
+            code, detail = _status(exc)
+            return False, f"{code.name if code else 'UNKNOWN'}: {detail}"
+        status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return reply.status == health_pb2.HealthCheckResponse.SERVING, status
+
+
+def _status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
+    code = exc.code() if isinstance(exc, grpc.Call) else None
+    detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
+    return code, detail or ""
+
+
+def _translate(code: grpc.StatusCode | None, detail: str) -> Exception:
+    if code == grpc.StatusCode.NOT_FOUND:
+        return ArchiveNotFound(detail)
+    if code == grpc.StatusCode.INVALID_ARGUMENT:
+        return ArchiveInvalidArgument(detail)
+    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+        return ArchiveUnavailable(f"{code.name}: {detail}")
+    return ArchiveFailure(f"{code.name if code else 'UNKNOWN'}: {detail}")

@@ -1,0 +1,194 @@
+"""The gateway's exceptions and the one table mapping every failure to an HTTP status and JSON.
+
+Every error body has the shape of voeventdb's own errors, ``{"error": {"code", "description",
+"message"}}``, plus ``"parameter"`` naming the query parameter (or ``ivorn``) at fault when
+there is one. voeventdb left ``message`` empty; here it always says what is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import falcon
+
+from vohub.common.logs import get_logger
+
+log = get_logger(__name__)
+
+#: Seconds a client should wait before retrying when the archive is unreachable.
+RETRY_AFTER_S = 5
+
+_NOT_FOUND_TEXT = (
+    "The requested URL was not found on the server. If you entered the URL manually "
+    "please check your spelling and try again."
+)
+
+
+class GatewayError(Exception):
+    """Base of the gateway's errors; carries the HTTP status and the JSON fields to send."""
+
+    status = 500
+    description = "Internal Server Error"
+
+    def __init__(self, message: str, parameter: str | None = None) -> None:
+        if type(self) is GatewayError:
+            raise TypeError("GatewayError is abstract; raise one of its subclasses")
+        self.message = message
+        self.parameter = parameter
+        super().__init__(f"{parameter}: {message}" if parameter else message)
+
+    def body(self) -> dict[str, Any]:
+        """The ``error`` object of the JSON response."""
+        error: dict[str, Any] = {
+            "code": self.status,
+            "description": self.description,
+            "message": self.message,
+        }
+        if self.parameter is not None:
+            error["parameter"] = self.parameter
+        return {"error": error}
+
+
+class InvalidParameter(GatewayError):
+    """A query parameter is unknown or its value is malformed (400).
+
+    >>> str(InvalidParameter("not a boolean: 'maybe'", "cited"))
+    "cited: not a boolean: 'maybe'"
+    """
+
+    status = 400
+    description = "Invalid query-string"
+
+
+class LimitExceeded(GatewayError):
+    """A list request asked for more rows per page than the maximum (413, as voeventdb)."""
+
+    status = 413
+    description = "Max 'limit' value exceeded"
+
+
+class UriTooLong(GatewayError):
+    """The request target is longer than the gateway accepts (414)."""
+
+    status = 414
+    description = "URI Too Long"
+
+
+class NoIvorn(GatewayError):
+    """A packet endpoint was called without an IVORN (400, as voeventdb)."""
+
+    status = 400
+    description = "No IVORN supplied"
+
+
+class IvornNotFound(GatewayError):
+    """No packet has this IVORN: 422 on apiv1 (as voeventdb), 404 on apiv2.
+
+    >>> IvornNotFound("ivo://a/b#c", status=404).body()["error"]["code"]
+    404
+    """
+
+    description = "IVORN not found"
+
+    def __init__(self, ivorn: str, status: int = 422) -> None:
+        super().__init__(f"no packet with IVORN {ivorn!r}", "ivorn")
+        self.status = status
+
+
+class ArchiveError(Exception):
+    """Base of the failures reported by the archive service (one per gRPC status we handle)."""
+
+    def __init__(self, message: str) -> None:
+        if type(self) is ArchiveError:
+            raise TypeError("ArchiveError is abstract; raise one of its subclasses")
+        self.message = message
+        super().__init__(message)
+
+
+class ArchiveNotFound(ArchiveError):
+    """The archive has no packet with the requested IVORN (gRPC NOT_FOUND)."""
+
+
+class ArchiveInvalidArgument(ArchiveError):
+    """The archive refused the request; the message names the field (gRPC INVALID_ARGUMENT)."""
+
+
+class ArchiveUnavailable(ArchiveError):
+    """The archive could not be reached in time (gRPC UNAVAILABLE or DEADLINE_EXCEEDED)."""
+
+
+class ArchiveFailure(ArchiveError):
+    """Any other archive status (INTERNAL, …): a bug somewhere, answered with a generic 500."""
+
+
+def send_json_error(resp: falcon.Response, status: int, body: dict[str, Any]) -> None:
+    """Write ``body`` as the JSON response with ``status``."""
+    resp.status = status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(body, sort_keys=True, separators=(",", ":"))
+
+
+def _gateway_error(req: falcon.Request, resp: falcon.Response, ex: GatewayError, _: Any) -> None:
+    send_json_error(resp, ex.status, ex.body())
+
+
+def _archive_not_found(
+    req: falcon.Request, resp: falcon.Response, ex: ArchiveNotFound, _: Any
+) -> None:
+    status = 404 if req.path.lstrip("/").startswith("apiv2") else 422
+    body = IvornNotFound("", status).body()
+    body["error"]["message"] = ex.message
+    send_json_error(resp, status, body)
+
+
+def _archive_invalid(
+    req: falcon.Request, resp: falcon.Response, ex: ArchiveInvalidArgument, _: Any
+) -> None:
+    parameter = ex.message.split(":", 1)[0].strip() if ":" in ex.message else None
+    error = InvalidParameter(ex.message, parameter)
+    send_json_error(resp, error.status, error.body())
+
+
+def _archive_unavailable(
+    req: falcon.Request, resp: falcon.Response, ex: ArchiveUnavailable, _: Any
+) -> None:
+    log.warning("archive.unavailable", path=req.path, error=ex.message)
+    resp.set_header("Retry-After", str(RETRY_AFTER_S))
+    body = {
+        "error": {
+            "code": 503,
+            "description": "Archive unavailable",
+            "message": f"the archive service cannot be reached: {ex.message}",
+        }
+    }
+    send_json_error(resp, 503, body)
+
+
+def _http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, _: Any) -> None:
+    status = ex.status_code
+    if status == 404:
+        body = {"error": {"code": 404, "description": _NOT_FOUND_TEXT}}
+        body["error"]["message"] = f"404 Not Found: {_NOT_FOUND_TEXT}"
+    else:
+        text = str(ex.description or ex.title or "")
+        body = {"error": {"code": status, "description": str(ex.title), "message": text}}
+    for name, value in dict(ex.headers or {}).items():
+        resp.set_header(name, value)
+    send_json_error(resp, status, body)
+
+
+def _unhandled(req: falcon.Request, resp: falcon.Response, ex: Exception, _: Any) -> None:
+    log.exception("request.failed", method=req.method, path=req.path)
+    body = {"error": {"code": 500, "description": "Internal Server Error", "message": ""}}
+    send_json_error(resp, 500, body)
+
+
+def register(app: falcon.App[falcon.Request, falcon.Response]) -> None:
+    """Install the error table on ``app``: most generic first, as Falcon matches by MRO."""
+    app.add_error_handler(Exception, _unhandled)
+    app.add_error_handler(falcon.HTTPError, _http_error)
+    app.add_error_handler(GatewayError, _gateway_error)
+    app.add_error_handler(ArchiveNotFound, _archive_not_found)
+    app.add_error_handler(ArchiveInvalidArgument, _archive_invalid)
+    app.add_error_handler(ArchiveUnavailable, _archive_unavailable)

@@ -1,0 +1,43 @@
+"""gunicorn's logger class for the gateway: error and access logs as structured one-line events."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from gunicorn.glogging import Logger
+
+from vohub.common.logs import Format, configure, get_logger
+
+#: Log line format chosen by ``vohub gateway`` before gunicorn starts (inherited by workers).
+FORMAT: Format = "kv"
+
+access_log = get_logger("vohub.gateway.access")
+
+
+class StructuredLogger(Logger):
+    """Routes gunicorn's own messages through :mod:`vohub.common.logs` and logs each request."""
+
+    def setup(self, cfg: Any) -> None:
+        """Install the structured handler on the root logger and send gunicorn's logs there."""
+        super().setup(cfg)
+        configure("gateway", level=cfg.loglevel, fmt=FORMAT)
+        for logger in (self.error_log, self.access_log):
+            logger.handlers.clear()
+            logger.propagate = True
+        self.error_log.setLevel(logging.NOTSET)
+
+    def access(self, resp: Any, req: Any, environ: Any, request_time: timedelta) -> None:
+        """One ``http.request`` event per request."""
+        target = str(environ.get("RAW_URI") or req.uri or "")
+        access_log.info(
+            "http.request",
+            method=environ.get("REQUEST_METHOD", req.method),
+            target=target[:300],
+            status=str(resp.status).split(" ", 1)[0],
+            bytes=getattr(resp, "sent", None),
+            duration_ms=round(request_time.total_seconds() * 1000, 3),
+            remote=environ.get("REMOTE_ADDR"),
+            user_agent=str(environ.get("HTTP_USER_AGENT", ""))[:120],
+        )

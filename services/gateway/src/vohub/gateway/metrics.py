@@ -1,0 +1,67 @@
+"""Prometheus metrics of the gateway and the middleware that records them for every request.
+
+Under gunicorn each worker is a process, so prometheus_client runs in multiprocess mode:
+``PROMETHEUS_MULTIPROC_DIR`` is set by ``vohub gateway`` before any worker starts, each worker
+writes its samples there, ``/metrics`` aggregates them all, and the gunicorn ``child_exit``
+hook marks a dead worker's files (see ``gunicorn.conf.py``).
+"""
+
+from __future__ import annotations
+
+import time
+
+import falcon
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from vohub.gateway.config import metrics_dir_from_env
+
+#: This module's own registry (outside multiprocess mode), so that importing it twice is harmless.
+LOCAL_REGISTRY = CollectorRegistry()
+
+REQUESTS = Counter(
+    "vohub_gateway_requests_total",
+    "HTTP requests answered, by route template, method and status code.",
+    ["route", "method", "status"],
+    registry=LOCAL_REGISTRY,
+)
+LATENCY = Histogram(
+    "vohub_gateway_request_seconds",
+    "Time to answer an HTTP request, by route template.",
+    ["route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+    registry=LOCAL_REGISTRY,
+)
+
+
+class MetricsMiddleware:
+    """Times every request and counts it by its route template (never by raw path)."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Note the start time."""
+        req.context.started = time.perf_counter()
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, ok: bool
+    ) -> None:
+        """Record the request's route, status and duration."""
+        started = getattr(req.context, "started", None)
+        route = req.uri_template or "unmatched"
+        status = str(resp.status)[:3]
+        REQUESTS.labels(route, req.method, status).inc()
+        if started is not None:
+            LATENCY.labels(route).observe(time.perf_counter() - started)
+
+
+def exposition() -> bytes:
+    """The text exposition of every worker's metrics (or this process's, outside gunicorn)."""
+    if metrics_dir_from_env() is None:
+        return generate_latest(LOCAL_REGISTRY)
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    return generate_latest(registry)

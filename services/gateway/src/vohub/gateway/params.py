@@ -1,0 +1,401 @@
+"""Parse query strings into archive ``Filter`` messages with voeventdb apiv1 value rules.
+
+Pure functions: raw query string in, decoded pairs out; decoded pairs in, a protobuf
+``Filter`` (plus paging) out. Every failure is an :class:`InvalidParameter` naming the key.
+Value formats and multi-value rules follow voeventdb apiv1 (see ``FILTERS``); where voeventdb
+answered 500 (bad dates, bad offsets) these answer 400, ``role=prediction`` is accepted, and
+the numpy-2 cone form ``[np.float64(1.0), …]`` that voeventdb.remote sends today is read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import unquote_to_bytes
+
+from vohub.gateway.errors import InvalidParameter, LimitExceeded
+from vohub.v1 import archive_pb2
+
+#: Rows per page when no ``limit`` is given, and the most a page may hold (voeventdb's values).
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10000
+#: The largest offset accepted (the archive takes an unsigned 64-bit offset).
+MAX_OFFSET = 2**63 - 1
+
+Pair = tuple[str, str]
+_BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
+
+
+def parse_query_string(raw: str) -> list[Pair]:
+    """Split and decode a raw query string as a browser form would (``+`` is a space).
+
+    ``raw`` is the WSGI ``QUERY_STRING`` (bytes carried as Latin-1). Keys without ``=`` get an
+    empty value; empty segments are skipped. Malformed percent-escapes, bytes that are not
+    UTF-8 and NUL characters are refused, naming the parameter.
+
+    >>> parse_query_string("role=test&role=utility&cone=%5B1%2C2%2C3%5D&x")
+    [('role', 'test'), ('role', 'utility'), ('cone', '[1,2,3]'), ('x', '')]
+    >>> parse_query_string("ivorn_contains=%ZZ")
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: ivorn_contains: malformed percent-escape in value
+    """
+    pairs = []
+    for segment in raw.split("&"):
+        if segment:
+            key, _, value = segment.partition("=")
+            name = _decode(key, "parameter name", key)
+            pairs.append((name, _decode(value, "value", name)))
+    return pairs
+
+
+def _decode(text: str, what: str, name: str) -> str:
+    data = text.encode("latin-1", "replace").replace(b"+", b" ")
+    if _BAD_PERCENT.search(data):
+        raise InvalidParameter(f"malformed percent-escape in {what}", _printable(name))
+    try:
+        decoded = unquote_to_bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter(f"{what} is not valid UTF-8", _printable(name)) from None
+    if "\x00" in decoded:
+        raise InvalidParameter(f"NUL character in {what}", _printable(name))
+    return decoded
+
+
+def _printable(name: str) -> str:
+    return name[:64].encode("ascii", "backslashreplace").decode("ascii")
+
+
+def as_lists(pairs: Sequence[Pair]) -> dict[str, list[str]]:
+    """Group values by key in order of appearance: the envelope's ``querystring`` echo.
+
+    >>> as_lists([("role", "test"), ("limit", "3"), ("role", "utility")])
+    {'role': ['test', 'utility'], 'limit': ['3']}
+    """
+    grouped: dict[str, list[str]] = {}
+    for key, value in pairs:
+        grouped.setdefault(key, []).append(value)
+    return grouped
+
+
+# ---------------------------------------------------------------------------- value parsers
+
+_ISO = re.compile(
+    r"(?P<y>\d{4})"
+    r"(?:-?(?P<m>\d{1,2})"
+    r"(?:-?(?P<d>\d{1,2})"
+    r"(?:[T ](?P<H>\d{2})(?::?(?P<M>\d{2})(?::?(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?)?"
+    r"(?P<tz>Z|[-+]\d{2}(?::?\d{2})?)?)?)?)?"
+)
+
+
+def parse_datetime(text: str, name: str) -> datetime:
+    """An ISO 8601 date-time as voeventdb accepts it, as an aware UTC datetime.
+
+    Reduced forms (``2015``, ``2015-10``, ``2015-10-09``), a space for ``T``, the basic form
+    and fractional seconds are accepted; naive values are UTC.
+
+    >>> parse_datetime("2015-09-15T22:19:42.5+01:00", "authored_since").isoformat()
+    '2015-09-15T21:19:42.500000+00:00'
+    >>> parse_datetime("20150915T211942Z", "authored_until").isoformat()
+    '2015-09-15T21:19:42+00:00'
+    >>> parse_datetime("2015-10", "authored_since").isoformat()
+    '2015-10-01T00:00:00+00:00'
+    >>> parse_datetime("yesterday", "authored_since")
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: authored_since: not an ISO 8601 date-time: 'yesterday'
+    """
+    match = _ISO.fullmatch(text.strip())
+    if match is None:
+        raise InvalidParameter(f"not an ISO 8601 date-time: {text[:80]!r}", name)
+    g = match.groupdict()
+    fraction = (g["f"] or "0")[:6].ljust(6, "0")
+    try:
+        value = datetime(
+            int(g["y"]),
+            int(g["m"] or 1),
+            int(g["d"] or 1),
+            int(g["H"] or 0),
+            int(g["M"] or 0),
+            int(g["S"] or 0),
+            int(fraction),
+            tzinfo=_zone(g["tz"]),
+        )
+        return value.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise InvalidParameter(f"impossible date-time {text[:80]!r}: {exc}", name) from None
+
+
+def _zone(text: str | None) -> timezone:
+    if not text or text == "Z":
+        return UTC
+    digits = text[1:].replace(":", "")
+    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    return timezone(-offset if text[0] == "-" else offset)
+
+
+def parse_bool(text: str, name: str) -> bool:
+    """``true`` or ``false`` in any case.
+
+    >>> parse_bool("FALSE", "cited"), parse_bool("True", "coord")
+    (False, True)
+    """
+    lowered = text.strip().lower()
+    if lowered not in ("true", "false"):
+        raise InvalidParameter(f"not a boolean (true or false): {text[:80]!r}", name)
+    return lowered == "true"
+
+
+def parse_float(text: str, name: str, low: float = -math.inf, high: float = math.inf) -> float:
+    """A finite decimal number within ``[low, high]``.
+
+    >>> parse_float("-30.5", "dec_gt", -90, 90)
+    -30.5
+    >>> parse_float("91", "dec_lt", -90, 90)
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: dec_lt: 91.0 is outside [-90, 90]
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidParameter(f"not a number: {text[:80]!r}", name) from None
+    if not math.isfinite(value):
+        raise InvalidParameter(f"not a finite number: {text[:80]!r}", name)
+    if not low <= value <= high:
+        raise InvalidParameter(f"{value!r} is outside [{low:g}, {high:g}]", name)
+    return value
+
+
+_NUMPY_SCALAR = re.compile(r"np\.\w+\(\s*([^()]*?)\s*\)")
+
+
+def parse_cone(text: str, name: str = "cone") -> archive_pb2.Cone:
+    """``[ra, dec, radius]`` in degrees: JSON, the numpy-2 repr, or bare ``ra,dec,radius``.
+
+    >>> parse_cone("[np.float64(319.7), np.float64(-34.85), np.float64(0.5)]")
+    ra: 319.7
+    dec: -34.85
+    radius: 0.5
+    <BLANKLINE>
+    >>> parse_cone("[10, 95, 1]")
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: cone: dec 95.0 is outside [-90, 90]
+    """
+    body = _NUMPY_SCALAR.sub(r"\1", text.strip())
+    if not body.startswith("["):
+        body = f"[{body}]"
+    try:
+        items = json.loads(body)
+    except (ValueError, RecursionError):
+        raise InvalidParameter(f"not [ra, dec, radius]: {text[:80]!r}", name) from None
+    if not isinstance(items, list) or len(items) != 3 or not all(_is_number(v) for v in items):
+        raise InvalidParameter(f"not [ra, dec, radius] in degrees: {text[:80]!r}", name)
+    ra, dec, radius = (float(v) for v in items)
+    if not all(math.isfinite(v) for v in (ra, dec, radius)):
+        raise InvalidParameter(f"not finite numbers: {text[:80]!r}", name)
+    if not -90 <= dec <= 90:
+        raise InvalidParameter(f"dec {dec!r} is outside [-90, 90]", name)
+    if not 0 <= radius <= 180:
+        raise InvalidParameter(f"radius {radius!r} is outside [0, 180]", name)
+    return archive_pb2.Cone(ra=ra % 360.0, dec=dec, radius=radius)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+ROLES = {
+    "observation": archive_pb2.OBSERVATION,
+    "prediction": archive_pb2.PREDICTION,
+    "utility": archive_pb2.UTILITY,
+    "test": archive_pb2.TEST,
+}
+
+
+def parse_role(text: str, name: str = "role") -> archive_pb2.Role.ValueType:
+    """One of ``observation``, ``prediction``, ``utility``, ``test`` (case-sensitive).
+
+    >>> parse_role("test") == archive_pb2.TEST
+    True
+    """
+    if text not in ROLES:
+        raise InvalidParameter(f"not a role (one of {', '.join(ROLES)}): {text[:80]!r}", name)
+    return ROLES[text]
+
+
+# ---------------------------------------------------------------------------- the filter table
+
+Setter = Callable[[archive_pb2.Filter, str, list[str]], None]
+
+
+def _first(parse: Callable[[str, str], object], field: str) -> Setter:
+    """Every value is validated, only the first one takes effect (voeventdb's rule)."""
+
+    def setter(target: archive_pb2.Filter, name: str, values: list[str]) -> None:
+        parsed = [parse(v, name) for v in values]
+        value = parsed[0]
+        if isinstance(value, datetime):
+            getattr(target, field).FromDatetime(value)
+        elif isinstance(value, archive_pb2.Cone):
+            target.cone.CopyFrom(value)
+        else:
+            setattr(target, field, value)
+
+    return setter
+
+
+def _many(field: str, parse: Callable[[str, str], object] | None = None) -> Setter:
+    """Every value is kept (OR or AND, as the archive's field documents)."""
+
+    def setter(target: archive_pb2.Filter, name: str, values: list[str]) -> None:
+        items = [parse(v, name) for v in values] if parse else values
+        getattr(target, field).extend(items)
+
+    return setter
+
+
+def _dec(text: str, name: str) -> float:
+    return parse_float(text, name, -90.0, 90.0)
+
+
+#: The 14 apiv1 filter keys and how each one's values become part of the Filter.
+FILTERS: dict[str, Setter] = {
+    "authored_since": _first(parse_datetime, "authored_since"),
+    "authored_until": _first(parse_datetime, "authored_until"),
+    "cited": _first(parse_bool, "cited"),
+    "cone": _first(parse_cone, "cone"),
+    "coord": _first(parse_bool, "coord"),
+    "dec_gt": _first(_dec, "dec_gt"),
+    "dec_lt": _first(_dec, "dec_lt"),
+    "ivorn_contains": _many("ivorn_contains"),
+    "ivorn_prefix": _many("ivorn_prefix"),
+    "ref_any": _first(parse_bool, "ref_any"),
+    "ref_contains": _many("ref_contains"),
+    "ref_exact": _many("ref_exact"),
+    "role": _many("role", parse_role),
+    "stream": _many("stream"),
+}
+
+#: The apiv2 additions: stream prefixes and the observation-time range of a position.
+FILTERS_V2: dict[str, Setter] = {
+    **FILTERS,
+    "stream_prefix": _many("stream_prefix"),
+    "event_since": _first(parse_datetime, "event_since"),
+    "event_until": _first(parse_datetime, "event_until"),
+}
+
+#: apiv1 paging keys: accepted everywhere, used by the list endpoints only.
+PAGING_V1 = ("limit", "offset", "order")
+
+
+def build_filter(
+    grouped: dict[str, list[str]], table: dict[str, Setter], extra: Sequence[str] = ()
+) -> archive_pb2.Filter:
+    """The Filter for the query's filter keys; any key not in ``table`` or ``extra`` is a 400.
+
+    >>> f = build_filter({"role": ["test", "utility"], "cited": ["True"]}, FILTERS)
+    >>> list(f.role) == [archive_pb2.TEST, archive_pb2.UTILITY], f.cited
+    (True, True)
+    >>> build_filter({"rôle": ["test"]}, FILTERS)
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: rôle: unknown query parameter
+    """
+    target = archive_pb2.Filter()
+    for name, values in grouped.items():
+        if name in table:
+            table[name](target, name, values)
+        elif name not in extra:
+            raise InvalidParameter("unknown query parameter", _printable(name))
+    return target
+
+
+# ---------------------------------------------------------------------------- paging
+
+ORDERS = {
+    "id": archive_pb2.ORDER_ID,
+    "-id": archive_pb2.ORDER_ID_DESC,
+    "author_datetime": archive_pb2.ORDER_AUTHOR_DATETIME,
+    "-author_datetime": archive_pb2.ORDER_AUTHOR_DATETIME_DESC,
+    "ivorn": archive_pb2.ORDER_IVORN,
+    "-ivorn": archive_pb2.ORDER_IVORN_DESC,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Validated paging of a list request: rows per page, rows to skip, and the order."""
+
+    limit: int
+    offset: int
+    order: archive_pb2.Order.ValueType
+
+
+def parse_int(text: str, name: str, low: int, high: int) -> int:
+    """A decimal integer in ``[low, high]`` (no sign games, no decimals).
+
+    >>> parse_int("20", "offset", 0, 100)
+    20
+    >>> parse_int("1.23", "limit", 0, 100)
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: limit: not an integer: '1.23'
+    """
+    stripped = text.strip()
+    if not stripped.lstrip("-").isdigit() or len(stripped) > 24:
+        raise InvalidParameter(f"not an integer: {text[:80]!r}", name)
+    value = int(stripped)
+    if not low <= value <= high:
+        raise InvalidParameter(f"{value} is outside [{low}, {high}]", name)
+    return value
+
+
+def parse_limit(values: list[str] | None, name: str = "limit") -> int:
+    """The page size: default 100 when absent or empty, 413 above 10000.
+
+    >>> parse_limit(None), parse_limit([""]), parse_limit(["3"])
+    (100, 100, 3)
+    >>> parse_limit(["99999"])
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.LimitExceeded: limit: 99999 rows requested; the maximum is 10000
+    """
+    if not values or not values[0].strip():
+        return DEFAULT_LIMIT
+    stripped = values[0].strip()
+    if stripped.isdigit() and (len(stripped) > 6 or int(stripped) > MAX_LIMIT):
+        shown = stripped if len(stripped) <= 20 else f"{stripped[:20]}…"
+        raise LimitExceeded(f"{shown} rows requested; the maximum is {MAX_LIMIT}", name)
+    return parse_int(stripped, name, 0, MAX_LIMIT)
+
+
+def parse_paging(grouped: dict[str, list[str]]) -> Paging:
+    """``limit``, ``offset`` and ``order`` of an apiv1 list request (first values count).
+
+    >>> parse_paging({"limit": ["3"], "offset": ["2"], "order": ["-author_datetime"]})
+    Paging(limit=3, offset=2, order=3)
+    >>> parse_paging({"order": ["id", "bogus"]})
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: order: not one of id, -id, author_datetime, \
+-author_datetime, ivorn, -ivorn: 'bogus'
+    """
+    offset_values = grouped.get("offset") or [""]
+    offset = parse_int(offset_values[0], "offset", 0, MAX_OFFSET) if offset_values[0] else 0
+    return Paging(parse_limit(grouped.get("limit")), offset, parse_order(grouped.get("order")))
+
+
+def parse_order(values: list[str] | None) -> archive_pb2.Order.ValueType:
+    """The list order; every value is checked, the first is used; default ``id``."""
+    for value in values or []:
+        if value not in ORDERS:
+            names = ", ".join(ORDERS)
+            raise InvalidParameter(f"not one of {names}: {value[:80]!r}", "order")
+    return ORDERS[values[0]] if values else archive_pb2.ORDER_ID

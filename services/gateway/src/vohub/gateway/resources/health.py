@@ -1,0 +1,23 @@
+"""``/healthz``: whether this gateway can reach the archive right now."""
+
+from __future__ import annotations
+
+import falcon
+
+from vohub.gateway.archive_client import ArchiveClient
+from vohub.gateway.resources.base import send_json
+
+
+class HealthResource:
+    """200 ``{"status": "ok", "archive": "SERVING"}`` when the archive answers, else 503."""
+
+    def __init__(self, archive: ArchiveClient) -> None:
+        self.archive = archive
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Probe the archive's gRPC health service."""
+        healthy, detail = self.archive.healthy()
+        body = {"status": "ok" if healthy else "unavailable", "archive": detail}
+        if not healthy:
+            resp.set_header("Retry-After", "5")
+        send_json(resp, body, 200 if healthy else 503)
