@@ -104,7 +104,7 @@ def archive() -> FakeArchive:
 @pytest.fixture
 def client(archive: FakeArchive) -> Iterator[falcon.testing.TestClient]:
     app = create_app(GatewayConfig(public_url="http://vohub.example"), archive)
-    yield falcon.testing.TestClient(app)
+    return falcon.testing.TestClient(app)
 
 
 @pytest.fixture

@@ -149,7 +149,8 @@ def test_synopsis_nulls(client: Any, archive: Any) -> None:
     assert result["voevent"]["author_datetime"] is None
     assert result["voevent"]["author_ivorn"] is None
     assert result["coords"] == [{"dec": 2.0, "error": None, "ra": 1.5, "time": None}]
-    assert result["refs"] == [] and result["relevant_urls"] == []
+    assert result["refs"] == []
+    assert result["relevant_urls"] == []
 
 
 @pytest.mark.parametrize(
@@ -183,7 +184,8 @@ def test_packet_errors(client: Any) -> None:
 def test_packet_query_string_ignored(client: Any, archive: Any, xrt: Any) -> None:
     archive.packets[XRT] = xrt
     r = client.simulate_get("/apiv1/packet/synopsis/" + quote_plus(XRT), query_string="foo=bar")
-    assert r.status_code == 200 and r.json["querystring"] == {"foo": ["bar"]}
+    assert r.status_code == 200
+    assert r.json["querystring"] == {"foo": ["bar"]}
 
 
 @pytest.mark.parametrize(
@@ -196,7 +198,8 @@ def test_packet_query_string_ignored(client: Any, archive: Any, xrt: Any) -> Non
 )
 def test_slash_redirects(client: Any, path: str, location: str) -> None:
     r = client.simulate_get(path)
-    assert r.status_code == 308 and r.headers["location"] == location
+    assert r.status_code == 308
+    assert r.headers["location"] == location
 
 
 @pytest.mark.parametrize(
@@ -216,30 +219,35 @@ def test_double_leading_slash_tolerated(client: Any, archive: Any) -> None:
 
 def test_post_is_json_405(client: Any) -> None:
     r = client.simulate_post("/apiv1/count")
-    assert r.status_code == 405 and r.json["error"]["code"] == 405
+    assert r.status_code == 405
+    assert r.json["error"]["code"] == 405
 
 
 def test_root_document(client: Any) -> None:
     body = client.simulate_get("/apiv1/").json
     assert body["api_version"] == "apiv1"
-    assert body["endpoints"][0] == "/apiv1/" and len(body["endpoints"]) == 11
+    assert body["endpoints"][0] == "/apiv1/"
+    assert len(body["endpoints"]) == 11
     assert body["docs_url"] == "http://vohub.example/docs"
     assert body["message"] == "Welcome to the voeventdb REST API, interface version 'apiv1'."
     html = client.simulate_get("/apiv1/", headers={"Accept": "text/html,*/*"})
-    assert html.headers["content-type"].startswith("text/html") and "/apiv1/count" in html.text
+    assert html.headers["content-type"].startswith("text/html")
+    assert "/apiv1/count" in html.text
 
 
 def test_archive_unavailable_is_503_with_retry_after(client: Any, archive: Any) -> None:
     archive.error = ArchiveUnavailable("UNAVAILABLE: connection refused")
     r = client.simulate_get("/apiv1/count")
-    assert r.status_code == 503 and r.headers["retry-after"] == "5"
+    assert r.status_code == 503
+    assert r.headers["retry-after"] == "5"
     assert "connection refused" in r.json["error"]["message"]
 
 
 def test_archive_invalid_argument_is_400_naming_field(client: Any, archive: Any) -> None:
     archive.error = ArchiveInvalidArgument("cursor: not a cursor of this archive")
     r = client.simulate_get("/apiv1/count")
-    assert r.status_code == 400 and r.json["error"]["parameter"] == "cursor"
+    assert r.status_code == 400
+    assert r.json["error"]["parameter"] == "cursor"
 
 
 def test_unexpected_failure_is_generic_500_json(client: Any, archive: Any) -> None:
@@ -247,7 +255,8 @@ def test_unexpected_failure_is_generic_500_json(client: Any, archive: Any) -> No
     r = client.simulate_get("/apiv1/count")
     assert r.status_code == 500
     assert r.json == {"error": {"code": 500, "description": "Internal Server Error", "message": ""}}
-    assert "secret" not in r.text and "Traceback" not in r.text
+    assert "secret" not in r.text
+    assert "Traceback" not in r.text
 
 
 @pytest.mark.parametrize(

@@ -133,7 +133,9 @@ def test_booleans_any_case(word: str) -> None:
 
 def test_unset_booleans_stay_unset() -> None:
     f = filter_of("")
-    assert not f.HasField("cited") and not f.HasField("coord") and not f.HasField("ref_any")
+    assert not f.HasField("cited")
+    assert not f.HasField("coord")
+    assert not f.HasField("ref_any")
 
 
 @pytest.mark.parametrize("query", ["cited=yes", "coord=1", "ref_any="])
@@ -195,7 +197,8 @@ def test_paging_defaults_and_limits() -> None:
     assert parse_paging({"limit": ["10000"]}).limit == 10000
     with pytest.raises(LimitExceeded) as caught:
         parse_paging({"limit": ["10001"]})
-    assert caught.value.status == 413 and caught.value.parameter == "limit"
+    assert caught.value.status == 413
+    assert caught.value.parameter == "limit"
 
 
 @pytest.mark.parametrize(
@@ -213,7 +216,8 @@ def test_paging_defaults_and_limits() -> None:
 def test_bad_paging_is_400_naming_the_key(grouped: dict[str, list[str]], name: str) -> None:
     with pytest.raises(InvalidParameter) as caught:
         parse_paging(grouped)
-    assert caught.value.parameter == name and caught.value.status == 400
+    assert caught.value.parameter == name
+    assert caught.value.status == 400
 
 
 def test_orders() -> None:
