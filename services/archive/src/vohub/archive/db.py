@@ -1,0 +1,94 @@
+"""Open the archive's database: engine set-up per backend and wrapping of connection failures.
+
+SQLite gets WAL journaling, foreign keys, a busy timeout, SQLAlchemy-driven transactions
+(so SAVEPOINT works) and the haversine function the cone search calls.  PostgreSQL sessions
+run in UTC, so month grouping and timestamps never depend on the server's time zone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy.engine import make_url
+
+from vohub.archive.errors import ArchiveUnavailable, InvalidQuery
+from vohub.archive.sky import SIN2HALF, sin2half
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine for a ``sqlite:///FILE`` or ``postgresql://...`` URL.
+
+    >>> make_engine("sqlite://").dialect.name
+    'sqlite'
+    >>> make_engine("mysql://x/y")
+    Traceback (most recent call last):
+    ...
+    vohub.archive.errors.InvalidQuery: db: unsupported database 'mysql' (use sqlite or postgresql)
+    """
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as error:
+        raise InvalidQuery("db", f"not a database URL: {url!r} ({error})") from None
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return _sqlite_engine(url)
+    if backend == "postgresql":
+        return create_engine(
+            parsed.set(drivername="postgresql+psycopg2"),
+            pool_size=pool_size,
+            pool_pre_ping=True,
+            connect_args={"options": "-c timezone=UTC", "connect_timeout": 5},
+        )
+    raise InvalidQuery("db", f"unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+def _sqlite_engine(url: str) -> Engine:
+    database = make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30})
+    event.listen(engine, "connect", _sqlite_connect)
+    event.listen(engine, "begin", _sqlite_begin)
+    return engine
+
+
+def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy emit BEGIN itself: pysqlite's own transaction handling breaks SAVEPOINT.
+    dbapi_connection.isolation_level = None
+    for pragma in ("foreign_keys=ON", "journal_mode=WAL", "synchronous=NORMAL"):
+        dbapi_connection.execute(f"PRAGMA {pragma}")
+    dbapi_connection.create_function(SIN2HALF, 4, sin2half, deterministic=True)
+
+
+def _sqlite_begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "")
+    connection.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+@contextlib.contextmanager
+def reachable(engine: Engine) -> Iterator[None]:
+    """Turn a failure to reach the database into :class:`ArchiveUnavailable` naming it.
+
+    >>> with reachable(make_engine("sqlite://")):
+    ...     pass
+    """
+    try:
+        yield
+    except (exc.OperationalError, exc.InterfaceError) as error:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(error.orig or error).strip().splitlines()[0]
+        raise ArchiveUnavailable(where, f"database unavailable: {reason}") from error
+
+
+def ping(engine: Engine) -> None:
+    """Run ``SELECT 1``; raises :class:`ArchiveUnavailable` when the database does not answer.
+
+    >>> ping(make_engine("sqlite://"))
+    """
+    with reachable(engine), engine.connect() as connection:
+        connection.exec_driver_sql("SELECT 1")

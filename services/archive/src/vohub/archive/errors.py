@@ -1,0 +1,53 @@
+"""The exceptions of :mod:`vohub.archive`, each naming its culprit and carrying its gRPC code."""
+
+from __future__ import annotations
+
+import grpc
+
+
+class ArchiveError(Exception):
+    """Base of this package's errors; never raised itself.
+
+    ``code`` is the gRPC status the service answers with; ``culprit`` names the field,
+    IVORN, key or database at fault.
+    """
+
+    code: grpc.StatusCode = grpc.StatusCode.INTERNAL
+
+    def __init__(self, culprit: str, message: str) -> None:
+        if type(self) is ArchiveError:
+            raise TypeError("ArchiveError is abstract; raise one of its subclasses")
+        self.culprit = culprit
+        self.message = message
+        super().__init__(f"{culprit}: {message}")
+
+
+class ArchiveUnavailable(ArchiveError):
+    """The database cannot be reached or refused the connection (callers retry)."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+
+
+class InvalidQuery(ArchiveError):
+    """A request field holds a value the archive cannot answer; ``culprit`` is the field."""
+
+    code = grpc.StatusCode.INVALID_ARGUMENT
+
+
+class PacketNotFound(ArchiveError):
+    """No packet with this IVORN is archived."""
+
+    code = grpc.StatusCode.NOT_FOUND
+
+    def __init__(self, ivorn: str) -> None:
+        super().__init__(ivorn, "no such packet in the archive")
+
+
+class SchemaOutOfDate(ArchiveError):
+    """The database schema is not at the revision this code needs (run ``migrate``)."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class TarballError(ArchiveError):
+    """A dump tarball cannot be read or written; ``culprit`` is the file."""

@@ -1,0 +1,259 @@
+"""Turn a :class:`PacketFilter`, an order and a page into SQLAlchemy selects on ``voevent``.
+
+Position and citation filters are semi-joins (``id IN (SELECT ...)``), never joins, so a
+packet matching through several positions or citations is counted and listed once and
+``count`` always equals the length of the full list.  Text filters are literal: prefixes
+become index-friendly ranges on byte-ordered columns, substrings use ``instr``/``strpos``
+(case-sensitive on both backends, no LIKE wildcards to escape).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    exists,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy.engine import Dialect
+
+from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
+from vohub.archive.models import Cite, Conflict, Coord, Rollup, VOEvent
+from vohub.archive.sky import Cone, cone_condition
+
+voevent = cast(Table, VOEvent.__table__)
+coord = cast(Table, Coord.__table__)
+cite = cast(Table, Cite.__table__)
+rollup = cast(Table, Rollup.__table__)
+conflict = cast(Table, Conflict.__table__)
+
+#: A keyset position: the last row's order value and id.
+After = tuple[Any, int]
+
+
+def conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
+    """The WHERE clauses on ``voevent`` for ``f`` (ANDed by the caller)."""
+    where: list[ColumnElement[bool]] = []
+    v = voevent.c
+    if f.authored_since is not None:
+        where.append(v.author_datetime >= f.authored_since)
+    if f.authored_until is not None:
+        where.append(v.author_datetime <= f.authored_until)
+    if f.role:
+        where.append(v.role.in_(f.role))
+    if f.stream:
+        where.append(v.stream.in_(f.stream))
+    if f.stream_prefix:
+        where.append(or_(*(starts_with(v.stream, p) for p in f.stream_prefix)))
+    if f.ivorn_prefix:
+        where.append(or_(*(starts_with(v.ivorn, p) for p in f.ivorn_prefix)))
+    where.extend(contains(v.ivorn, text, dialect) for text in f.ivorn_contains)
+    where.extend(_coord_conditions(f, dialect))
+    where.extend(_cite_conditions(f, dialect))
+    return where
+
+
+def starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    """``column`` starts with ``prefix``, literally, as a range the column's index serves."""
+    if not prefix:
+        return true()
+    exact = func.substr(column, 1, len(prefix)) == prefix
+    last = ord(prefix[-1])
+    if last >= 0x10FFFF or 0xD7FF <= last < 0xE000:
+        return and_(column >= prefix, exact)
+    upper = prefix[:-1] + chr(last + 1)
+    return and_(column >= prefix, column < upper, exact)
+
+
+def contains(column: Any, text: str, dialect: Dialect) -> ColumnElement[bool]:
+    """``column`` contains ``text`` literally and case-sensitively."""
+    finder = func.strpos if dialect.name == "postgresql" else func.instr
+    return finder(column, text) > 0
+
+
+def _coord_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
+    has_coord = exists().where(coord.c.voevent_id == voevent.c.id)
+    where: list[ColumnElement[bool]] = []
+    if f.coord is not None:
+        where.append(has_coord if f.coord else not_(has_coord))
+    if not f.touches_coords():
+        return where
+    same: list[ColumnElement[bool]] = []
+    if f.cone is not None:
+        cone = Cone(f.cone.ra % 360.0, f.cone.dec, f.cone.radius)
+        same.append(cone_condition(dialect, coord, cone))
+    if f.dec_gt is not None:
+        same.append(coord.c.dec > f.dec_gt)
+    if f.dec_lt is not None:
+        same.append(coord.c.dec < f.dec_lt)
+    if f.event_since is not None:
+        same.append(coord.c.time >= f.event_since)
+    if f.event_until is not None:
+        same.append(coord.c.time <= f.event_until)
+    where.append(voevent.c.id.in_(select(coord.c.voevent_id).where(*same)))
+    return where
+
+
+def _cite_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if f.ref_any is not None:
+        makes = exists().where(cite.c.voevent_id == voevent.c.id)
+        where.append(makes if f.ref_any else not_(makes))
+    if f.cited is not None:
+        cited = exists().where(cite.c.ref_ivorn == voevent.c.ivorn)
+        where.append(cited if f.cited else not_(cited))
+    if f.ref_exact:
+        citing = select(cite.c.voevent_id).where(cite.c.ref_ivorn.in_(f.ref_exact))
+        where.append(voevent.c.id.in_(citing))
+    if f.ref_contains:
+        found = or_(*(contains(cite.c.ref_ivorn, t, dialect) for t in f.ref_contains))
+        where.append(voevent.c.id.in_(select(cite.c.voevent_id).where(found)))
+    return where
+
+
+def count_query(f: PacketFilter, dialect: Dialect) -> Select[Any]:
+    """``SELECT count(*)`` of the packets matching ``f``."""
+    return select(func.count()).select_from(voevent).where(*conditions(f, dialect))
+
+
+def rollup_conditions(f: PacketFilter) -> list[ColumnElement[bool]]:
+    """The WHERE clauses on ``rollup`` for a filter that :meth:`is_rollup_only`."""
+    where: list[ColumnElement[bool]] = []
+    if f.role:
+        where.append(rollup.c.role.in_(f.role))
+    if f.stream:
+        where.append(rollup.c.stream.in_(f.stream))
+    if f.stream_prefix:
+        where.append(or_(*(starts_with(rollup.c.stream, p) for p in f.stream_prefix)))
+    return where
+
+
+def rollup_count_query(f: PacketFilter) -> Select[Any]:
+    """The packet count of a rollup-only filter, summed from the rollup."""
+    total = func.coalesce(func.sum(rollup.c.n), 0)
+    return select(total).where(*rollup_conditions(f))
+
+
+_ORDER_COLUMNS = {"id": "id", "author_datetime": "author_datetime", "ivorn": "ivorn"}
+
+
+def order_by(order: Order) -> list[Any]:
+    """ORDER BY terms: NULL author dates last ascending and first descending; id breaks ties."""
+    name = order.value.removeprefix("-")
+    column = voevent.c[_ORDER_COLUMNS[name]]
+    descending = order.value.startswith("-")
+    if name == "id":
+        return [column.desc() if descending else column.asc()]
+    if name == "ivorn":
+        term = column.desc() if descending else column.asc()
+    else:
+        term = column.desc().nulls_first() if descending else column.asc().nulls_last()
+    return [term, voevent.c.id.asc()]
+
+
+def after_condition(order: Order, after: After) -> ColumnElement[bool]:
+    """Rows strictly after ``after`` in ``order`` (keyset paging, NULL-aware)."""
+    key, last_id = after
+    v = voevent.c
+    if order is Order.ID:
+        return v.id > last_id
+    if order is Order.ID_DESC:
+        return v.id < last_id
+    if order is Order.IVORN:
+        return v.ivorn > str(key)
+    if order is Order.IVORN_DESC:
+        return v.ivorn < str(key)
+    return _after_datetime(order is Order.AUTHOR_DATETIME_DESC, key, last_id)
+
+
+def _after_datetime(descending: bool, key: datetime | None, last_id: int) -> ColumnElement[bool]:
+    column = voevent.c.author_datetime
+    later_same = and_(column == key, voevent.c.id > last_id)
+    if key is None:
+        null_tail = and_(column.is_(None), voevent.c.id > last_id)
+        return or_(null_tail, column.is_not(None)) if descending else null_tail
+    if descending:
+        return or_(column < key, later_same)
+    return or_(column > key, later_same, column.is_(None))
+
+
+def list_query(
+    f: PacketFilter,
+    dialect: Dialect,
+    *,
+    order: Order,
+    kind: ListKind,
+    limit: int,
+    offset: int = 0,
+    after: After | None = None,
+) -> Select[Any]:
+    """One page of (id, ivorn, order key, count) rows; the count is 0 unless kind asks for it."""
+    where = conditions(f, dialect)
+    if after is not None:
+        where.append(after_condition(order, after))
+    key = voevent.c[_ORDER_COLUMNS[order.value.removeprefix("-")]]
+    query = select(voevent.c.id, voevent.c.ivorn, key.label("key"), _kind_count(kind))
+    query = query.where(*where).order_by(*order_by(order)).limit(limit)
+    return query.offset(offset) if offset and after is None else query
+
+
+def _kind_count(kind: ListKind) -> Any:
+    if kind is ListKind.NREFS:
+        owned = cite.c.voevent_id == voevent.c.id
+        return select(func.count()).where(owned).scalar_subquery().label("n")
+    if kind is ListKind.NCITES:
+        received = cite.c.ref_ivorn == voevent.c.ivorn
+        return select(func.count()).where(received).scalar_subquery().label("n")
+    return literal_column("0").label("n")
+
+
+def month_of(column: Any, dialect: Dialect) -> Any:
+    """``YYYY-MM`` of a timestamp column, in UTC (NULL stays NULL)."""
+    if dialect.name == "postgresql":
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM")
+    return func.strftime("%Y-%m", column)
+
+
+def map_query(f: PacketFilter, dialect: Dialect, kind: MapKind) -> Select[Any]:
+    """(key, subkey, count) groups of the matching packets; subkey is '' except stream×role."""
+    v = voevent.c
+    keys: dict[MapKind, list[Any]] = {
+        MapKind.STREAM: [v.stream],
+        MapKind.ROLE: [v.role],
+        MapKind.STREAM_ROLE: [v.stream, v.role],
+        MapKind.AUTHORED_MONTH: [month_of(v.author_datetime, dialect)],
+    }
+    groups = keys[kind]
+    query = select(*_labelled(groups), func.count().label("n"))
+    return query.where(*conditions(f, dialect)).group_by(*groups)
+
+
+def _labelled(groups: list[Any]) -> list[Any]:
+    sub = groups[1] if len(groups) > 1 else literal_column("''")
+    return [groups[0].label("key"), sub.label("sub")]
+
+
+def rollup_map_query(f: PacketFilter, kind: MapKind) -> Select[Any]:
+    """The same groups as :func:`map_query`, summed from the rollup (rollup-only filters)."""
+    r = rollup.c
+    keys: dict[MapKind, list[Any]] = {
+        MapKind.STREAM: [r.stream],
+        MapKind.ROLE: [r.role],
+        MapKind.STREAM_ROLE: [r.stream, r.role],
+        MapKind.AUTHORED_MONTH: [r.month],
+    }
+    groups = keys[kind]
+    total = func.sum(r.n)
+    query = select(*_labelled(groups), total.label("n"))
+    query = query.where(*rollup_conditions(f)).group_by(*groups)
+    return query.having(total > 0)

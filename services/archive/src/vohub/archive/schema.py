@@ -1,0 +1,58 @@
+"""Bring a database's schema to the current Alembic revision, or check that it is there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from vohub.archive.db import reachable
+from vohub.archive.errors import SchemaOutOfDate
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> Config:
+    """An Alembic configuration bound to ``engine`` (no ``alembic.ini`` needed)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Run ``alembic upgrade`` on ``engine`` (creating the schema on an empty database)."""
+    config = alembic_config(engine)
+    with reachable(engine), engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def check(engine: Engine) -> None:
+    """Run ``alembic check``: raises if the models and the migrated schema differ."""
+    config = alembic_config(engine)
+    with reachable(engine), engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.check(config)
+
+
+def current(engine: Engine) -> str | None:
+    """The database's Alembic revision, or None for an empty database."""
+    with reachable(engine), engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_current(engine: Engine) -> None:
+    """Raise :class:`SchemaOutOfDate` unless the database is at the newest revision."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    found = current(engine)
+    if found != head:
+        where = engine.url.render_as_string(hide_password=True)
+        have = found or "no schema"
+        raise SchemaOutOfDate(
+            where, f"schema is at {have}, needs {head}: run vohub archive migrate"
+        )

@@ -1,0 +1,117 @@
+"""Index-backed cone search: q3c on PostgreSQL, an R*Tree of unit vectors on SQLite.
+
+On SQLite every position is also stored as a point (x, y, z) on the unit sphere in the
+``coord_sky`` R*Tree.  A cone is a spherical cap, and the cap's exact bounding box in
+(x, y, z) has a closed form (below), so the R*Tree returns a small superset of the cap with
+no special cases at RA 0/360 or at the poles; the exact great-circle test (a haversine, the
+same quantity q3c compares) then keeps the true members.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Table, and_, column, func, select, table
+from sqlalchemy.engine import Dialect
+
+#: Name of the SQL function registered on every SQLite connection (see :func:`sin2half`).
+SIN2HALF = "vohub_sin2half"
+#: The SQLite R*Tree holding each coord's unit vector, keyed by coord.id.
+SKY_TABLE = "coord_sky"
+#: Widening of the R*Tree box, far above float rounding, far below any useful radius.
+_MARGIN = 1e-9
+
+coord_sky = table(
+    SKY_TABLE,
+    column("id"),
+    column("x0"),
+    column("x1"),
+    column("y0"),
+    column("y1"),
+    column("z0"),
+    column("z1"),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cone:
+    """A cone on the sky: centre and radius in degrees (ICRS)."""
+
+    ra: float
+    dec: float
+    radius: float
+
+
+def unit_vector(ra: float, dec: float) -> tuple[float, float, float]:
+    """The point on the unit sphere at (ra, dec) degrees.
+
+    >>> [round(v, 6) for v in unit_vector(90.0, 0.0)]
+    [0.0, 1.0, 0.0]
+    """
+    a, d = math.radians(ra), math.radians(dec)
+    return (math.cos(d) * math.cos(a), math.cos(d) * math.sin(a), math.sin(d))
+
+
+def sin2half(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
+    """sin²(d/2) of the great-circle distance d between two positions (haversine).
+
+    >>> round(sin2half(0.0, 0.0, 0.0, 60.0), 12)
+    0.25
+    """
+    d1, d2 = math.radians(dec1), math.radians(dec2)
+    half_ddec = math.sin((d2 - d1) / 2)
+    half_dra = math.sin(math.radians(ra2 - ra1) / 2)
+    return half_ddec * half_ddec + math.cos(d1) * math.cos(d2) * half_dra * half_dra
+
+
+def cap_box(cone: Cone) -> tuple[tuple[float, float], ...]:
+    """The (min, max) of x, y and z over the spherical cap, slightly widened.
+
+    Along axis e the cap's points make angles with e from θ - r to θ + r (clipped to
+    [0, π]), θ being the angle between e and the centre; cos of those is the range.
+
+    >>> box = cap_box(Cone(0.0, 90.0, 10.0))
+    >>> [round(v, 4) for v in box[2]]
+    [0.9848, 1.0]
+    """
+    r = math.radians(min(cone.radius, 180.0))
+    ranges = []
+    for c in unit_vector(cone.ra, cone.dec):
+        theta = math.acos(max(-1.0, min(1.0, c)))
+        low = math.cos(min(math.pi, theta + r)) - _MARGIN
+        high = math.cos(max(0.0, theta - r)) + _MARGIN
+        ranges.append((low, high))
+    return tuple(ranges)
+
+
+def cone_condition(dialect: Dialect, coord: Table, cone: Cone) -> ColumnElement[bool]:
+    """A WHERE clause on ``coord`` rows lying in ``cone``, using the backend's sky index."""
+    if dialect.name == "postgresql":
+        return func.q3c_radial_query(coord.c.ra, coord.c.dec, cone.ra, cone.dec, cone.radius)
+    (x0, x1), (y0, y1), (z0, z1) = cap_box(cone)
+    in_box = select(coord_sky.c.id).where(
+        coord_sky.c.x1 >= x0,
+        coord_sky.c.x0 <= x1,
+        coord_sky.c.y1 >= y0,
+        coord_sky.c.y0 <= y1,
+        coord_sky.c.z1 >= z0,
+        coord_sky.c.z0 <= z1,
+    )
+    limit = math.sin(math.radians(min(cone.radius, 180.0)) / 2) ** 2
+    distance = getattr(func, SIN2HALF)(coord.c.ra, coord.c.dec, cone.ra, cone.dec)
+    # Strictly inside, as q3c_radial_query compares.
+    return and_(coord.c.id.in_(in_box), distance < limit)
+
+
+def sky_rows(coords: list[tuple[int, float, float]]) -> list[dict[str, float]]:
+    """R*Tree rows (point boxes) for ``(coord_id, ra, dec)`` triples.
+
+    >>> sky_rows([(7, 0.0, 90.0)])[0]["z0"]
+    1.0
+    """
+    rows = []
+    for coord_id, ra, dec in coords:
+        x, y, z = unit_vector(ra, dec)
+        rows.append({"id": coord_id, "x0": x, "x1": x, "y0": y, "y1": y, "z0": z, "z1": z})
+    return rows

@@ -1,0 +1,262 @@
+"""The archive facade: ingest packets and answer count, list, map, synopsis and XML queries.
+
+Every method opens its own short transaction; database failures surface as
+:class:`ArchiveUnavailable`.  Maps (and counts) whose filter uses only stream, role and
+stream prefix are answered from the rollup table; any other filter runs on ``voevent``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, select
+
+from vohub.archive import cursor, synopsis
+from vohub.archive.db import make_engine, reachable
+from vohub.archive.errors import InvalidQuery, PacketNotFound
+from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
+from vohub.archive.ingest import (
+    BatchWriter,
+    IngestResult,
+    InvalidPacket,
+    Outcome,
+    PacketRows,
+    to_rows,
+)
+from vohub.archive.query import (
+    count_query,
+    list_query,
+    map_query,
+    rollup_count_query,
+    rollup_map_query,
+    voevent,
+)
+from vohub.archive.synopsis import Synopsis
+from vohub.voevent.errors import VOEventError
+from vohub.voevent.model import Packet
+
+#: Bytes → Packet (``vohub.voevent.parse`` in lenient mode by default).
+Parser = Callable[[bytes], Packet]
+Clock = Callable[[], datetime]
+
+#: Largest page a List may ask for (apiv1's MAX_QUERY_LIMIT).
+MAX_LIST_LIMIT = 10_000
+
+
+def lenient_parse(raw: bytes) -> Packet:
+    """Parse a packet as the archive does: lenient, VOEvent 1.1 and 2.x alike."""
+    from vohub.voevent import parse  # type: ignore[attr-defined,unused-ignore]
+
+    packet: Packet = parse(raw, strict=False)
+    return packet
+
+
+def utc_now() -> datetime:
+    """The current time in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class ListRow:
+    """One listed packet: IVORN, nrefs/ncites count (0 otherwise), synopsis for that kind."""
+
+    ivorn: str
+    count: int = 0
+    synopsis: Synopsis | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a list and the cursor of the next ("" after the last page)."""
+
+    rows: list[ListRow]
+    next_cursor: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MapRow:
+    """One map group: key (None for packets with no author date), subkey (role) and count."""
+
+    key: str | None
+    subkey: str
+    count: int
+
+
+class Store:
+    """The archive over one SQLAlchemy engine (SQLite or PostgreSQL, same behaviour)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        parse: Parser = lenient_parse,
+        clock: Clock = utc_now,
+        max_list_limit: int = MAX_LIST_LIMIT,
+        use_rollup: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.parse = parse
+        self.clock = clock
+        self.max_list_limit = max_list_limit
+        self.use_rollup = use_rollup
+
+    @classmethod
+    def open(cls, url: str, **options: Any) -> Store:
+        """A store on the database at ``url`` (already migrated)."""
+        return cls(make_engine(url), **options)
+
+    # -- ingest -------------------------------------------------------------------------------
+
+    def ingest(self, items: Sequence[tuple[bytes, datetime | None]]) -> list[IngestResult]:
+        """Parse and store a batch of (bytes, received) in one transaction; one result each."""
+        prepared: list[PacketRows | IngestResult] = []
+        for raw, received in items:
+            prepared.append(self._prepare(raw, received))
+        return self._write(prepared)
+
+    def ingest_packets(
+        self, packets: Sequence[tuple[Packet, datetime | None]]
+    ) -> list[IngestResult]:
+        """Store already-parsed packets (``packet.raw`` is what is kept) in one transaction."""
+        prepared: list[PacketRows | IngestResult] = []
+        for packet, received in packets:
+            prepared.append(self._rows(packet, received))
+        return self._write(prepared)
+
+    def _prepare(self, raw: bytes, received: datetime | None) -> PacketRows | IngestResult:
+        try:
+            packet = self.parse(raw)
+        except VOEventError as error:
+            return IngestResult("", Outcome.INVALID, error.nak_reason)
+        return self._rows(packet, received)
+
+    def _rows(self, packet: Packet, received: datetime | None) -> PacketRows | IngestResult:
+        try:
+            return to_rows(packet, received or self.clock())
+        except InvalidPacket as error:
+            return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
+
+    def _write(self, prepared: list[PacketRows | IngestResult]) -> list[IngestResult]:
+        batch = [p for p in prepared if isinstance(p, PacketRows)]
+        if not batch:
+            return [p for p in prepared if isinstance(p, IngestResult)]
+        engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
+        with reachable(self.engine), engine.begin() as connection:
+            written = iter(BatchWriter(connection, self.clock()).write(batch))
+        return [next(written) if isinstance(p, PacketRows) else p for p in prepared]
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def count(self, f: PacketFilter) -> int:
+        """Number of packets matching ``f`` (always the length of the full list)."""
+        f.validate()
+        with self._read() as connection:
+            if self.use_rollup and f.is_rollup_only():
+                return int(connection.execute(rollup_count_query(f)).scalar_one())
+            return int(connection.execute(count_query(f, connection.dialect)).scalar_one())
+
+    def list_page(
+        self,
+        f: PacketFilter,
+        *,
+        order: Order = Order.ID,
+        kind: ListKind = ListKind.IVORN,
+        limit: int = 100,
+        offset: int = 0,
+        cursor_text: str = "",
+    ) -> Page:
+        """One page of matching packets in ``order``, by offset or after ``cursor_text``."""
+        f.validate()
+        if not 0 <= limit <= self.max_list_limit:
+            raise InvalidQuery("limit", f"must be within [0, {self.max_list_limit}], not {limit}")
+        if offset < 0:
+            raise InvalidQuery("offset", f"must be >= 0, not {offset}")
+        after = cursor.decode(cursor_text, f, order) if cursor_text else None
+        if limit == 0:
+            return Page([])
+        with self._read() as connection:
+            query = list_query(
+                f,
+                connection.dialect,
+                order=order,
+                kind=kind,
+                limit=limit + 1,
+                offset=offset,
+                after=after,
+            )
+            found = connection.execute(query).all()
+            page = found[:limit]
+            details = self._details(connection, kind, [r.id for r in page])
+        rows = [ListRow(r.ivorn, int(r.n), details.get(r.id)) for r in page]
+        more = len(found) > limit
+        next_cursor = cursor.encode(f, order, page[-1].key, page[-1].id) if more else ""
+        return Page(rows, next_cursor)
+
+    def _details(self, connection: Connection, kind: ListKind, ids: list[int]) -> dict[int, Any]:
+        if kind is not ListKind.SYNOPSIS or not ids:
+            return {}
+        return synopsis.load(connection, ids)
+
+    def map(self, f: PacketFilter, kind: MapKind) -> list[MapRow]:
+        """Counts of matching packets per group, sorted by key (no-date month last)."""
+        f.validate()
+        with self._read() as connection:
+            if self.use_rollup and f.is_rollup_only():
+                found = connection.execute(rollup_map_query(f, kind)).all()
+            else:
+                found = connection.execute(map_query(f, connection.dialect, kind)).all()
+        rows = [MapRow(key or None, sub or "", int(n)) for key, sub, n in found]
+        return sorted(rows, key=lambda r: (r.key is None, r.key or "", r.subkey))
+
+    def synopsis(self, ivorn: str) -> Synopsis:
+        """Everything about one packet but its XML; :class:`PacketNotFound` if absent."""
+        with self._read() as connection:
+            row_id = connection.execute(
+                select(voevent.c.id).where(voevent.c.ivorn == ivorn)
+            ).scalar_one_or_none()
+            if row_id is None:
+                raise PacketNotFound(ivorn)
+            return synopsis.load(connection, [row_id])[row_id]
+
+    def xml(self, ivorn: str) -> bytes:
+        """The packet's bytes exactly as first received; :class:`PacketNotFound` if absent."""
+        with self._read() as connection:
+            found = connection.execute(
+                select(voevent.c.xml).where(voevent.c.ivorn == ivorn)
+            ).scalar_one_or_none()
+        if found is None:
+            raise PacketNotFound(ivorn)
+        return bytes(found)
+
+    def dump(
+        self, since: datetime | None = None, until: datetime | None = None, *, chunk: int = 1000
+    ) -> Iterator[tuple[str, bytes]]:
+        """(IVORN, bytes) of packets with ``since <= author date < until``, in id order.
+
+        With neither bound every packet is dumped, including those with no author date.
+        """
+        last_id = 0
+        while True:
+            query = select(voevent.c.id, voevent.c.ivorn, voevent.c.xml).where(
+                voevent.c.id > last_id
+            )
+            if since is not None:
+                query = query.where(voevent.c.author_datetime >= since)
+            if until is not None:
+                query = query.where(voevent.c.author_datetime < until)
+            with self._read() as connection:
+                rows = connection.execute(query.order_by(voevent.c.id).limit(chunk)).all()
+            if not rows:
+                return
+            for row in rows:
+                yield row.ivorn, bytes(row.xml)
+            last_id = rows[-1].id
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with reachable(self.engine), self.engine.connect() as connection:
+            yield connection
