@@ -1,3 +1,8 @@
 """Root pytest configuration: shared fixtures come from plugins in libs/testing."""
 
-pytest_plugins = ["vohub.testing.fixtures", "vohub.testing.postgres", "vohub.testing.archive"]
+pytest_plugins = [
+    "vohub.testing.fixtures",
+    "vohub.testing.postgres",
+    "vohub.testing.archive",
+    "vohub.testing.gateway",
+]
