@@ -47,11 +47,9 @@ def find_comet_venv(start: Path | None = None) -> Path:
     True
     """
     override = os.environ.get(COMET_VENV_ENV)
-    candidates = (
-        [Path(override)]
-        if override
-        else [d / ".peers" / "comet" for d in [*(start or Path(__file__)).resolve().parents]]
-    )
+    origin = (start or Path(__file__)).resolve()
+    folders = [origin, *origin.parents]
+    candidates = [Path(override)] if override else [d / ".peers" / "comet" for d in folders]
     for venv in candidates:
         if (venv / "bin" / "twistd").is_file():
             return venv

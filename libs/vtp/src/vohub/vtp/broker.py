@@ -298,6 +298,17 @@ class BroadcastConnection(Endpoint):
             raise
         return received
 
+    def receive_eof(self) -> None:
+        """Note that the subscriber hung up: it is dropped.
+
+        Raises
+        ------
+        TruncatedFrame
+            If it hung up in the middle of a frame.
+        """
+        self.drop("subscriber closed the connection")
+        self._decoder.close()
+
     def tick(self, now: float) -> None:
         """The broker-wide iamalive tick: drop a dead or non-acking subscriber, else ping it.
 
