@@ -19,6 +19,8 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 keepalive = 5
 proc_name = "vohub-gateway"
+# No runtime control socket: several gateways may run on one host (tests, benchmarks).
+control_socket_disable = True
 
 
 def child_exit(server: Any, worker: Any) -> None:

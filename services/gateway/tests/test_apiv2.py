@@ -1,0 +1,152 @@
+"""apiv2 resources against a fake archive: cursor paging, synopses, tables, errors."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from astropy.io.votable import parse_single_table
+
+from vohub.v1 import archive_pb2
+
+XRT = "ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326"
+
+
+def page(archive: Any, xrt: Any, cursor: str = "") -> None:
+    archive.list_reply = archive_pb2.ListResponse(
+        rows=[archive_pb2.ListRow(ivorn=xrt.ivorn, synopsis=xrt)], next_cursor=cursor
+    )
+
+
+def test_list_page_with_cursor(client: Any, archive: Any, xrt: Any) -> None:
+    page(archive, xrt, cursor="abc123")
+    r = client.simulate_get(
+        "/apiv2/packets", query_string="stream_prefix=nasa.gsfc.gcn/&limit=1&role=observation"
+    )
+    assert r.status_code == 200
+    body = r.json
+    assert body["limit"] == 1
+    assert body["next_cursor"] == "abc123"
+    query = parse_qs(urlsplit(body["next"]).query)
+    assert query == {
+        "stream_prefix": ["nasa.gsfc.gcn/"],
+        "limit": ["1"],
+        "role": ["observation"],
+        "cursor": ["abc123"],
+    }
+    item = body["items"][0]
+    assert item["ivorn"] == XRT
+    assert item["received"] == "2026-11-25T02:20:27.961214Z"
+    assert item["author_datetime"] == "2015-09-15T21:43:50Z"
+    assert item["positions"] == [
+        {"ra": 319.6588, "dec": -34.9131, "error": 0.001, "time": "2015-09-15T21:24:37Z"}
+    ]
+    assert item["refs"][0]["ivorn"] == "ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214"
+    assert item["cited_by"] == ["ivo://example.org/later#1"]
+    sent = archive.requests[0]
+    assert (sent.kind, sent.limit, list(sent.filter.stream_prefix)) == (
+        archive_pb2.ListRequest.SYNOPSIS,
+        1,
+        ["nasa.gsfc.gcn/"],
+    )
+
+
+def test_last_page_has_no_next(client: Any, archive: Any, xrt: Any) -> None:
+    page(archive, xrt)
+    body = client.simulate_get("/apiv2/packets", query_string="cursor=abc").json
+    assert body["next"] is None
+    assert body["next_cursor"] is None
+    assert archive.requests[0].cursor == "abc"
+
+
+def test_csv_table(client: Any, archive: Any, xrt: Any) -> None:
+    page(archive, xrt, cursor="c2")
+    r = client.simulate_get("/apiv2/packets", query_string="format=csv")
+    assert r.headers["content-type"] == "text/csv; charset=utf-8"
+    assert "cursor=c2" in r.headers["link"]
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert rows[0]["ivorn"] == XRT
+    assert (rows[0]["ra"], rows[0]["n_refs"], rows[0]["n_cited_by"]) == ("319.6588", "1", "1")
+
+
+def test_votable_parses_with_astropy(client: Any, archive: Any, xrt: Any) -> None:
+    page(archive, xrt)
+    r = client.simulate_get("/apiv2/packets", query_string="format=votable")
+    assert r.headers["content-type"].startswith("application/x-votable+xml")
+    table = parse_single_table(io.BytesIO(r.content)).to_table()
+    assert table["ivorn"][0] == XRT
+    assert table["ra"].unit == "deg"
+    assert float(table["dec"][0]) == pytest.approx(-34.9131)
+
+
+def test_count_and_event_time_filter(client: Any, archive: Any) -> None:
+    archive.count_reply = 7
+    r = client.simulate_get("/apiv2/packets/count", query_string="event_since=2015-09-15")
+    assert r.json == {"count": 7}
+    assert archive.requests[0].filter.event_since.ToJsonString() == "2015-09-15T00:00:00Z"
+
+
+def test_packet_and_xml(client: Any, archive: Any, xrt: Any) -> None:
+    archive.packets[XRT] = xrt
+    archive.xml[XRT] = b"<voe:VOEvent/>"
+    assert client.simulate_get("/apiv2/packet", params={"ivorn": XRT}).json["ivorn"] == XRT
+    r = client.simulate_get("/apiv2/packet/xml", params={"ivorn": XRT})
+    assert r.content == b"<voe:VOEvent/>"
+    missing = client.simulate_get("/apiv2/packet", params={"ivorn": "ivo://no/such#x"})
+    assert missing.status_code == 404
+    assert missing.json["error"]["parameter"] == "ivorn"
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "status", "parameter"),
+    [
+        ("/apiv2/packet", "", 400, "ivorn"),
+        ("/apiv2/packet", "ivorn=a&ivorn=b", 400, "ivorn"),
+        ("/apiv2/packet", "ivorn=a&x=1", 400, "x"),
+        ("/apiv2/packets", "format=xls", 400, "format"),
+        ("/apiv2/packets", "limit=1&limit=2", 400, "limit"),
+        ("/apiv2/packets", "limit=20000", 413, "limit"),
+        ("/apiv2/packets", "offset=3", 400, "offset"),
+        ("/apiv2/packets", "cursor=" + "c" * 5000, 400, "cursor"),
+        ("/apiv2/maps/stream", "limit=3", 400, "limit"),
+    ],
+)
+def test_v2_errors(client: Any, path: str, query: str, status: int, parameter: str) -> None:
+    r = client.simulate_get(path, query_string=query)
+    assert r.status_code == status
+    assert r.json["error"]["parameter"] == parameter
+
+
+def test_maps(client: Any, archive: Any) -> None:
+    archive.map_reply = archive_pb2.MapResponse(
+        entries=[archive_pb2.MapEntry(key="2015-01", count=5), archive_pb2.MapEntry(count=1)]
+    )
+    r = client.simulate_get("/apiv2/maps/authored_month")
+    assert r.json == {
+        "kind": "authored_month",
+        "entries": [{"key": "2015-01", "count": 5}, {"key": None, "count": 1}],
+    }
+    r = client.simulate_get("/apiv2/maps/authored_month", query_string="format=csv")
+    assert r.text == "key,subkey,count\n2015-01,,5\n,,1\n"
+    assert client.simulate_get("/apiv2/maps/bogus").status_code == 404
+
+
+def test_openapi_document(client: Any) -> None:
+    doc = client.simulate_get("/openapi.json").json
+    assert doc["openapi"].startswith("3.")
+    assert {"/apiv1/count", "/apiv2/packets", "/apiv2/maps/{kind}", "/healthz"} <= set(doc["paths"])
+    names = {p["name"] for p in doc["paths"]["/apiv1/count"]["get"]["parameters"]}
+    assert len(names) == 14
+
+
+def test_health_and_metrics(client: Any, archive: Any) -> None:
+    assert client.simulate_get("/healthz").json == {"status": "ok", "archive": "SERVING"}
+    archive.health = (False, "UNAVAILABLE: refused")
+    down = client.simulate_get("/healthz")
+    assert down.status_code == 503
+    assert down.headers["retry-after"] == "5"
+    metrics = client.simulate_get("/metrics").text
+    assert 'vohub_gateway_requests_total{method="GET",route="/healthz",status="200"}' in metrics
