@@ -32,6 +32,14 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(config, revision)
 
 
+def downgrade(engine: Engine, revision: str) -> None:
+    """Run ``alembic downgrade`` on ``engine`` (``"base"`` drops the whole schema)."""
+    config = alembic_config(engine)
+    with reachable(engine), engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+
+
 def check(engine: Engine) -> None:
     """Run ``alembic check``: raises if the models and the migrated schema differ."""
     config = alembic_config(engine)

@@ -49,10 +49,9 @@ MAX_LIST_LIMIT = 10_000
 
 def lenient_parse(raw: bytes) -> Packet:
     """Parse a packet as the archive does: lenient, VOEvent 1.1 and 2.x alike."""
-    from vohub.voevent import parse  # type: ignore[attr-defined,unused-ignore]
+    from vohub.voevent.loader import parse
 
-    packet: Packet = parse(raw, strict=False)
-    return packet
+    return parse(raw, strict=False)
 
 
 def utc_now() -> datetime:

@@ -1,0 +1,193 @@
+"""Ingest outcomes on both backends: stored, duplicate, conflict (kept), invalid; retries are safe."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, func, select
+
+from vohub.archive.errors import ArchiveUnavailable
+from vohub.archive.filters import MapKind, PacketFilter
+from vohub.archive.ingest import Outcome
+from vohub.archive.query import conflict, coord, voevent
+from vohub.archive.store import Store
+from vohub.testing.archive import make_packet
+
+RECEIVED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def real(data_dir: Path, name: str) -> bytes:
+    return (data_dir / "voevents" / "voeventdb" / name).read_bytes()
+
+
+def rows(engine: Engine, table: object) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def test_real_packet_is_stored_with_its_exact_bytes(store: Store, data_dir: Path) -> None:
+    raw = real(data_dir, "XRT_Pos_655721-326.xml")
+    [result] = store.ingest([(raw, RECEIVED)])
+    assert (result.ivorn, result.outcome) == (
+        "ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326",
+        "stored",
+    )
+    assert store.xml(result.ivorn) == raw
+    synopsis = store.synopsis(result.ivorn)
+    assert synopsis.received == RECEIVED
+    assert synopsis.author_datetime == datetime(2015, 9, 15, 21, 43, 50, tzinfo=UTC)
+    assert synopsis.author_ivorn == "ivo://nasa.gsfc.tan/gcn"
+    assert (synopsis.stream, synopsis.role, synopsis.version) == (
+        "nasa.gsfc.gcn/SWIFT",
+        "observation",
+        "2.0",
+    )
+    [position] = synopsis.coords
+    assert (position.ra, position.dec, position.error) == (319.6588, -34.9131, 0.001)
+    assert [r.ref_ivorn for r in synopsis.refs] == [
+        "ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214"
+    ]
+    assert synopsis.refs[0].cite_type == "followup"
+
+
+def test_voeventdb_position_rules_on_real_packets(store: Store, data_dir: Path) -> None:
+    konus = real(data_dir, "Konus_Lightcurve_2015-07-10T00:28:01.68.xml")
+    gaia = real(data_dir, "Gaia16bsf.xml")
+    results = store.ingest([(konus, None), (gaia, None)])
+    assert [r.outcome for r in results] == ["stored", "stored"]
+    assert store.synopsis(results[0].ivorn).coords == ()  # GCN's dummy position is dropped
+    [position] = store.synopsis(results[1].ivorn).coords
+    # 2016-10-31T22:27:33 is stored in UTC. The packet's "timescale" Param says TCB, which
+    # the parser honours; voeventdb read TDB from the coordinate system and stored
+    # 22:26:24.817475, 19.49 s (TCB - TDB in 2016) later.
+    assert position.time is not None
+    expected = datetime(2016, 10, 31, 22, 26, 5, 326941, tzinfo=UTC)
+    assert abs(position.time - expected) < timedelta(milliseconds=1)
+
+
+def test_same_bytes_again_is_a_duplicate_and_nothing_changes(
+    store: Store, engine: Engine, data_dir: Path
+) -> None:
+    raw = real(data_dir, "BAT_GRB_Pos_655721-214.xml")
+    assert store.ingest([(raw, RECEIVED)])[0].outcome == "stored"
+    again = store.ingest([(raw, RECEIVED + timedelta(days=1))])
+    assert [(r.outcome, r.reason) for r in again] == [("duplicate", "")]
+    assert rows(engine, voevent) == 1
+    assert rows(engine, coord) == 1
+    assert store.synopsis(again[0].ivorn).received == RECEIVED
+    assert store.map(PacketFilter(), MapKind.ROLE)[0].count == 1
+
+
+def test_other_bytes_under_a_known_ivorn_are_a_conflict_kept_aside(
+    store: Store, engine: Engine, data_dir: Path
+) -> None:
+    raw = real(data_dir, "BAT_GRB_Pos_655721-214.xml")
+    changed = raw.replace(b"</voe:VOEvent>", b"<!-- edited --></voe:VOEvent>")
+    assert changed != raw
+    store.ingest([(raw, RECEIVED)])
+    [result] = store.ingest([(changed, RECEIVED)])
+    assert result.outcome is Outcome.CONFLICT
+    assert result.reason.startswith("ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214: already")
+    assert store.xml(result.ivorn) == raw  # first copy kept
+    with engine.connect() as connection:
+        kept = connection.execute(select(conflict.c.ivorn, conflict.c.xml)).all()
+    assert [(ivorn, bytes(xml)) for ivorn, xml in kept] == [(result.ivorn, changed)]
+    replay = store.ingest([(changed, RECEIVED), (raw, RECEIVED)])
+    assert [r.outcome for r in replay] == ["conflict", "duplicate"]
+    assert rows(engine, conflict) == 1  # a replayed conflict is recorded once
+    assert rows(engine, voevent) == 1
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"<voe:VOEvent", "malformed XML"),
+        (b"<html><body/></html>", "not a VOEvent"),
+        (b'<!DOCTYPE x [<!ENTITY a "b">]><x>&a;</x>', "forbidden XML construct"),
+    ],
+)
+def test_unreadable_bytes_are_invalid(
+    store: Store, engine: Engine, raw: bytes, reason: str
+) -> None:
+    [result] = store.ingest([(raw, None)])
+    assert (result.ivorn, result.outcome) == ("", "invalid")
+    assert reason in result.reason
+    assert rows(engine, voevent) == 0
+
+
+def test_refused_roles_and_cite_types_name_the_packet(store: Store) -> None:
+    bad_role = make_packet("ivo://vohub.test/a#1", role="rumour")
+    bad_cite = make_packet("ivo://vohub.test/a#2", citations=[("ivo://vohub.test/a#1", "likes")])
+    results = store.ingest_packets([(bad_role, None), (bad_cite, None)])
+    assert [r.outcome for r in results] == ["invalid", "invalid"]
+    assert results[0].reason.startswith("ivo://vohub.test/a#1: role 'rumour' is not one of")
+    assert "ivo://vohub.test/a#2: citation of ivo://vohub.test/a#1 has cite type 'likes'" in (
+        results[1].reason
+    )
+
+
+def test_mixed_batch_reports_in_request_order(store: Store, engine: Engine) -> None:
+    first = make_packet("ivo://vohub.test/a#1", positions=[(1.0, 2.0, 0.1)])
+    other = make_packet("ivo://vohub.test/a#1", raw=b"<other/>")
+    second = make_packet("ivo://vohub.test/a#2", author_datetime=RECEIVED)
+    batch = [(first, None), (first, None), (other, None), (second, None)]
+    results = store.ingest_packets(batch)
+    assert [(r.ivorn, r.outcome) for r in results] == [
+        ("ivo://vohub.test/a#1", "stored"),
+        ("ivo://vohub.test/a#1", "duplicate"),
+        ("ivo://vohub.test/a#1", "conflict"),
+        ("ivo://vohub.test/a#2", "stored"),
+    ]
+    replayed = store.ingest_packets(batch)  # as a broker does after a crash
+    assert [r.outcome for r in replayed] == ["duplicate", "duplicate", "conflict", "duplicate"]
+    assert rows(engine, voevent) == 2
+    assert rows(engine, coord) == 1
+    assert rows(engine, conflict) == 1
+    months = store.map(PacketFilter(), MapKind.AUTHORED_MONTH)
+    assert [(m.key, m.count) for m in months] == [("2026-03", 1), (None, 1)]
+
+
+def test_received_defaults_to_the_injected_clock(engine: Engine) -> None:
+    store = Store(engine, clock=lambda: RECEIVED)
+    [result] = store.ingest_packets([(make_packet("ivo://vohub.test/a#1"), None)])
+    assert store.synopsis(result.ivorn).received == RECEIVED
+
+
+def test_concurrent_writers_of_one_batch_store_each_packet_once(
+    store: Store, engine: Engine
+) -> None:
+    batch = [
+        (make_packet(f"ivo://vohub.test/c#{i}", positions=[(i, 0.0, 0.1)]), None)
+        for i in range(200)
+    ]
+    outcomes: list[list[str]] = []
+
+    def ingest() -> None:
+        outcomes.append([r.outcome.value for r in store.ingest_packets(batch)])
+
+    workers = [threading.Thread(target=ingest) for _ in range(3)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert len(outcomes) == 3
+    for i in range(200):
+        column = sorted(result[i] for result in outcomes)
+        assert column == ["duplicate", "duplicate", "stored"]
+    assert rows(engine, voevent) == 200
+    assert rows(engine, coord) == 200
+    assert store.count(PacketFilter()) == 200
+
+
+@pytest.mark.postgres
+def test_unreachable_database_is_archive_unavailable() -> None:
+    store = Store.open("postgresql://postgres@127.0.0.1:1/nothing")
+    with pytest.raises(
+        ArchiveUnavailable, match=r"^postgresql\+psycopg2://postgres@127\.0\.0\.1:1/"
+    ):
+        store.count(PacketFilter())
+    with pytest.raises(ArchiveUnavailable, match="database unavailable"):
+        store.ingest_packets([(make_packet("ivo://vohub.test/a#1"), None)])
