@@ -117,12 +117,15 @@ class BrokerConfig:
     max_inbound_bytes: int = checked(1_000_000, _inbound)
     max_outbound_vtp_bytes: int = checked(COMET_FRAME_LIMIT, _outbound)
     author_timeout: float = checked(20.0, _positive)
+    #: What an author hears for an exact repeat: Comet's nak "Previously seen by this broker",
+    #: or an ack (idempotent publishing). Either way the packet is not relayed again.
+    duplicate_reply: Literal["nak", "ack"] = "nak"
     dedup_expiry_days: float = checked(30.0, _positive)
     # --- subscribers
     iamalive_interval: float = checked(60.0, _heartbeat)
     ack_timeout: float = checked(60.0, _positive)
     max_missed_acks: int = checked(10, _positive)
-    subscriber_queue: int = checked(10_000, _positive)
+    subscriber_queue_bytes: int = checked(16 << 20, _positive)
     filter_timeout: float = checked(0.5, _positive)
     upstream_idle_timeout: float = checked(PEER_SILENCE_LIMIT, _positive)
     # --- local handlers

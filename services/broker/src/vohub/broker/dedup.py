@@ -105,12 +105,12 @@ class SeenStore:
         """Forget the reservation of ``ivorn`` (its packet was not accepted after all)."""
         self._pending.pop(ivorn, None)
 
-    def commit(self) -> int:
-        """Store every reserved IVORN in one transaction; returns how many."""
-        rows = [(ivorn, fp, at) for ivorn, (fp, at) in self._pending.items()]
+    def commit(self, ivorns: Iterable[str] | None = None) -> int:
+        """Store the reserved ``ivorns`` (default: all) in one transaction; returns how many."""
+        chosen = list(self._pending) if ivorns is None else ivorns
+        rows = [(i, *self._pending.pop(i)) for i in chosen if i in self._pending]
         if rows:
             self._write(rows)
-            self._pending.clear()
         return len(rows)
 
     def add(self, rows: Iterable[tuple[str, bytes, float]]) -> None:

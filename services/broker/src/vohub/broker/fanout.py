@@ -1,0 +1,134 @@
+"""Hand each accepted packet to every subscriber whose filters pass, never waiting on one.
+
+Subscribers (VTP connections, gRPC streams) register as :class:`Sink`. A sink with no XPath
+filter gets each packet at once, in the caller's turn of the event loop. Packets for sinks
+with XPath filters queue up and go, in batches, to the :class:`~.filters.FilterSandbox`;
+its verdicts are delivered in order, so every sink sees packets in acceptance order. A sink's
+``deliver`` only queues (bounded) and drops the sink itself on overflow, so one slow or
+stuck subscriber never delays the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from vohub.broker.filters import FilterSandbox
+from vohub.broker.metrics import Metrics
+from vohub.vtp.messages import Event
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A packet the broker has accepted and made durable."""
+
+    event: Event
+    stream: str
+    received: float
+    path: str
+
+    @property
+    def ivorn(self) -> str:
+        """The packet's IVORN."""
+        return self.event.ivorn
+
+
+class Sink(Protocol):
+    """A subscriber as the fan-out sees it."""
+
+    sub_id: int
+    kind: str
+
+    def wants(self, accepted: Accepted) -> bool:
+        """A cheap pre-filter run before any XPath (gRPC streams and roles)."""
+
+    def deliver(self, accepted: Accepted) -> None:
+        """Queue the packet for sending; must not block."""
+
+    def drop(self, reason: str) -> None:
+        """Disconnect the subscriber, saying why."""
+
+
+_ids = itertools.count(1)
+
+
+def new_sub_id() -> int:
+    """A process-wide unique subscriber id.
+
+    >>> new_sub_id() < new_sub_id()
+    True
+    """
+    return next(_ids)
+
+
+class Fanout:
+    """The registry of sinks and the delivery loop for filtered ones (run :meth:`run`)."""
+
+    def __init__(self, sandbox: FilterSandbox, metrics: Metrics, *, max_batch: int = 256) -> None:
+        self.sandbox = sandbox
+        self.metrics = metrics
+        self.max_batch = max_batch
+        self.sinks: dict[int, Sink] = {}
+        self._filtered: set[int] = set()
+        self._pending: list[Accepted] = []
+        self._wake = asyncio.Event()
+        sandbox.on_timeout = self._filter_timed_out
+
+    def add(self, sink: Sink, expressions: Sequence[str] = ()) -> None:
+        """Register ``sink`` with its (already compiled-checked) XPath filters."""
+        self.sinks[sink.sub_id] = sink
+        self.metrics.subscribers.labels(kind=sink.kind).inc()
+        self.set_filters(sink, expressions)
+
+    def set_filters(self, sink: Sink, expressions: Sequence[str]) -> None:
+        """Replace the sink's XPath filters (an empty list passes everything)."""
+        if expressions:
+            self._filtered.add(sink.sub_id)
+            self.sandbox.set(sink.sub_id, expressions)
+        else:
+            self._filtered.discard(sink.sub_id)
+            self.sandbox.drop(sink.sub_id)
+
+    def remove(self, sink: Sink) -> None:
+        """Forget ``sink`` (idempotent)."""
+        if self.sinks.pop(sink.sub_id, None) is not None:
+            self.metrics.subscribers.labels(kind=sink.kind).dec()
+            self._filtered.discard(sink.sub_id)
+            self.sandbox.drop(sink.sub_id)
+
+    def __call__(self, accepted: Accepted) -> None:
+        """Publish one accepted packet (the broker's relay handler)."""
+        for sub_id, sink in list(self.sinks.items()):
+            if sub_id not in self._filtered and sink.wants(accepted):
+                sink.deliver(accepted)
+        if self._filtered:
+            self._pending.append(accepted)
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Deliver queued packets to filtered sinks, batch by batch, forever."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self._pending:
+                batch = self._pending[: self.max_batch]
+                del self._pending[: self.max_batch]
+                verdicts = await self.sandbox.evaluate([a.event.raw for a in batch])
+                for accepted, matched in zip(batch, verdicts, strict=True):
+                    self._deliver_matched(accepted, matched)
+
+    def _deliver_matched(self, accepted: Accepted, matched: list[int]) -> None:
+        for sub_id in matched:
+            sink = self.sinks.get(sub_id)
+            if sink is not None and sub_id in self._filtered and sink.wants(accepted):
+                sink.deliver(accepted)
+
+    def _filter_timed_out(self, sub_id: int, reason: str) -> None:
+        self.metrics.filter_timeouts.inc()
+        self._filtered.discard(sub_id)
+        sink = self.sinks.get(sub_id)
+        if sink is not None:
+            sink.drop(reason)

@@ -1,0 +1,125 @@
+"""Evaluate subscribers' XPath filters off the event loop, in a process that can be killed.
+
+XPath 1.0 can be made arbitrarily expensive (``count(//*//*//*//*)``), and lxml cannot
+interrupt an evaluation, so filters run in a sandbox process (:mod:`.filter_worker`) that
+holds every subscriber's compiled filters. Each batch of packets gets a time budget of
+``budget`` seconds per packet; if the worker overruns, it is killed, the subscriber whose
+filter it was evaluating (read from a shared progress file) is reported through
+``on_timeout`` and loses its filters, a fresh worker takes the others, and the batch is
+evaluated again. The event loop never waits on an XPath, only on a pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mmap
+import pickle
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from vohub.broker.filter_worker import PROGRESS, frame
+from vohub.common.logs import get_logger
+
+log = get_logger(__name__)
+
+
+class FilterSandbox:
+    """A worker process evaluating filters, restarted whenever it overruns its budget."""
+
+    def __init__(self, *, budget: float, on_timeout: Callable[[int, str], None]) -> None:
+        self.budget = budget
+        self.on_timeout = on_timeout
+        self.filters: dict[int, tuple[str, ...]] = {}
+        self.restarts = 0
+        self._dir = tempfile.TemporaryDirectory(prefix="vohub-filters-")
+        self._progress_path = Path(self._dir.name) / "progress"
+        self._progress_path.write_bytes(PROGRESS.pack(-1, -1))
+        self._progress_file = self._progress_path.open("r+b")
+        self._progress = mmap.mmap(self._progress_file.fileno(), PROGRESS.size)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._batch = 0
+
+    async def start(self) -> None:
+        """Spawn the worker and give it every known filter."""
+        self._proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "vohub.broker.filter_worker",
+            str(self._progress_path),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for sub_id, expressions in self.filters.items():
+            self._send(("set", sub_id, expressions))
+
+    def set(self, sub_id: int, expressions: Sequence[str]) -> None:
+        """Give subscriber ``sub_id`` these filters (already checked to compile)."""
+        self.filters[sub_id] = tuple(expressions)
+        self._send(("set", sub_id, tuple(expressions)))
+
+    def drop(self, sub_id: int) -> None:
+        """Forget subscriber ``sub_id``."""
+        if self.filters.pop(sub_id, None) is not None:
+            self._send(("drop", sub_id))
+
+    def _send(self, message: object) -> None:
+        if self._proc is not None and self._proc.stdin is not None:
+            self._proc.stdin.write(frame(message))
+
+    async def evaluate(self, packets: list[bytes]) -> list[list[int]]:
+        """Subscriber ids whose filters pass, per packet; overruns are handled, never raised."""
+        for _ in range(len(self.filters) + 1):
+            try:
+                return await self._evaluate_once(packets)
+            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, EOFError):
+                await self._blame_and_restart()
+        return [[] for _ in packets]
+
+    async def _evaluate_once(self, packets: list[bytes]) -> list[list[int]]:
+        assert self._proc is not None
+        assert self._proc.stdout is not None
+        self._batch += 1
+        self._send(("eval", self._batch, packets))
+        async with asyncio.timeout(self.budget * len(packets)):
+            while True:
+                size = int.from_bytes(await self._proc.stdout.readexactly(4), "big")
+                batch, results = pickle.loads(await self._proc.stdout.readexactly(size))
+                if batch == self._batch:
+                    return list(results)
+
+    async def _blame_and_restart(self) -> None:
+        index, sub_id = PROGRESS.unpack_from(self._progress)
+        await self._kill()
+        self.restarts += 1
+        culprit = self.filters.pop(sub_id, None) if sub_id >= 0 else None
+        log.warning(
+            "filter.timeout",
+            subscriber=sub_id,
+            packet_index=index,
+            budget_s=self.budget,
+            filters=list(culprit or ()),
+        )
+        PROGRESS.pack_into(self._progress, 0, -1, -1)
+        await self.start()
+        if culprit is not None:
+            self.on_timeout(sub_id, f"filter exceeded its {self.budget:g} s budget: {culprit}")
+
+    async def _kill(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.stdin is not None:
+            self._proc.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.kill()
+        await self._proc.wait()
+        self._proc = None
+
+    async def close(self) -> None:
+        """Stop the worker and remove its files."""
+        await self._kill()
+        self._progress.close()
+        self._progress_file.close()
+        self._dir.cleanup()

@@ -1,0 +1,115 @@
+"""Run the pipeline on one packet: validate, reserve its IVORN, make it durable, hand it on.
+
+This is the one path every packet takes, whichever door it came in by (VTP author, upstream
+broker, gRPC ``Publish``). The verdict returns only once an accepted packet is in the spool
+and fsync'd, so an ack can never be given for a packet a crash could lose. Handlers (relay,
+``--exec``) run when the packet is durable, in acceptance order, even if the submitter has
+gone away meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+
+from vohub.broker.dedup import SeenStore
+from vohub.broker.errors import SpoolClosed
+from vohub.broker.fanout import Accepted
+from vohub.broker.metrics import Metrics
+from vohub.broker.pipeline import Handler, Outcome, Refusal, Source, Validator
+from vohub.broker.spool import Record, Spool
+from vohub.common.logs import get_logger
+from vohub.voevent.ivorn import stream_of
+from vohub.vtp.errors import VTPError
+from vohub.vtp.messages import Event, parse_event
+
+log = get_logger("vohub.broker.packet")
+
+
+class Acceptor:
+    """Judges packets with ``validators`` (dedup last), spools the accepted, runs ``handlers``."""
+
+    def __init__(
+        self,
+        *,
+        validators: Sequence[Validator],
+        handlers: Sequence[Handler],
+        seen: SeenStore,
+        spool: Spool,
+        metrics: Metrics,
+        max_bytes: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.validators = list(validators)
+        self.handlers = list(handlers)
+        self.seen = seen
+        self.spool = spool
+        self.metrics = metrics
+        self.max_bytes = max_bytes
+        self.clock = clock
+        spool.on_durable = self._durable
+
+    def _durable(self, records: list[Record]) -> None:
+        self.seen.commit(r.ivorn for r in records)
+        self.metrics.spool_depth.set(self.spool.depth + len(records))
+
+    async def submit(self, raw: bytes, source: Source, event: Event | None = None) -> Outcome:
+        """The verdict on ``raw`` (already parsed as ``event`` by a VTP edge, if given)."""
+        self.metrics.received.labels(path=source.path).inc()
+        if len(raw) > self.max_bytes:
+            message = f"packet of {len(raw)} bytes exceeds the limit of {self.max_bytes} bytes"
+            return self._refuse("", Refusal("too_large", message), source)
+        if event is None:
+            try:
+                event = parse_event(raw)
+            except VTPError as exc:
+                return self._refuse(exc.ivorn or "", Refusal("invalid", exc.detail), source)
+        for validator in self.validators:
+            refusal = validator(event, source)
+            if refusal is not None:
+                return self._refuse(event.ivorn, refusal, source)
+        return await self._accept(event, source)
+
+    async def _accept(self, event: Event, source: Source) -> Outcome:
+        received = self.clock()
+        try:
+            durable = self.spool.append(event.ivorn, event.raw, received)
+        except SpoolClosed as exc:
+            self.seen.release(event.ivorn)
+            return self._refuse(event.ivorn, Refusal("unavailable", exc.message), source)
+        accepted = Accepted(event, stream_of(event.ivorn), received, source.path)
+        durable.add_done_callback(lambda done: self._handle(done, accepted))
+        try:
+            await asyncio.shield(durable)
+        except OSError as exc:
+            self.seen.release(event.ivorn)
+            reason = f"broker storage failed: {exc.strerror}"
+            return self._refuse(event.ivorn, Refusal("unavailable", reason), source)
+        self.metrics.accepted.labels(path=source.path).inc()
+        log.info(
+            "packet.accepted",
+            ivorn=event.ivorn,
+            path=source.path,
+            peer=source.peer,
+            bytes=len(event.raw),
+        )
+        return Outcome("accepted", event.ivorn)
+
+    def _handle(self, durable: asyncio.Future[None], accepted: Accepted) -> None:
+        if durable.cancelled() or durable.exception() is not None:
+            return
+        for handler in self.handlers:
+            handler(accepted)
+
+    def _refuse(self, ivorn: str, refusal: Refusal, source: Source) -> Outcome:
+        self.metrics.rejected.labels(path=source.path, reason=refusal.label).inc()
+        log.info(
+            "packet.refused",
+            ivorn=ivorn,
+            path=source.path,
+            peer=source.peer,
+            label=refusal.label,
+            reason=refusal.reason,
+        )
+        return Outcome(refusal.status, ivorn, refusal.reason, refusal.label)

@@ -1,0 +1,33 @@
+"""Validator: the packet must be a VOEvent that the configured validation level accepts.
+
+*strict*: it validates against the XSD of its version (2.0 or 2.1; Comet takes 2.0 only) and
+its IVORN is an IVOID with a ``#local_ID``. *lenient*: the IVORN only needs a ``#local_ID``
+(it is the dedup key); any version is taken. Packets from upstream brokers are judged the same
+way, but an upstream never gets a nak (see ``vtp_server``/``upstream``).
+"""
+
+from __future__ import annotations
+
+from vohub.broker.pipeline import Refusal, Source
+from vohub.voevent.errors import VOEventError
+from vohub.voevent.ivorn import parse_ivorn
+from vohub.voevent.schema import validate_tree
+from vohub.vtp.messages import Event
+
+
+class CheckSchema:
+    """Refuse packets that are not valid VOEvents at the chosen level."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+
+    def __call__(self, event: Event, source: Source) -> Refusal | None:
+        try:
+            parse_ivorn(event.ivorn, require_local_id=True)
+            if self.strict:
+                validate_tree(event.element, event.ivorn)
+        except VOEventError as exc:
+            if exc.kind == "invalid IVORN":
+                return Refusal("ivorn", f"{exc.nak_reason}: {event.ivorn!r}")
+            return Refusal("schema", exc.nak_reason)
+        return None

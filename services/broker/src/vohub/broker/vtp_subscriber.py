@@ -1,0 +1,174 @@
+"""The broadcast-port edge: one VTP subscriber connection, its bounded send queue and heartbeat.
+
+The protocol logic is :class:`vohub.vtp.BroadcastConnection`; this edge moves bytes and adds
+two rules of vohub's own. The send queue is the socket's write buffer, capped at
+``queue_bytes``: past it the subscriber is dropped, never waited on. And instead of Comet's
+"10 unacked events at a tick" rule, which drops a healthy subscriber whenever more than ten
+events are legitimately in flight, a subscriber is dropped when its oldest unacked event is
+older than ``ack_timeout``, or when it answers an iamalive while ``max_missed`` or more
+events sent before that iamalive are still unacked (peers answer in order, so those acks
+will never come: pygcn, for one, silently skips VOEvent 2.1). Acks are counted, not matched
+to IVORNs, as in Comet. XPath filters go to the fan-out's sandbox, not the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import cast
+
+from vohub.broker.config import Network, allowed
+from vohub.broker.fanout import Accepted, Fanout, new_sub_id
+from vohub.broker.metrics import Metrics
+from vohub.common.logs import get_logger
+from vohub.vtp import Ack, Authenticate, BroadcastConnection, FilterSet, IAmAlive, Offer, VTPError
+
+log = get_logger("vohub.broker.subscriber")
+
+
+@dataclass(frozen=True)
+class SubscriberPolicy:
+    """Settings shared by every subscriber connection."""
+
+    local_ivo: str
+    whitelist: list[Network]
+    queue_bytes: int
+    ack_timeout: float
+    max_missed: int
+    max_send_size: int
+    max_frame_size: int
+
+
+class VtpSubscriber(asyncio.Protocol):
+    """One connection on the broadcast port, registered with the fan-out as a sink."""
+
+    kind = "vtp"
+
+    def __init__(self, policy: SubscriberPolicy, fanout: Fanout, metrics: Metrics) -> None:
+        self.policy, self.fanout, self.metrics = policy, fanout, metrics
+        self.sub_id = new_sub_id()
+        self.peer = "?"
+        self.transport: asyncio.Transport | None = None
+        self.conn: BroadcastConnection | None = None
+        self._sent: deque[float] = deque()
+        self._ping_at = float("-inf")
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        host, port = transport.get_extra_info("peername")[:2]
+        self.peer, self.transport = f"{host}:{port}", transport
+        if not allowed(host, self.policy.whitelist):
+            log.warning("subscriber.refused", peer=self.peer, reason="not in subscriber whitelist")
+            transport.abort()
+            return
+        self.conn = BroadcastConnection(
+            local_ivo=self.policy.local_ivo,
+            now=time.time(),
+            peer=self.peer,
+            max_frame_size=self.policy.max_frame_size,
+            max_send_size=self.policy.max_send_size,
+        )
+        self.fanout.add(self)
+        log.info("subscriber.connected", peer=self.peer, sub_id=self.sub_id)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn is None:
+            return
+        try:
+            messages = self.conn.receive_data(data)
+        except VTPError as exc:
+            log.warning("subscriber.protocol_error", peer=self.peer, error=str(exc))
+        else:
+            for message in messages:
+                self._note(message)
+        self._flush()
+
+    def _note(self, message: object) -> None:
+        assert self.conn is not None
+        if isinstance(message, Ack) and self._sent:
+            self._sent.popleft()
+        elif isinstance(message, IAmAlive):
+            missed = 0
+            while self._sent and self._sent[0] <= self._ping_at:
+                self._sent.popleft()
+                missed += 1
+            if missed >= self.policy.max_missed:
+                self.conn.drop(f"peer is not acknowledging events ({missed} never acked)")
+        elif isinstance(message, Authenticate):
+            for error in self.conn.filter_errors:
+                log.warning("subscriber.filter_invalid", peer=self.peer, error=str(error))
+            expressions = self.conn.filters.expressions
+            self.conn.filters = FilterSet()  # evaluated in the sandbox, not on the event loop
+            self.fanout.set_filters(self, expressions)
+            log.info("subscriber.filters", peer=self.peer, filters=list(expressions))
+
+    def wants(self, accepted: Accepted) -> bool:
+        return True
+
+    def deliver(self, accepted: Accepted) -> None:
+        if self.conn is None:
+            return
+        offer = self.conn.offer(accepted.event)
+        if offer is Offer.SENT:
+            self._sent.append(time.monotonic())
+            self.metrics.delivered.labels(kind=self.kind).inc()
+            self._flush()
+        elif offer is Offer.TOO_LARGE:
+            self.metrics.oversize_skipped.inc()
+            log.warning(
+                "subscriber.oversize_skipped",
+                peer=self.peer,
+                ivorn=accepted.ivorn,
+                bytes=len(accepted.event.raw),
+                limit=self.policy.max_send_size,
+            )
+
+    def tick(self, now: float) -> None:
+        """The broker-wide iamalive tick (see the module docstring for the drop rules)."""
+        if self.conn is None or self.conn.closed:
+            return
+        if self._sent and time.monotonic() - self._sent[0] > self.policy.ack_timeout:
+            self.conn.drop(
+                f"peer is not acknowledging events (none for {self.policy.ack_timeout:g} s)"
+            )
+        else:
+            self.conn.outstanding_acks = 0  # Comet's >= 10 rule is replaced by the above
+            self.conn.tick(now)
+            self._ping_at = time.monotonic()
+        self._flush()
+
+    def drop(self, reason: str) -> None:
+        if self.conn is not None:
+            self.conn.drop(reason)
+            self._flush()
+
+    def _flush(self) -> None:
+        assert self.conn is not None
+        assert self.transport is not None
+        data = self.conn.data_to_send()
+        if data and not self.transport.is_closing():
+            self.transport.write(data)
+        if (
+            not self.conn.closed
+            and self.transport.get_write_buffer_size() > self.policy.queue_bytes
+        ):
+            self.conn.drop(f"send queue over {self.policy.queue_bytes} bytes")
+        if self.conn.closed and not self.transport.is_closing():
+            log.warning("subscriber.dropped", peer=self.peer, reason=self.conn.drop_reason)
+            self.metrics.dropped.labels(reason=_label(self.conn.drop_reason or "")).inc()
+            self.transport.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.conn is not None:
+            self.fanout.remove(self)
+            log.info("subscriber.disconnected", peer=self.peer, sub_id=self.sub_id)
+
+
+def _label(reason: str) -> str:
+    for label in ("dead", "acknowledging", "queue", "nak", "filter", "protocol"):
+        if label in reason:
+            return label
+    return "other"
