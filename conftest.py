@@ -5,4 +5,5 @@ pytest_plugins = [
     "vohub.testing.postgres",
     "vohub.testing.archive",
     "vohub.testing.gateway",
+    "vohub.testing.broker",
 ]

@@ -36,6 +36,12 @@ class Metrics:
         self.subscribers = Gauge(
             "vohub_broker_subscribers", "Connected subscribers", ["kind"], registry=r
         )
+        self.replies = Counter(
+            "vohub_broker_subscriber_replies",
+            "Acks and iamalive replies received from VTP subscribers",
+            ["role"],
+            registry=r,
+        )
         self.dropped = Counter(
             "vohub_broker_subscribers_dropped",
             "Subscribers disconnected by the broker, by reason",

@@ -88,9 +88,12 @@ class VtpSubscriber(asyncio.Protocol):
 
     def _note(self, message: object) -> None:
         assert self.conn is not None
-        if isinstance(message, Ack) and self._sent:
-            self._sent.popleft()
+        if isinstance(message, Ack):
+            self.metrics.replies.labels(role="ack").inc()
+            if self._sent:
+                self._sent.popleft()
         elif isinstance(message, IAmAlive):
+            self.metrics.replies.labels(role="iamalive").inc()
             missed = 0
             while self._sent and self._sent[0] <= self._ping_at:
                 self._sent.popleft()
