@@ -1,0 +1,192 @@
+"""``vohub query``: query a vohub (or voeventdb) archive from the shell as a table, JSON or CSV."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable, Sequence
+from itertools import islice
+from typing import Any
+
+from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client
+from vohub.client.errors import ConnectionFailed, InvalidFilter, VohubHTTPError
+from vohub.client.models import Synopsis
+
+SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "cited_by")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of ``vohub query``."""
+    parser.add_argument("what", choices=["count", "list", "packets", "map", "synopsis", "xml"])
+    parser.add_argument("arg", nargs="?", help="map kind, or the IVORN for synopsis/xml")
+    parser.add_argument("--host", default=DEFAULT_HOST, help=f"server URL (default {DEFAULT_HOST})")
+    parser.add_argument("--api", choices=["v1", "v2"], default="v2",
+                        help="v1 talks to a plain voeventdb")  # fmt: skip
+    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
+    parser.add_argument("--max", type=int, default=1000, help="most rows to print (0: all)")
+    parser.add_argument("--order", help="id, -id, author_datetime, -author_datetime, ivorn, -ivorn")
+    add_filter_arguments(parser)
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    """The filter flags: repeatable ones take several values (ORed, except ivorn-contains)."""
+    group = parser.add_argument_group("filters")
+    for name in ("stream", "stream-prefix", "role", "ivorn-prefix", "ivorn-contains",
+                 "ref-exact", "ref-contains"):  # fmt: skip
+        group.add_argument(f"--{name}", action="append", metavar="TEXT")
+    group.add_argument("--cone", metavar="RA,DEC,RADIUS", help="degrees")
+    group.add_argument("--since", metavar="ISO", help="authored since (UTC)")
+    group.add_argument("--until", metavar="ISO", help="authored until (UTC)")
+    group.add_argument("--event-since", metavar="ISO")
+    group.add_argument("--event-until", metavar="ISO")
+    group.add_argument("--dec-gt", type=float)
+    group.add_argument("--dec-lt", type=float)
+    for name in ("cited", "coord", "ref-any"):
+        group.add_argument(f"--{name}", choices=["true", "false"])
+
+
+def filters_from(args: argparse.Namespace) -> dict[str, Any]:
+    """The filter dict the flags describe.
+
+    >>> ns = argparse.Namespace(stream=["a/b"], cone="10,20,3", since="2016-09-01", cited=None)
+    >>> filters_from(ns)
+    {'stream': ['a/b'], 'cone': (10.0, 20.0, 3.0), 'authored_since': '2016-09-01'}
+    """
+    names = {"since": "authored_since", "until": "authored_until"}
+    found: dict[str, Any] = {}
+    for attr, value in vars(args).items():
+        if value is None or attr in ("what", "arg", "host", "api", "format", "max", "order"):
+            continue
+        key = names.get(attr, attr)
+        found[key] = _cone(value) if key == "cone" else value
+    return found
+
+
+def _cone(text: str) -> tuple[float, float, float]:
+    parts = text.strip("[]() ").split(",")
+    if len(parts) != 3:
+        raise InvalidFilter("cone", f"expected RA,DEC,RADIUS in degrees, not {text!r}")
+    try:
+        ra, dec, radius = (float(p) for p in parts)
+    except ValueError:
+        raise InvalidFilter("cone", f"expected three numbers, not {text!r}") from None
+    return ra, dec, radius
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one query and print its result; 1 on an HTTP error, 2 on bad input, 3 if unreachable."""
+    try:
+        with Client(args.host, api=args.api) as client:
+            return _dispatch(client, args)
+    except InvalidFilter as exc:
+        print(f"vohub query: {exc}", file=sys.stderr)
+        return 2
+    except VohubHTTPError as exc:
+        print(f"vohub query: {exc}", file=sys.stderr)
+        return 1
+    except ConnectionFailed as exc:
+        print(f"vohub query: {exc}", file=sys.stderr)
+        return 3
+
+
+def _dispatch(client: Client, args: argparse.Namespace) -> int:
+    filters = filters_from(args)
+    limit = None if args.max == 0 else args.max
+    if args.what in ("synopsis", "xml", "map") and not args.arg:
+        raise InvalidFilter(args.what, "give the map kind or the IVORN as the next argument")
+    if args.what == "count":
+        n = client.count(filters)
+        emit(args.format, ["count"], [[n]], {"count": n})
+    elif args.what == "list":
+        ivorns = list(islice(client.ivorns(filters, order=args.order), limit))
+        emit(args.format, ["ivorn"], [[i] for i in ivorns], ivorns)
+    elif args.what == "packets":
+        items = list(islice(client.packets(filters, order=args.order), limit))
+        emit(args.format, list(SYNOPSIS_COLUMNS), [synopsis_row(s) for s in items],
+             [synopsis_json(s) for s in items])  # fmt: skip
+    elif args.what == "map":
+        kind = args.arg if args.arg in MAP_KINDS else f"{args.arg}_count"
+        result = client.map(kind, filters)
+        emit(args.format, *map_rows(result), result)
+    elif args.what == "synopsis":
+        s = client.synopsis(args.arg)
+        emit(args.format, ["field", "value"], list(synopsis_json(s).items()), synopsis_json(s))
+    else:
+        sys.stdout.buffer.write(client.xml(args.arg))
+    return 0
+
+
+def map_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of a map result (nested maps become key, subkey, count).
+
+    >>> map_rows({"a/b": {"test": 2}})
+    (['key', 'subkey', 'count'], [['a/b', 'test', 2]])
+    """
+    if result and isinstance(next(iter(result.values())), dict):
+        rows = [[k, sk, n] for k, sub in result.items() for sk, n in sub.items()]
+        return ["key", "subkey", "count"], rows
+    return ["key", "count"], [[k, n] for k, n in result.items()]
+
+
+def synopsis_json(s: Synopsis) -> dict[str, Any]:
+    """A synopsis as plain JSON values (degrees, ISO 8601 UTC)."""
+    first = s.positions[0] if s.positions else None
+    return {
+        "ivorn": s.ivorn,
+        "stream": s.stream,
+        "role": s.role,
+        "author_datetime": s.author_datetime.isot if s.author_datetime else None,
+        "received": s.received.isot,
+        "ra": float(first.coord.ra.deg) if first else None,
+        "dec": float(first.coord.dec.deg) if first else None,
+        "error": float(first.error.deg) if first and first.error is not None else None,
+        "refs": [r.ivorn for r in s.refs],
+        "cited_by": s.cited_by,
+    }
+
+
+def synopsis_row(s: Synopsis) -> list[Any]:
+    """The table row of a synopsis."""
+    data = synopsis_json(s)
+    return [data[c] if c != "cited_by" else len(data[c]) for c in SYNOPSIS_COLUMNS]
+
+
+def emit(fmt: str, header: Sequence[str], rows: Iterable[Sequence[Any]], data: Any) -> None:
+    """Print ``data`` as JSON, or ``rows`` as CSV or an aligned text table."""
+    if fmt == "json":
+        print(json.dumps(data, indent=2, ensure_ascii=False))
+        return
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows([["" if v is None else v for v in row] for row in rows])
+        sys.stdout.write(out.getvalue())
+        return
+    print(text_table(header, rows), end="")
+
+
+def text_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """An aligned plain-text table.
+
+    >>> print(text_table(["key", "count"], [["a/b", 2], ["c", 10]]), end="")
+    key  count
+    ---  -----
+    a/b  2
+    c    10
+    """
+    cells = [[str(h) for h in header]] + [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    lines = [cells[0], ["-" * w for w in widths], *cells[1:]]
+    return "".join("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() + "\n"
+                   for row in lines)  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point for ``python -m vohub.client``."""
+    parser = argparse.ArgumentParser(prog="vohub query", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,253 @@
+"""The HTTP client: one method per endpoint, lazy paging, typed results, retries, clear errors.
+
+Against vohub the client uses ``/apiv2`` where it is richer (synopses with ``cited_by``,
+cursor paging of full packets) and ``/apiv1`` for the lists and maps both servers share.
+With ``api="v1"`` it speaks only ``/apiv1``, so it also works against a plain voeventdb.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal
+from urllib.parse import quote_plus
+
+import httpx
+
+from vohub.client.errors import (
+    BadRequest,
+    ConnectionFailed,
+    InvalidFilter,
+    LimitTooLarge,
+    PacketNotFound,
+    ServerError,
+    ServerUnavailable,
+    VohubHTTPError,
+)
+from vohub.client.filters import V2_ONLY_KEYS, Pair, merge, to_pairs
+from vohub.client.models import Synopsis
+
+DEFAULT_HOST = "http://127.0.0.1:8080"
+MAP_KINDS = ("authored_month_count", "role_count", "stream_count", "stream_role_count")
+_ERRORS: dict[int, type[VohubHTTPError]] = {
+    400: BadRequest,
+    404: PacketNotFound,
+    422: PacketNotFound,
+    413: LimitTooLarge,
+    503: ServerUnavailable,
+}
+_RETRYABLE = (
+    httpx.ConnectError,
+    httpx.ConnectTimeout,
+    httpx.ReadTimeout,
+    httpx.RemoteProtocolError,
+)
+
+
+class Client:
+    """A vohub (or voeventdb) archive at ``host``.
+
+    Parameters
+    ----------
+    host
+        Base URL, e.g. ``http://127.0.0.1:8080`` (a trailing slash is fine).
+    api
+        ``"v2"`` (vohub) or ``"v1"`` (plain voeventdb: apiv1 only).
+    timeout
+        Seconds per request.
+    retries
+        Extra attempts after a connection failure or a 503, with exponential backoff.
+    backoff
+        First wait between attempts, in seconds (doubled each time).
+
+    Examples
+    --------
+    >>> from astropy.coordinates import SkyCoord, Angle
+    >>> archive = Client("http://127.0.0.1:8080")
+    >>> archive.count(stream="nasa.gsfc.gcn/SWIFT", authored_since="2016-09-01",
+    ...               cone=(SkyCoord(10, 20, unit="deg"), Angle(3, "deg")))  # doctest: +SKIP
+    12
+    """
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        *,
+        api: Literal["v1", "v2"] = "v2",
+        timeout: float = 30.0,
+        retries: int = 3,
+        backoff: float = 0.2,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.host = host.rstrip("/")
+        self.api = api
+        self.retries = retries
+        self.backoff = backoff
+        self.sleep = sleep
+        self._http = httpx.Client(timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ transport
+
+    def get(self, path: str, params: Sequence[Pair] | None = None) -> httpx.Response:
+        """GET ``host + path`` with retries; raises a :class:`VohubHTTPError` on 4xx/5xx."""
+        url = f"{self.host}{path}"
+        attempt = 0
+        while True:
+            try:
+                reply = self._http.get(url, params=list(params or []))
+            except _RETRYABLE as exc:
+                if attempt >= self.retries:
+                    raise ConnectionFailed(
+                        url, attempt + 1, str(exc) or type(exc).__name__
+                    ) from exc
+            else:
+                if reply.status_code != 503 or attempt >= self.retries:
+                    return _checked(reply)
+            self.sleep(self.backoff * 2**attempt)
+            attempt += 1
+
+    def _json(self, path: str, params: list[Pair] | None = None) -> Any:
+        return self.get(path, params).json()
+
+    def _filters(self, filters: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> list[Pair]:
+        merged = merge(filters, kwargs)
+        if self.api == "v1":
+            for key in V2_ONLY_KEYS & merged.keys():
+                raise InvalidFilter(key, "only vohub's apiv2 knows this filter")
+        return to_pairs(merged)
+
+    # ------------------------------------------------------------------ endpoints
+
+    def count(self, filters: Mapping[str, Any] | None = None, **kwargs: Any) -> int:
+        """Number of packets matching the filters (dict and/or keyword arguments)."""
+        pairs = self._filters(filters, kwargs)
+        if self.api == "v2":
+            return int(self._json("/apiv2/packets/count", pairs)["count"])
+        return int(self._json("/apiv1/count", pairs)["result"])
+
+    def packets(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        order: str | None = None,
+        page_size: int = 500,
+        **kwargs: Any,
+    ) -> Iterator[Synopsis]:
+        """Every matching packet's :class:`Synopsis`, fetched page by page only as you iterate.
+
+        With apiv2 the pages follow the server's cursors; with ``api="v1"`` each IVORN's
+        synopsis is fetched in turn.
+        """
+        if self.api == "v1":
+            for ivorn in self.ivorns(filters, order=order, page_size=page_size, **kwargs):
+                yield self.synopsis(ivorn)
+            return
+        pairs = [*self._filters(filters, kwargs), ("limit", str(page_size))]
+        if order:
+            pairs.append(("order", order))
+        cursor: str | None = None
+        while True:
+            page = self._json("/apiv2/packets", pairs + ([("cursor", cursor)] if cursor else []))
+            yield from (Synopsis.from_json(item) for item in page["items"])
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    def ivorns(
+        self,
+        filters: Mapping[str, Any] | None = None,
+        *,
+        order: str | None = None,
+        page_size: int = 1000,
+        **kwargs: Any,
+    ) -> Iterator[str]:
+        """Every matching IVORN (``/apiv1/list/ivorn``, paged lazily as voeventdb.remote does)."""
+        yield from self._list("ivorn", filters, order, page_size, kwargs)
+
+    def ivorn_nrefs(
+        self, filters: Mapping[str, Any] | None = None, *, order: str | None = None,
+        page_size: int = 1000, **kwargs: Any,
+    ) -> Iterator[tuple[str, int]]:  # fmt: skip
+        """``(ivorn, number of citations it makes)`` for every matching packet."""
+        for row in self._list("ivorn_nrefs", filters, order, page_size, kwargs):
+            yield row[0], int(row[1])
+
+    def ivorn_ncites(
+        self, filters: Mapping[str, Any] | None = None, *, order: str | None = None,
+        page_size: int = 1000, **kwargs: Any,
+    ) -> Iterator[tuple[str, int]]:  # fmt: skip
+        """``(ivorn, number of citations it receives)`` for every matching packet."""
+        for row in self._list("ivorn_ncites", filters, order, page_size, kwargs):
+            yield row[0], int(row[1])
+
+    def _list(
+        self,
+        kind: str,
+        filters: Mapping[str, Any] | None,
+        order: str | None,
+        page_size: int,
+        kwargs: Mapping[str, Any],
+    ) -> Iterator[Any]:
+        pairs = self._filters(filters, kwargs)
+        total = int(self._json("/apiv1/count", pairs)["result"])
+        paging = [("order", order)] if order else []
+        for offset in range(0, total, page_size):
+            limit = min(page_size, total - offset)
+            query = pairs + paging + [("limit", str(limit)), ("offset", str(offset))]
+            rows = self._json(f"/apiv1/list/{kind}", query)["result"]
+            yield from rows
+            if len(rows) < limit:
+                return
+
+    def map(self, kind: str, filters: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        """``/apiv1/map/<kind>``: counts by ``stream_count``, ``role_count``,
+        ``stream_role_count`` (nested) or ``authored_month_count`` (``"null"``: no date)."""
+        if kind not in MAP_KINDS:
+            raise InvalidFilter("kind", f"not one of {', '.join(MAP_KINDS)}: {kind!r}")
+        return self._json(f"/apiv1/map/{kind}", self._filters(filters, kwargs))["result"]
+
+    def synopsis(self, ivorn: str) -> Synopsis:
+        """The packet's :class:`Synopsis`; :class:`PacketNotFound` if the archive lacks it."""
+        if self.api == "v2":
+            return Synopsis.from_json(self._json("/apiv2/packet", [("ivorn", ivorn)]))
+        path = "/apiv1/packet/synopsis/" + quote_plus(ivorn)
+        return Synopsis.from_json(self._json(path)["result"])
+
+    def xml(self, ivorn: str) -> bytes:
+        """The packet's XML bytes as stored."""
+        if self.api == "v2":
+            return self.get("/apiv2/packet/xml", [("ivorn", ivorn)]).content
+        return self.get("/apiv1/packet/xml/" + quote_plus(ivorn)).content
+
+    def table(
+        self, filters: Mapping[str, Any] | None = None, *, fmt: str = "votable",
+        limit: int = 1000, **kwargs: Any,
+    ) -> str:  # fmt: skip
+        """The first ``limit`` matching packets as a ``votable`` or ``csv`` table (apiv2)."""
+        pairs = [*self._filters(filters, kwargs), ("format", fmt), ("limit", str(limit))]
+        return self.get("/apiv2/packets", pairs).text
+
+
+def _checked(reply: httpx.Response) -> httpx.Response:
+    if reply.status_code < 400:
+        return reply
+    message, parameter = f"HTTP {reply.status_code}", None
+    try:
+        error = reply.json()["error"]
+        message = error.get("message") or error.get("description") or message
+        parameter = error.get("parameter")
+    except (ValueError, KeyError, TypeError):
+        message = reply.text[:200] or message
+    kind = _ERRORS.get(reply.status_code, ServerError)
+    raise kind(reply.status_code, message, parameter, str(reply.request.url))

@@ -1,0 +1,72 @@
+"""The client's exceptions: one per failure kind, each naming the parameter or IVORN at fault."""
+
+from __future__ import annotations
+
+
+class VohubError(Exception):
+    """Base of every error this package raises."""
+
+
+class VohubHTTPError(VohubError):
+    """The server refused the request; carries the status, the parameter at fault and the URL.
+
+    >>> err = BadRequest(400, "not a boolean: 'maybe'", "cited", "http://h/apiv1/count")
+    >>> str(err)
+    "HTTP 400 for parameter 'cited': not a boolean: 'maybe' (http://h/apiv1/count)"
+    """
+
+    def __init__(self, status: int, message: str, parameter: str | None, url: str) -> None:
+        if type(self) is VohubHTTPError:
+            raise TypeError("VohubHTTPError is abstract; raise one of its subclasses")
+        self.status = status
+        self.message = message
+        self.parameter = parameter
+        self.url = url
+        where = f" for parameter {parameter!r}" if parameter else ""
+        super().__init__(f"HTTP {status}{where}: {message} ({url})")
+
+
+class BadRequest(VohubHTTPError):
+    """400: a filter, paging or format parameter is unknown or malformed."""
+
+
+class PacketNotFound(VohubHTTPError):
+    """404 or 422: no packet has the requested IVORN (or the path does not exist)."""
+
+
+class LimitTooLarge(VohubHTTPError):
+    """413: more rows per page were requested than the server allows."""
+
+
+class ServerUnavailable(VohubHTTPError):
+    """503 (after retries): the server's archive is unreachable."""
+
+
+class ServerError(VohubHTTPError):
+    """Any other status: a 5xx, or a 4xx the API does not define."""
+
+
+class ConnectionFailed(VohubError):
+    """The server could not be reached at all, after every retry.
+
+    >>> str(ConnectionFailed("http://127.0.0.1:1", 3, "connection refused"))
+    'cannot reach http://127.0.0.1:1 after 3 attempts: connection refused'
+    """
+
+    def __init__(self, url: str, attempts: int, reason: str) -> None:
+        self.url = url
+        self.attempts = attempts
+        self.reason = reason
+        super().__init__(f"cannot reach {url} after {attempts} attempts: {reason}")
+
+
+class InvalidFilter(VohubError, ValueError):
+    """A filter given to the client cannot be sent (unknown key or unusable value).
+
+    >>> str(InvalidFilter("cone", "expected (SkyCoord, Angle) or (ra, dec, radius)"))
+    'cone: expected (SkyCoord, Angle) or (ra, dec, radius)'
+    """
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(f"{key}: {message}")

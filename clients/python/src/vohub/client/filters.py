@@ -1,0 +1,129 @@
+"""Turn filters given as Python and astropy values into query-string pairs.
+
+Filters are a dict or keyword arguments with the server's keys. Values may be astropy
+``SkyCoord``/``Angle``/``Time``, ``datetime``, booleans, numbers, strings, or lists of these
+for the keys that take several values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from astropy.coordinates import Angle, SkyCoord
+from astropy.time import Time
+
+from vohub.client.errors import InvalidFilter
+
+#: Keys that take one value; the rest take a list of values (sent as a repeated key).
+SINGLE_KEYS = frozenset(
+    {"authored_since", "authored_until", "cited", "cone", "coord", "dec_gt", "dec_lt",
+     "ref_any", "event_since", "event_until"}
+)  # fmt: skip
+MULTI_KEYS = frozenset(
+    {"ivorn_contains", "ivorn_prefix", "ref_contains", "ref_exact", "role", "stream",
+     "stream_prefix"}
+)  # fmt: skip
+#: Keys only vohub's apiv2 knows.
+V2_ONLY_KEYS = frozenset({"stream_prefix", "event_since", "event_until"})
+TIME_KEYS = frozenset({"authored_since", "authored_until", "event_since", "event_until"})
+
+Pair = tuple[str, str]
+
+
+def merge(filters: Mapping[str, Any] | None, extra: Mapping[str, Any]) -> dict[str, Any]:
+    """One dict from a filters mapping and keyword arguments (keywords win); None dropped.
+
+    >>> merge({"role": "test"}, {"stream": "a/b", "cited": None})
+    {'role': 'test', 'stream': 'a/b'}
+    """
+    combined = {**(filters or {}), **extra}
+    return {k: v for k, v in combined.items() if v is not None}
+
+
+def to_pairs(filters: Mapping[str, Any]) -> list[Pair]:
+    """The query-string pairs for ``filters``.
+
+    >>> from astropy import units as u
+    >>> to_pairs({"cone": (SkyCoord(10 * u.deg, 20 * u.deg), Angle(3, u.deg)),
+    ...           "role": ["test", "utility"], "cited": True,
+    ...           "authored_since": datetime(2016, 9, 1)})
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('cone', '[10.0, 20.0, 3.0]'), ('role', 'test'), ('role', 'utility'), ('cited', 'true'),
+     ('authored_since', '2016-09-01T00:00:00+00:00')]
+    >>> to_pairs({"colour": "red"})
+    Traceback (most recent call last):
+    ...
+    vohub.client.errors.InvalidFilter: colour: unknown filter key
+    """
+    pairs: list[Pair] = []
+    for key, value in filters.items():
+        if key in SINGLE_KEYS:
+            pairs.append((key, encode_value(key, value)))
+        elif key in MULTI_KEYS:
+            values = [value] if isinstance(value, str) or not isinstance(value, Iterable) else value
+            pairs.extend((key, encode_value(key, v)) for v in values)
+        else:
+            raise InvalidFilter(key, "unknown filter key")
+    return pairs
+
+
+def encode_value(key: str, value: Any) -> str:
+    """One value as query-string text.
+
+    >>> encode_value("dec_gt", Angle("-30d30m"))
+    '-30.5'
+    >>> encode_value("authored_until", Time("2015-09-15T21:19:42", scale="utc"))
+    '2015-09-15T21:19:42+00:00'
+    """
+    if key == "cone":
+        return encode_cone(value)
+    if key in TIME_KEYS:
+        return encode_time(key, value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Angle):
+        return repr(float(value.deg))
+    if isinstance(value, float | int):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    raise InvalidFilter(key, f"cannot send a {type(value).__name__}")
+
+
+def encode_time(key: str, value: Any) -> str:
+    """A time filter as ISO 8601 UTC text; naive datetimes are taken as UTC."""
+    if isinstance(value, Time):
+        value = value.utc.to_datetime(timezone=UTC)
+    if isinstance(value, datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat()
+    if isinstance(value, str):
+        return value
+    raise InvalidFilter(key, f"expected Time, datetime or ISO text, not {type(value).__name__}")
+
+
+def encode_cone(value: Any) -> str:
+    """``(SkyCoord, Angle)``, ``(ra, dec, radius)`` in degrees, or ``"[ra, dec, radius]"`` text.
+
+    >>> encode_cone((319.7, -34.85, 0.5))
+    '[319.7, -34.85, 0.5]'
+    >>> encode_cone((1, 2))
+    Traceback (most recent call last):
+    ...
+    vohub.client.errors.InvalidFilter: cone: expected (SkyCoord, Angle) or (ra, dec, radius)
+    """
+    if isinstance(value, str):
+        return value
+    items = list(value) if isinstance(value, tuple | list) else []
+    if len(items) == 2 and isinstance(items[0], SkyCoord):
+        icrs = items[0].icrs
+        radius = items[1] if isinstance(items[1], Angle) else Angle(items[1], "deg")
+        numbers = [float(icrs.ra.deg), float(icrs.dec.deg), float(radius.deg)]
+    elif len(items) == 3:
+        numbers = [float(Angle(v, "deg").deg) if not isinstance(v, Angle) else float(v.deg)
+                   for v in items]  # fmt: skip
+    else:
+        raise InvalidFilter("cone", "expected (SkyCoord, Angle) or (ra, dec, radius)")
+    return "[" + ", ".join(repr(n) for n in numbers) + "]"
