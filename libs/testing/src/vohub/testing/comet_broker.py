@@ -65,6 +65,8 @@ class CometOptions:
     local_ivo: str = DEFAULT_LOCAL_IVO
     receive: bool = True
     broadcast: bool = True
+    receive_port: int | None = None  # None: a free port
+    broadcast_port: int | None = None  # None: a free port
     remotes: Sequence[str] = ()
     filters: Sequence[str] = ()
     cmd: str | None = None
@@ -87,8 +89,8 @@ class CometBroker:
         self.venv = venv
         self.name = name
         self.host = LOOPBACK
-        self.receive_port = free_port() if options.receive else None
-        self.broadcast_port = free_port() if options.broadcast else None
+        self.receive_port = (options.receive_port or free_port()) if options.receive else None
+        self.broadcast_port = (options.broadcast_port or free_port()) if options.broadcast else None
         self.eventdb = workdir / f"{name}-eventdb"
         self.process = SupervisedProcess(
             name, self.argv(), log_dir=workdir, env=_clean_env(), cwd=workdir
