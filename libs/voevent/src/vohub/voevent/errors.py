@@ -72,3 +72,9 @@ class UnsupportedVersion(VOEventError):
     """A VOEvent version we hold no schema for (strict validation only)."""
 
     kind = "unsupported VOEvent version"
+
+
+class UnreadableSource(VOEventError):
+    """The file holding a packet could not be read (missing, a directory, no permission)."""
+
+    kind = "cannot read"

@@ -64,6 +64,7 @@ class Group:
     name: str | None
     type: str | None = None
     params: tuple[Param, ...] = ()
+    description: str | None = None
 
     def param(self, name: str) -> Param | None:
         """The first param called ``name``, or None.
@@ -72,6 +73,30 @@ class Group:
         '1'
         """
         return next((p for p in self.params if p.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One ``What/Table``: its Params, its Field declarations (as Params without a value)
+    and its rows of cell text.
+
+    >>> Table("t", fields=(Param("x"),), rows=(("1",), ("2",))).column("x")
+    ('1', '2')
+    """
+
+    name: str | None
+    type: str | None = None
+    description: str | None = None
+    params: tuple[Param, ...] = ()
+    fields: tuple[Param, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+
+    def column(self, name: str) -> tuple[str, ...]:
+        """The cells of the column whose Field is called ``name`` (KeyError if none)."""
+        index = next((i for i, f in enumerate(self.fields) if f.name == name), None)
+        if index is None:
+            raise KeyError(name)
+        return tuple(row[index] if index < len(row) else "" for row in self.rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +126,7 @@ class Position:
     iso_time: str | None = None
     time_scale: str | None = None
     observatory: str | None = None
+    position_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +160,7 @@ class Inference:
     names: tuple[str, ...] = ()
     concepts: tuple[str, ...] = ()
     descriptions: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +173,7 @@ class Why:
     names: tuple[str, ...] = ()
     concepts: tuple[str, ...] = ()
     descriptions: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +209,7 @@ class Packet:
     citations: tuple[Citation, ...] = ()
     references: tuple[Reference, ...] = ()
     problems: tuple[str, ...] = ()
+    tables: tuple[Table, ...] = ()
 
     @property
     def stream(self) -> str:
