@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -52,6 +52,14 @@ async def following(sub: Subscription) -> AsyncIterator[asyncio.Queue[Event]]:
     finally:
         await sub.aclose()
         await task
+
+
+async def eventually(condition: Callable[[], bool], seconds: float = 15.0) -> None:
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"condition not met within {seconds} s")
 
 
 async def take(queue: asyncio.Queue[Event], n: int) -> list[Event]:
@@ -118,8 +126,7 @@ async def test_subscriber_filters_are_applied_by_comet(
 async def test_subscriber_reconnects_after_silence(comet: CometBroker, bat_packet: bytes) -> None:
     sub = subscribe(*comet.broadcast_address, idle_timeout=0.3, backoff=FAST)
     async with following(sub) as events:
-        while sub.connections < 2:
-            await asyncio.sleep(0.05)
+        await eventually(lambda: sub.connections >= 2)
         await asyncio.wait_for(sub.ready.wait(), 10)
         assert isinstance(await publish(*comet.receive_address, bat_packet), Ack)
         [event] = await take(events, 1)
@@ -149,8 +156,7 @@ async def test_subscriber_answers_comet_iamalive_and_stays_connected(
     # unanswered; this test waits for one ping, Comet's record of our reply, then an event.
     sub = subscribe(*comet.broadcast_address, local_ivo="ivo://vohub.test/alive")
     async with following(sub) as events:
-        while sub.iamalives == 0:
-            await asyncio.sleep(0.5)
+        await eventually(lambda: sub.iamalives > 0, seconds=75.0)
         await asyncio.to_thread(comet.wait_for_log, "IAmAlive received from", 10.0)
         assert isinstance(await publish(*comet.receive_address, bat_packet), Ack)
         [event] = await take(events, 1)
