@@ -9,15 +9,18 @@ it started (SIGTERM, then kill) at teardown.
 from __future__ import annotations
 
 import sys
+import tarfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+import grpc
 import pytest
 
 from vohub.testing.ports import LOOPBACK, free_port
 from vohub.testing.process import SupervisedProcess
+from vohub.v1 import archive_pb2, archive_pb2_grpc
 
 
 def healthy(url: str, timeout: float = 1.0) -> bool:
@@ -98,3 +101,35 @@ def gateway_factory(tmp_path: Path) -> Iterator[GatewayFactory]:
     yield start
     for server in reversed(started):
         server.stop()
+
+
+def real_packets(data_dir: Path, tarball: str = "2020-06.002.tar.bz2") -> list[bytes]:
+    """Every packet file under ``data_dir/voevents`` plus the members of one dump tarball.
+
+    Examples
+    --------
+    >>> root = Path(__file__).resolve().parents[5] / "data"
+    >>> len(real_packets(root)) > 300
+    True
+    """
+    blobs = [p.read_bytes() for p in sorted((data_dir / "voevents").rglob("*.xml"))
+             if b"ivorn=" in p.read_bytes()]  # fmt: skip
+    with tarfile.open(data_dir / "tarballs" / tarball) as archive:
+        for member in archive.getmembers():
+            handle = archive.extractfile(member) if member.name.endswith(".xml") else None
+            if handle is not None:
+                blobs.append(handle.read())
+    return blobs
+
+
+def ingest(address: str, blobs: Sequence[bytes], batch: int = 100) -> list[str]:
+    """Store ``blobs`` through the archive's gRPC Ingest; returns each result's outcome name."""
+    outcomes: list[str] = []
+    with grpc.insecure_channel(address) as channel:
+        stub = archive_pb2_grpc.ArchiveStub(channel)
+        for start in range(0, len(blobs), batch):
+            packets = [archive_pb2.IngestPacket(xml=b) for b in blobs[start : start + batch]]
+            reply = stub.Ingest(archive_pb2.IngestRequest(packets=packets), timeout=60)
+            names = archive_pb2.IngestResult.Outcome.Name
+            outcomes += [names(r.outcome) for r in reply.results]
+    return outcomes
