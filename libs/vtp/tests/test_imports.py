@@ -15,6 +15,7 @@ CODEC_MODULES = [
     "vohub.vtp.subscriber",
     "vohub.vtp.broker",
     "vohub.vtp.backoff",
+    "vohub.vtp.address",
 ]
 FORBIDDEN = ("asyncio", "socket", "ssl")
 

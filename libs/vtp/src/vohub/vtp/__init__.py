@@ -4,6 +4,7 @@ Importing this package pulls in no ``asyncio``, ``socket`` or ``ssl``; only
 :mod:`vohub.vtp.client` does.
 """
 
+from vohub.vtp.address import parse_address
 from vohub.vtp.author import AuthorConnection, AuthorState
 from vohub.vtp.backoff import Backoff
 from vohub.vtp.broker import (
@@ -119,6 +120,7 @@ __all__ = [
     "decode",
     "encode",
     "encode_frame",
+    "parse_address",
     "parse_event",
     "timestamp",
     "xpath_truth",

@@ -1,0 +1,219 @@
+"""``vohub listen``: subscribe to a VTP broker and print, save or hand off every packet received.
+
+One line per packet on standard output::
+
+    EVENT <ivorn> role=<role> bytes=<n>[ saved=<path>]
+
+``--filter`` expressions travel to the broker in our ``authenticate`` reply, as Comet's
+``--filter`` does, so the broker filters. ``--save DIR`` writes each packet byte for byte to
+``DIR/<ivorn as a safe file name>.xml``. ``--exec CMD`` runs CMD (split like a shell would, but
+no shell is started) with the packet on its standard input and ``VOHUB_IVORN``/``VOHUB_ROLE`` in
+its environment; at most ``--exec-jobs`` run at once, each gets ``--exec-timeout`` seconds, and
+failures are logged without ever blocking the listener. Logs go to standard error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import logging
+import os
+import shlex
+import shutil
+import signal
+import sys
+import urllib.parse
+from pathlib import Path
+
+from vohub.cli.publish import broker_address, positive_seconds
+from vohub.vtp.client import Subscription, subscribe
+from vohub.vtp.errors import InvalidFilter
+from vohub.vtp.filters import compile_filters
+from vohub.vtp.messages import Event
+
+log = logging.getLogger("vohub.cli.listen")
+
+#: Longest file name --save writes before shortening with a hash.
+MAX_NAME = 200
+#: Handler runs allowed to wait for a slot before new ones are dropped.
+EXEC_BACKLOG = 1000
+#: Seconds running handlers get to finish when the listener stops.
+EXEC_GRACE = 5.0
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare ``vohub listen`` options."""
+    parser.add_argument(
+        "--from", dest="source", required=True, type=broker_address, metavar="HOST:PORT",
+        help="the broker's broadcast port (Comet's default is 8099)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--filter", dest="filters", action="append", default=[], metavar="XPATH",
+        help="XPath 1.0 filter for the broker to apply (repeatable; ORed)",
+    )  # fmt: skip
+    parser.add_argument("--save", type=Path, metavar="DIR", help="save each packet in DIR")
+    parser.add_argument("--exec", dest="exec_command", metavar="CMD", help="run CMD per packet")
+    parser.add_argument(
+        "--exec-jobs", type=int, default=4, metavar="N", help="handlers at once (default 4)"
+    )
+    parser.add_argument(
+        "--exec-timeout", type=positive_seconds, default=60.0, metavar="SECONDS",
+        help="seconds before a handler is killed (default 60)",
+    )  # fmt: skip
+    parser.add_argument("--local-ivo", metavar="IVO", help="our IVOID, sent to the broker")
+    parser.add_argument(
+        "--count", type=int, metavar="N", help="exit after N packets (default: run until stopped)"
+    )
+    parser.add_argument(
+        "--idle-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
+        help="reconnect after this long without a message (default 120, as Comet)",
+    )  # fmt: skip
+
+
+def run(args: argparse.Namespace) -> int:
+    """Listen until SIGINT/SIGTERM (or ``--count`` packets); return 0, or 2 for bad options."""
+    logging.basicConfig(
+        stream=sys.stderr, level=logging.INFO,
+        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
+    )  # fmt: skip
+    try:
+        compile_filters(args.filters)
+        argv = _command(args.exec_command)
+    except (InvalidFilter, ValueError) as exc:
+        print(f"vohub listen: error: {exc}", file=sys.stderr)
+        return 2
+    if args.save is not None:
+        args.save.mkdir(parents=True, exist_ok=True)
+    return asyncio.run(_listen(args, argv))
+
+
+def safe_filename(ivorn: str) -> str:
+    """A file name for an IVORN: percent-encoded, reversible, hashed if very long.
+
+    Examples
+    --------
+    >>> safe_filename("ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_558756-820")
+    'nasa.gsfc.gcn%2FSWIFT%23BAT_GRB_Pos_558756-820.xml'
+    >>> safe_filename("ivo://../../etc/passwd")
+    '..%2F..%2Fetc%2Fpasswd.xml'
+    """
+    name = urllib.parse.quote(ivorn.removeprefix("ivo://"), safe="-_.~+=,@")
+    if len(name) > MAX_NAME:
+        name = f"{name[: MAX_NAME - 41]}-{hashlib.sha1(ivorn.encode()).hexdigest()}"
+    return f"{name}.xml"
+
+
+def _command(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    argv = shlex.split(text)
+    if not argv or shutil.which(argv[0]) is None:
+        raise ValueError(f"--exec {text!r}: {argv[0] if argv else 'CMD'} is not an executable")
+    return argv
+
+
+async def _listen(args: argparse.Namespace, argv: list[str] | None) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = HandlerRunner(argv, args.exec_jobs, args.exec_timeout) if argv else None
+    host, port = args.source
+    sub = subscribe(
+        host, port, filters=args.filters, local_ivo=args.local_ivo, idle_timeout=args.idle_timeout
+    )
+    async with sub:
+        consumer = asyncio.create_task(_consume(sub, args, runner))
+        stopper = asyncio.create_task(stop.wait())
+        await asyncio.wait({consumer, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+    await consumer
+    if runner is not None:
+        await runner.finish(EXEC_GRACE)
+    log.info("event=listen.stopped")
+    return 0
+
+
+async def _consume(
+    sub: Subscription, args: argparse.Namespace, runner: HandlerRunner | None
+) -> None:
+    received = 0
+    async for event in sub:
+        saved = _save(event, args.save) if args.save is not None else None
+        suffix = f" saved={saved}" if saved else ""
+        print(f"EVENT {event.ivorn} role={event.role} bytes={len(event.raw)}{suffix}", flush=True)
+        if runner is not None:
+            runner.submit(event)
+        received += 1
+        if args.count is not None and received >= args.count:
+            return
+
+
+def _save(event: Event, folder: Path) -> Path | None:
+    path = folder / safe_filename(event.ivorn)
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        partial.write_bytes(event.raw)
+        os.replace(partial, path)
+    except OSError as exc:
+        log.error("event=listen.save.failed ivorn=%s path=%s error=%r", event.ivorn, path, str(exc))
+        return None
+    return path
+
+
+class HandlerRunner:
+    """Runs the ``--exec`` command per packet in the background, bounded in number and time."""
+
+    def __init__(self, argv: list[str], jobs: int, timeout: float) -> None:
+        self.argv = argv
+        self.timeout = timeout
+        self._slots = asyncio.Semaphore(max(1, jobs))
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def submit(self, event: Event) -> None:
+        """Schedule a run for ``event``; drop it (logged) if the backlog is full."""
+        if len(self._tasks) >= EXEC_BACKLOG:
+            log.warning("event=listen.exec.dropped ivorn=%s backlog=%d", event.ivorn, EXEC_BACKLOG)
+            return
+        task = asyncio.create_task(self._run(event))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def finish(self, grace: float) -> None:
+        """Wait up to ``grace`` seconds for running handlers, then kill the rest."""
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run(self, event: Event) -> None:
+        async with self._slots:
+            env = {**os.environ, "VOHUB_IVORN": event.ivorn, "VOHUB_ROLE": event.role}
+            try:
+                proc = await asyncio.create_subprocess_exec(
+                    *self.argv, stdin=asyncio.subprocess.PIPE, stdout=sys.stderr, env=env
+                )
+            except OSError as exc:
+                log.error("event=listen.exec.failed ivorn=%s error=%r", event.ivorn, str(exc))
+                return
+            await self._feed(proc, event)
+
+    async def _feed(self, proc: asyncio.subprocess.Process, event: Event) -> None:
+        try:
+            async with asyncio.timeout(self.timeout):
+                await proc.communicate(event.raw)
+        except TimeoutError:
+            log.warning("event=listen.exec.timeout ivorn=%s seconds=%g", event.ivorn, self.timeout)
+            return
+        finally:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+                await proc.wait()
+        if proc.returncode:
+            log.warning("event=listen.exec.failed ivorn=%s status=%d", event.ivorn, proc.returncode)
+        else:
+            log.info("event=listen.exec.done ivorn=%s", event.ivorn)
