@@ -18,6 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 
+from vohub.testing.archive import ArchiveServer, start_archive
 from vohub.testing.ports import LOOPBACK, free_port
 from vohub.testing.process import SupervisedProcess
 from vohub.v1 import archive_pb2, archive_pb2_grpc
@@ -133,3 +134,32 @@ def ingest(address: str, blobs: Sequence[bytes], batch: int = 100) -> list[str]:
             names = archive_pb2.IngestResult.Outcome.Name
             outcomes += [names(r.outcome) for r in reply.results]
     return outcomes
+
+
+class Stack:
+    """A real archive loaded with packets, and a real gateway in front of it."""
+
+    def __init__(self, archive: ArchiveServer, gateway: GatewayServer, outcomes: list[str]) -> None:
+        self.archive = archive
+        self.gateway = gateway
+        self.outcomes = outcomes
+        self.url = gateway.url
+
+    def stop(self) -> None:
+        """Stop the gateway, then the archive."""
+        try:
+            self.gateway.stop()
+        finally:
+            self.archive.stop()
+
+
+def start_stack(db_url: str, log_dir: Path, blobs: Sequence[bytes], workers: int = 2) -> Stack:
+    """Start ``vohub archive serve`` on ``db_url``, ingest ``blobs``, start ``vohub gateway``."""
+    archive = start_archive(db_url, log_dir)
+    try:
+        outcomes = ingest(archive.address, blobs)
+        gateway = start_gateway(archive.address, log_dir, workers=workers)
+    except BaseException:
+        archive.stop()
+        raise
+    return Stack(archive, gateway, outcomes)
