@@ -61,7 +61,7 @@ class GatewayConfig:
     archive_deadline_s: float = checked(5.0, _positive)
     archive_retries: int = checked(2, _not_negative)
     #: Longest request target (path and query) accepted, in bytes; longer gets 414.
-    max_uri_bytes: int = checked(8190, _positive)
+    max_uri_bytes: int = checked(8000, _positive)
     #: Public base URL used in ``docs_url`` and the OpenAPI ``servers`` (None: from Host).
     public_url: str | None = None
     #: Directory for prometheus_client multiprocess files (None: a fresh temporary one).
