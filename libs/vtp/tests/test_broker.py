@@ -181,6 +181,15 @@ def test_broadcast_drops_a_subscriber_with_ten_unacked_events_at_tick() -> None:
     assert conn.offer(event(100)) is Offer.CLOSED
 
 
+def test_broadcast_ack_rule_can_be_turned_off() -> None:
+    conn = BroadcastConnection(local_ivo=HUB, now=T0, max_outstanding_acks=None)
+    for n in range(50):
+        conn.offer(event(n))
+    conn.tick(T0 + 60)
+    assert not conn.closed
+    assert conn.outstanding_acks == 50
+
+
 def test_broadcast_dead_check_comes_before_ack_check() -> None:
     conn = subscriber()
     for n in range(MAX_OUTSTANDING_ACKS):

@@ -163,3 +163,29 @@ async def test_subscriber_answers_comet_iamalive_and_stays_connected(
     assert event.raw == bat_packet
     assert sub.connections == 1
     assert "Peer appears to be dead" not in comet.log()
+
+
+async def test_aclose_from_another_task_ends_a_pending_iteration(comet: CometBroker) -> None:
+    sub = subscribe(*comet.broadcast_address)
+    waiting = asyncio.create_task(anext(sub))
+    await asyncio.wait_for(sub.ready.wait(), 10)
+    await sub.aclose()
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting, 5)
+    comet.wait_for_log("disconnected")
+
+
+async def test_cancelling_the_consumer_then_closing_is_clean(comet: CometBroker) -> None:
+    sub = subscribe(*comet.broadcast_address)
+
+    async def consume() -> None:
+        async with sub:
+            async for _ in sub:
+                pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(sub.ready.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    comet.wait_for_log("disconnected")

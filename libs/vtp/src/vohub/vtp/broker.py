@@ -204,6 +204,7 @@ class ReceiverConnection(Endpoint):
 #   tick(now), called broker-wide every IAMALIVE_INTERVAL, does the first that applies:
 #       1. missed_iamalives >= 1        -> drop "peer appears to be dead"
 #       2. outstanding_acks >= 10       -> drop "peer is not acknowledging events"
+#          (10 is Comet's; max_outstanding_acks=None turns this rule off)
 #       3. queue iamalive, missed_iamalives += 1
 #
 #   offer(event): if the filters pass, queue the event's ORIGINAL bytes (downstream dedup
@@ -238,6 +239,9 @@ class BroadcastConnection(Endpoint):
         Largest frame accepted from the subscriber.
     max_send_size
         Largest event relayed (default: Comet's 99 999 bytes).
+    max_outstanding_acks
+        Unacked events at a tick that drop the subscriber (Comet: 10); ``None`` disables the
+        rule, for an edge that applies its own ack policy.
 
     Examples
     --------
@@ -264,9 +268,11 @@ class BroadcastConnection(Endpoint):
         peer: str | None = None,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         max_send_size: int = COMET_MAX_FRAME_SIZE,
+        max_outstanding_acks: int | None = MAX_OUTSTANDING_ACKS,
     ) -> None:
         super().__init__(peer=peer, max_frame_size=max_frame_size, max_send_size=max_send_size)
         self.local_ivo = local_ivo
+        self.max_outstanding_acks = max_outstanding_acks
         self.filters = FilterSet()
         self.filter_errors: tuple[InvalidFilter, ...] = ()
         self.outstanding_acks = 0
@@ -325,7 +331,10 @@ class BroadcastConnection(Endpoint):
             return
         if self.missed_iamalives >= MAX_MISSED_IAMALIVES:
             self.drop("peer appears to be dead")
-        elif self.outstanding_acks >= MAX_OUTSTANDING_ACKS:
+        elif (
+            self.max_outstanding_acks is not None
+            and self.outstanding_acks >= self.max_outstanding_acks
+        ):
             self.drop("peer is not acknowledging events")
         else:
             self._queue(IAmAlive(self.local_ivo), now)

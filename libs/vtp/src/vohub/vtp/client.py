@@ -250,8 +250,7 @@ class Subscription:
         self._closed.set()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task})  # unlike awaiting it, never eats our own cancel
 
     async def __aenter__(self) -> Self:
         self.start()
