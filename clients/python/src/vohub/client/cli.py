@@ -31,12 +31,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_filter_arguments(parser)
 
 
+REPEATABLE = ("stream", "stream_prefix", "role", "ivorn_prefix", "ivorn_contains", "ref_exact",
+              "ref_contains")  # fmt: skip
+#: argparse destination -> filter key, for every filter flag.
+FILTER_FLAGS = {
+    **{name: name for name in REPEATABLE},
+    **{name: name for name in ("cone", "event_since", "event_until", "dec_gt", "dec_lt")},
+    **{name: name for name in ("cited", "coord", "ref_any")},
+    "since": "authored_since",
+    "until": "authored_until",
+}
+
+
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     """The filter flags: repeatable ones take several values (ORed, except ivorn-contains)."""
     group = parser.add_argument_group("filters")
-    for name in ("stream", "stream-prefix", "role", "ivorn-prefix", "ivorn-contains",
-                 "ref-exact", "ref-contains"):  # fmt: skip
-        group.add_argument(f"--{name}", action="append", metavar="TEXT")
+    for name in REPEATABLE:
+        group.add_argument(f"--{name.replace('_', '-')}", action="append", metavar="TEXT")
     group.add_argument("--cone", metavar="RA,DEC,RADIUS", help="degrees")
     group.add_argument("--since", metavar="ISO", help="authored since (UTC)")
     group.add_argument("--until", metavar="ISO", help="authored until (UTC)")
@@ -55,13 +66,11 @@ def filters_from(args: argparse.Namespace) -> dict[str, Any]:
     >>> filters_from(ns)
     {'stream': ['a/b'], 'cone': (10.0, 20.0, 3.0), 'authored_since': '2016-09-01'}
     """
-    names = {"since": "authored_since", "until": "authored_until"}
     found: dict[str, Any] = {}
     for attr, value in vars(args).items():
-        if value is None or attr in ("what", "arg", "host", "api", "format", "max", "order"):
-            continue
-        key = names.get(attr, attr)
-        found[key] = _cone(value) if key == "cone" else value
+        key = FILTER_FLAGS.get(attr)
+        if key is not None and value is not None:
+            found[key] = _cone(value) if key == "cone" else value
     return found
 
 

@@ -1,0 +1,156 @@
+"""vohub.client and ``vohub query`` against a real gateway and archive holding real packets."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from itertools import islice
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from astropy import units as u
+from astropy.coordinates import Angle, SkyCoord
+from astropy.io.votable import parse_single_table
+from astropy.time import Time
+
+from vohub.client import BadRequest, Client, LimitTooLarge, PacketNotFound
+from vohub.testing.gateway import Stack, real_packets, start_stack
+
+pytestmark = pytest.mark.e2e
+
+DATA = Path(__file__).resolve().parents[2] / "data"
+XRT = "ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326"
+BAT = "ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214"
+ASASSN = "ivo://voevent.4pisky.org/ASASSN#2016-09-25.47_2016fvf_PTSS-16nqb_PS16ejf"
+
+
+class CountingTransport(httpx.HTTPTransport):
+    """The real HTTP transport, counting the requests it sends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.paths: list[str] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return super().handle_request(request)
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    logs = tmp_path_factory.mktemp("client")
+    stack = start_stack(f"sqlite:///{logs / 'archive.db'}", logs, real_packets(DATA))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture
+def client(running: Stack) -> Iterator[Client]:
+    with Client(running.url) as archive:
+        yield archive
+
+
+def test_count_with_astropy_cone_and_time(client: Client) -> None:
+    cone = (SkyCoord(np.float64(319.7), np.float64(-34.85), unit="deg"), Angle(30 * u.arcmin))
+    since = Time("2015-09-15T00:00:00", scale="utc")
+    assert client.count(cone=cone, authored_since=since) >= 1
+    assert XRT in list(client.ivorns({"cone": cone}, authored_since=since))
+
+
+def test_packets_iterate_lazily_over_cursor_pages(running: Stack) -> None:
+    transport = CountingTransport()
+    with Client(running.url, transport=transport) as archive:
+        first = list(islice(archive.packets(stream="nasa.gsfc.gcn/SWIFT", page_size=4), 6))
+        assert len(first) == 6
+        assert transport.paths == ["/apiv2/packets", "/apiv2/packets"]
+        every = list(archive.packets(stream="nasa.gsfc.gcn/SWIFT", page_size=50))
+    assert [p.ivorn for p in every[:6]] == [p.ivorn for p in first]
+    assert (
+        len(every) == len({p.ivorn for p in every}) == archive_count(running, "nasa.gsfc.gcn/SWIFT")
+    )
+
+
+def archive_count(running: Stack, stream: str) -> int:
+    with Client(running.url, api="v1") as v1:
+        return v1.count(stream=stream)
+
+
+def test_synopsis_is_typed_with_citations_both_ways(client: Client) -> None:
+    xrt = client.synopsis(XRT)
+    assert isinstance(xrt.positions[0].coord, SkyCoord)
+    assert xrt.positions[0].coord.ra.deg == pytest.approx(319.6588)
+    assert xrt.author_datetime is not None
+    assert xrt.author_datetime.isot == "2015-09-15T21:43:50.000"
+    assert [r.ivorn for r in xrt.refs] == [BAT]
+    assert XRT in client.synopsis(BAT).cited_by
+
+
+def test_v1_mode_matches_v2(running: Stack, client: Client) -> None:
+    with Client(running.url, api="v1") as v1:
+        assert v1.count(role="observation") == client.count(role="observation")
+        assert v1.synopsis(XRT).ivorn == XRT
+        assert v1.xml(ASASSN) == client.xml(ASASSN)
+        assert list(v1.packets(ivorn_prefix=XRT))[0].refs[0].ivorn == BAT
+
+
+def test_xml_non_ascii(client: Client) -> None:
+    original = next(p.read_bytes() for p in DATA.rglob("ASASSN#2016-09-25*.xml"))
+    assert client.xml(ASASSN) == original
+
+
+def test_maps_and_citation_lists(client: Client) -> None:
+    streams = client.map("stream_count")
+    assert sum(streams.values()) == client.count()
+    assert dict(client.ivorn_nrefs(ivorn_prefix=XRT)) == {XRT: 1}
+    assert dict(client.ivorn_ncites(ivorn_prefix=BAT))[BAT] >= 1
+
+
+def test_table_formats(client: Client) -> None:
+    votable = parse_single_table(io.BytesIO(client.table(fmt="votable", limit=5).encode()))
+    assert len(votable.to_table()) == 5
+    csv_text = client.table(fmt="csv", stream_prefix="nasa.gsfc.gcn/", limit=3)
+    assert csv_text.splitlines()[0].startswith("ivorn,stream,role")
+
+
+def test_errors_name_the_culprit(client: Client) -> None:
+    with pytest.raises(BadRequest) as bad:
+        client.count(authored_since="yesterday")
+    assert bad.value.parameter == "authored_since"
+    with pytest.raises(PacketNotFound, match="ivo://no/such#1"):
+        client.synopsis("ivo://no/such#1")
+    with pytest.raises(LimitTooLarge):
+        client.table(limit=20000)
+
+
+def vohub_query(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vohub.cli", "query", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_query_cli_formats(running: Stack, client: Client) -> None:
+    swift = client.count(stream="nasa.gsfc.gcn/SWIFT", cone=(319.7, -34.85, 5.0))
+    args = ["--host", running.url, "--stream", "nasa.gsfc.gcn/SWIFT", "--cone", "319.7,-34.85,5"]
+    assert json.loads(vohub_query("count", *args, "--format", "json").stdout) == {"count": swift}
+    assert vohub_query("count", *args, "--format", "csv").stdout == f"count\n{swift}\n"
+    table = vohub_query("packets", *args, "--since", "2015-09-01").stdout.splitlines()
+    assert table[0].split() == ["ivorn", "role", "author_datetime", "ra", "dec", "error",
+                                "cited_by"]  # fmt: skip
+    assert any(line.startswith(XRT) for line in table[2:])
+    roles = vohub_query("map", "role", "--host", running.url, "--format", "json").stdout
+    assert json.loads(roles) == client.map("role_count")
+
+
+def test_query_cli_errors(running: Stack) -> None:
+    bad = vohub_query("count", "--host", running.url, "--since", "yesterday")
+    assert bad.returncode == 1
+    assert "authored_since" in bad.stderr
+    missing = vohub_query("xml", "ivo://no/such#1", "--host", running.url)
+    assert missing.returncode == 1
+    assert "404" in missing.stderr
