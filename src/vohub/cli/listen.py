@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
-import logging
 import os
 import shlex
 import shutil
@@ -28,12 +27,13 @@ import urllib.parse
 from pathlib import Path
 
 from vohub.cli.publish import broker_address, positive_seconds
+from vohub.common.logs import configure, get_logger
 from vohub.vtp.client import Subscription, subscribe
 from vohub.vtp.errors import InvalidFilter
 from vohub.vtp.filters import compile_filters
 from vohub.vtp.messages import Event
 
-log = logging.getLogger("vohub.cli.listen")
+log = get_logger("vohub.cli.listen")
 
 #: Longest file name --save writes before shortening with a hash.
 MAX_NAME = 200
@@ -74,10 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Listen until SIGINT/SIGTERM (or ``--count`` packets); return 0, or 2 for bad options."""
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO,
-        format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s",
-    )  # fmt: skip
+    configure("listen", level="INFO")
     try:
         compile_filters(args.filters)
         argv = _command(args.exec_command)
@@ -132,7 +129,7 @@ async def _listen(args: argparse.Namespace, argv: list[str] | None) -> int:
     await consumer
     if runner is not None:
         await runner.finish(EXEC_GRACE)
-    log.info("event=listen.stopped")
+    log.info("listen.stopped")
     return 0
 
 
@@ -158,7 +155,7 @@ def _save(event: Event, folder: Path) -> Path | None:
         partial.write_bytes(event.raw)
         os.replace(partial, path)
     except OSError as exc:
-        log.error("event=listen.save.failed ivorn=%s path=%s error=%r", event.ivorn, path, str(exc))
+        log.error("listen.save.failed", ivorn=event.ivorn, path=str(path), error=str(exc))
         return None
     return path
 
@@ -175,7 +172,7 @@ class HandlerRunner:
     def submit(self, event: Event) -> None:
         """Schedule a run for ``event``; drop it (logged) if the backlog is full."""
         if len(self._tasks) >= EXEC_BACKLOG:
-            log.warning("event=listen.exec.dropped ivorn=%s backlog=%d", event.ivorn, EXEC_BACKLOG)
+            log.warning("listen.exec.dropped", ivorn=event.ivorn, backlog=EXEC_BACKLOG)
             return
         task = asyncio.create_task(self._run(event))
         self._tasks.add(task)
@@ -197,7 +194,7 @@ class HandlerRunner:
                     *self.argv, stdin=asyncio.subprocess.PIPE, stdout=sys.stderr, env=env
                 )
             except OSError as exc:
-                log.error("event=listen.exec.failed ivorn=%s error=%r", event.ivorn, str(exc))
+                log.error("listen.exec.failed", ivorn=event.ivorn, error=str(exc))
                 return
             await self._feed(proc, event)
 
@@ -206,7 +203,7 @@ class HandlerRunner:
             async with asyncio.timeout(self.timeout):
                 await proc.communicate(event.raw)
         except TimeoutError:
-            log.warning("event=listen.exec.timeout ivorn=%s seconds=%g", event.ivorn, self.timeout)
+            log.warning("listen.exec.timeout", ivorn=event.ivorn, timeout_s=self.timeout)
             return
         finally:
             if proc.returncode is None:
@@ -214,6 +211,6 @@ class HandlerRunner:
                     proc.kill()
                 await proc.wait()
         if proc.returncode:
-            log.warning("event=listen.exec.failed ivorn=%s status=%d", event.ivorn, proc.returncode)
+            log.warning("listen.exec.failed", ivorn=event.ivorn, status=proc.returncode)
         else:
-            log.info("event=listen.exec.done ivorn=%s", event.ivorn)
+            log.info("listen.exec.done", ivorn=event.ivorn)

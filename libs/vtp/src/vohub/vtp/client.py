@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
+from vohub.common.logs import get_logger
 from vohub.vtp.author import AuthorConnection
 from vohub.vtp.backoff import Backoff
 from vohub.vtp.errors import BrokerUnreachable, PeerSilent, ReplyTimeout, VTPError
@@ -23,7 +23,7 @@ from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
 from vohub.vtp.messages import Ack, Authenticate, Event, IAmAlive, Nak, Unreadable
 from vohub.vtp.subscriber import DEFAULT_IDLE_TIMEOUT, SubscriberConnection
 
-log = logging.getLogger("vohub.vtp.client")
+log = get_logger("vohub.vtp.client")
 
 #: Bytes asked of the socket per read.
 READ_SIZE = 65536
@@ -269,11 +269,11 @@ class Subscription:
             try:
                 await self._connection()
             except (VTPError, OSError, TimeoutError) as exc:
-                log.warning("event=vtp.subscribe.lost peer=%s error=%r", self.peer, str(exc))
+                log.warning("vtp.subscribe.lost", peer=self.peer, error=str(exc))
             finally:
                 self.ready.clear()
             delay = self.backoff.next_delay(time.time())
-            log.info("event=vtp.subscribe.retry peer=%s delay=%.2f", self.peer, delay)
+            log.info("vtp.subscribe.retry", peer=self.peer, delay_s=round(delay, 2))
             await asyncio.sleep(delay)
 
     async def _connection(self) -> None:
@@ -281,7 +281,7 @@ class Subscription:
             reader, writer = await asyncio.open_connection(self.host, self.port)
         self.connections += 1
         self.backoff.connected(time.time())
-        log.info("event=vtp.subscribe.connected peer=%s n=%d", self.peer, self.connections)
+        log.info("vtp.subscribe.connected", peer=self.peer, connections=self.connections)
         machine = SubscriberConnection(
             local_ivo=self.local_ivo,
             filters=self.filters,
@@ -311,7 +311,7 @@ class Subscription:
                 else:
                     self._note(message)
         machine.receive_eof()
-        log.info("event=vtp.subscribe.closed_by_broker peer=%s", self.peer)
+        log.info("vtp.subscribe.closed_by_broker", peer=self.peer)
 
     async def _read(self, reader: asyncio.StreamReader, machine: SubscriberConnection) -> bytes:
         try:
@@ -325,13 +325,11 @@ class Subscription:
     def _note(self, message: object) -> None:
         if isinstance(message, Authenticate):
             self.ready.set()
-            log.info("event=vtp.subscribe.authenticated peer=%s", self.peer)
+            log.info("vtp.subscribe.authenticated", peer=self.peer)
         elif isinstance(message, IAmAlive):
             self.iamalives += 1
-            log.debug("event=vtp.subscribe.iamalive peer=%s", self.peer)
+            log.debug("vtp.subscribe.iamalive", peer=self.peer)
         elif isinstance(message, Unreadable):
-            log.warning(
-                "event=vtp.subscribe.unreadable peer=%s error=%r", self.peer, str(message.error)
-            )
+            log.warning("vtp.subscribe.unreadable", peer=self.peer, error=str(message.error))
         else:
-            log.warning("event=vtp.subscribe.unexpected peer=%s message=%r", self.peer, message)
+            log.warning("vtp.subscribe.unexpected", peer=self.peer, message=repr(message))
