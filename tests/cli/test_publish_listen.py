@@ -192,3 +192,49 @@ def test_listen_stops_on_sigint(vohub: str, comet: CometBroker, tmp_path: Path) 
     listener.wait_ready(lambda: listener.returncode is not None, deadline=10)
     assert listener.returncode == 0
     assert "event=listen.stopped" in listener.output()
+
+
+def gated_handler(tmp_path: Path) -> Path:
+    """A handler that records its start, then waits for a gate file before reading its packet."""
+    handler = tmp_path / "gated.sh"
+    handler.write_text(
+        "#!/bin/sh\n"
+        f'touch "{tmp_path}/started.$$"\n'
+        f'while [ ! -e "{tmp_path}/gate" ]; do sleep 0.05; done\n'
+        f'cat > "{tmp_path}/done.$$"\n'
+    )
+    handler.chmod(0o755)
+    return handler
+
+
+def test_listen_exec_is_bounded_and_never_blocks_the_listener(
+    vohub: str, comet: CometBroker, tmp_path: Path
+) -> None:
+    handler = gated_handler(tmp_path)
+    listener = start_listener(vohub, comet, tmp_path, "--exec", str(handler), "--exec-jobs", "1")
+    assert publish(vohub, comet, BAT, GAIA, ASASSN)[0] == 0
+    # All three packets are printed while the first handler is still stuck at the gate ...
+    listener.wait_ready(lambda: len(events_printed(listener)) == 3, deadline=15)
+    listener.wait_ready(lambda: len(list(tmp_path.glob("started.*"))) >= 1, deadline=15)
+    # ... and with --exec-jobs 1 no second handler can have started.
+    assert len(list(tmp_path.glob("started.*"))) == 1
+    (tmp_path / "gate").touch()
+    listener.wait_ready(lambda: len(list(tmp_path.glob("done.*"))) == 3, deadline=15)
+    listener.stop()
+    contents = sorted(p.read_bytes() for p in tmp_path.glob("done.*"))
+    assert contents == sorted(p.read_bytes() for p in (BAT, GAIA, ASASSN))
+
+
+def test_listen_exec_timeout_kills_the_handler(
+    vohub: str, comet: CometBroker, tmp_path: Path
+) -> None:
+    handler = gated_handler(tmp_path)
+    listener = start_listener(
+        vohub, comet, tmp_path, "--exec", str(handler), "--exec-timeout", "0.5"
+    )
+    assert publish(vohub, comet, BAT)[0] == 0
+    listener.wait_output("event=listen.exec.timeout", deadline=15)
+    listener.stop()
+    assert f"ivorn={BAT_IVORN}" in listener.output()
+    (tmp_path / "gate").touch()  # a surviving handler would now write its done file
+    assert not list(tmp_path.glob("done.*"))
