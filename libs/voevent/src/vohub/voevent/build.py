@@ -310,7 +310,8 @@ def _radec(ra: Any, dec: float | None) -> tuple[float, float, str]:
     if str(ra.frame.name) == "fk5":
         from astropy.coordinates import FK5
 
-        coord, frame = ra.transform_to(FK5(equinox="J2000")), "FK5"
+        j2000 = ra.frame.equinox.jyear == 2000.0
+        coord, frame = (ra if j2000 else ra.transform_to(FK5(equinox="J2000"))), "FK5"
     else:
         coord, frame = ra.icrs, "ICRS"
     return float(coord.spherical.lon.deg), float(coord.spherical.lat.deg), frame

@@ -1,8 +1,9 @@
 """Read, check and mint IVORNs (``ivo://authority/resource#local_id``).
 
-The grammar is that of IVOA Identifiers 2.0 as brokers apply it: an authority of at least
-three characters starting with a letter or digit, an optional resource key without ``//``,
-``/./``, ``/../`` or a trailing slash, and a fragment holding the event's local id.
+The grammar is that of IVOA Identifiers 2.0: an authority of at least three characters
+starting with a letter or digit, an optional resource key of RFC 3986 path characters
+without ``//``, ``/./``, ``/../`` or a trailing slash (the IVOA's own 2.1 example uses
+``:`` in it), and a fragment holding the event's local id.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from vohub.voevent.errors import InvalidIvorn
 
 _IVORN_RE = re.compile(
     r"ivo://(?P<authority>[A-Za-z0-9][\w\-.~*'()]{2,})"
-    r"(?P<resource>/[\w\-.~*'()/]*)?"
+    r"(?P<resource>/[\w\-.~!$&'()*+,;=:@%/]*)?"
     r"(?:#(?P<local_id>[\w\-.~*'()+=/%!$&,;:@?]*))?\Z"
 )
 #: ``strftime`` pattern of a stamp's time part, as fourpiskytools writes it.

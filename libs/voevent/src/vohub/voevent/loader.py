@@ -39,7 +39,8 @@ def parse(
         Also validate against the XSD of the packet's version and check the IVORN;
         raise on the first fault.
     source : str, optional
-        Name for error messages (default: the file name, or ``<bytes>``).
+        Name for error messages (default: the file name; for bytes and text, ``<bytes>``
+        until the IVORN is known, then the IVORN).
     check_schema : bool
         In lenient mode, run the XSD too and record its verdict in ``problems``.
     max_bytes : int
@@ -66,7 +67,8 @@ def parse(
     raw, name = read_source(data, source, max_bytes)
     root = parse_xml(raw, name)
     packet = extract(root, raw, name)
-    name = source or packet.ivorn
+    if source is None and name in ("<bytes>", "<str>"):
+        name = packet.ivorn  # past this point the packet's own IVORN names it best
     if strict:
         validate_tree(root, name)
         parse_ivorn(packet.ivorn, source=name)

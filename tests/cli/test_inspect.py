@@ -1,0 +1,147 @@
+"""The real ``vohub validate``, ``vohub show`` and ``vohub ivorn`` commands, run as subprocesses."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "data" / "voevents"
+VOHUB = Path(sys.executable).parent / "vohub"
+BAT = SAMPLES / "voeventdb" / "BAT_GRB_Pos_655721-214.xml"
+XRT = SAMPLES / "voeventdb" / "XRT_Pos_655721-326.xml"
+GAIA = SAMPLES / "voevent-parse" / "Gaia16aac.xml"
+V11 = SAMPLES / "voevent-parse" / "SWIFT_xrt_position_v1.1_example.xml"
+
+
+def vohub(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
+    if not VOHUB.is_file():
+        pytest.fail(f"the vohub console script is not installed at {VOHUB}")
+    return subprocess.run(
+        [str(VOHUB), *args],
+        input=stdin.decode() if stdin else None,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def no_traceback(run: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in run.stdout + run.stderr
+
+
+def test_validate_all_good_exits_zero() -> None:
+    run = vohub("validate", str(BAT), str(XRT))
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.splitlines() == [
+        f"OK {BAT} ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214",
+        f"OK {XRT} ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326",
+    ]
+
+
+def test_validate_reports_each_bad_file_and_exits_one(tmp_path: Path) -> None:
+    truncated = tmp_path / "truncated.xml"
+    truncated.write_bytes(BAT.read_bytes()[:500])
+    bomb = tmp_path / "bomb.xml"
+    bomb.write_bytes(b'<!DOCTYPE a [<!ENTITY e "x">]><a>&e;</a>')
+    bad_role = tmp_path / "role.xml"
+    bad_role.write_bytes(BAT.read_bytes().replace(b'role="observation"', b'role="rumour"'))
+    missing = tmp_path / "missing.xml"
+    run = vohub(
+        "validate", str(BAT), str(truncated), str(bomb), str(bad_role), str(V11), str(missing)
+    )
+    no_traceback(run)
+    assert run.returncode == 1
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith(f"OK {BAT} ")
+    assert lines[1].startswith(f"INVALID {truncated}: malformed XML: ")
+    assert (
+        lines[2] == f"INVALID {bomb}: forbidden XML construct: entity declarations are not accepted"
+    )
+    assert re.match(
+        rf"INVALID {re.escape(str(bad_role))}: schema violation: .*'rumour'.*, line 2$", lines[3]
+    )
+    assert lines[4] == f"INVALID {V11}: unsupported VOEvent version: no schema for VOEvent 1.1"
+    assert lines[5] == f"INVALID {missing}: cannot read: No such file or directory"
+    assert len(lines) == 6
+
+
+def test_validate_reads_stdin() -> None:
+    run = vohub("validate", "-", stdin=BAT.read_bytes())
+    assert (run.returncode, run.stdout.strip()) == (
+        0,
+        "OK - ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214",
+    )
+
+
+def test_validate_needs_a_file() -> None:
+    run = vohub("validate")
+    no_traceback(run)
+    assert run.returncode == 2
+    assert "FILE" in run.stderr
+
+
+def test_show_summarises_a_packet() -> None:
+    run = vohub("show", str(XRT))
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
+    assert "IVORN:    ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326" in out
+    assert "Stream:   nasa.gsfc.gcn/SWIFT" in out
+    assert "Position: RA 319.65880° Dec -34.91310° ± 0.001° (UTC-FK5-GEO)" in out
+    assert "Time:     2015-09-15T21:24:37+00:00" in out
+    assert "Cites:    followup ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214" in out
+    assert "  TrigID = 655721  [meta.id]" in out
+    assert "Group Obs_Support_Info:" in out
+
+
+def test_show_gaia_time_scale_and_problems() -> None:
+    run = vohub("show", str(GAIA))
+    assert run.returncode == 0
+    assert "Time:     2016-01-16T07:50:59.713069+00:00 (from TCB 2016-01-16T07:52:27)" in run.stdout
+    assert "Problem:  time scale TCB from the timescale Param overrides TDB-ICRS-BARY" in run.stdout
+
+
+def test_show_invalid_but_readable_packet_lists_the_schema_problem() -> None:
+    run = vohub("show", str(V11))
+    assert run.returncode == 0
+    assert "Version: 1.1" in run.stdout
+    assert "Problem:  unsupported VOEvent version: no schema for VOEvent 1.1" in run.stdout
+
+
+def test_show_not_a_voevent_exits_one(tmp_path: Path) -> None:
+    path = tmp_path / "page.html"
+    path.write_text("<html><body>hello</body></html>")
+    run = vohub("show", str(path))
+    no_traceback(run)
+    assert run.returncode == 1
+    assert (
+        run.stderr.strip()
+        == f"vohub show: {path}: not a VOEvent: root element is <html>, not <VOEvent>"
+    )
+
+
+def test_ivorn_prints_fresh_unique_ivorns() -> None:
+    run = vohub("ivorn", "voevent.4pisky.org/TEST", "-n", "3")
+    assert run.returncode == 0
+    ivorns = run.stdout.split()
+    assert len(set(ivorns)) == 3
+    for ivorn in ivorns:
+        assert re.fullmatch(
+            r"ivo://voevent\.4pisky\.org/TEST#\d{6}-\d{4}\.\d{2}_[0-9a-f]{12}", ivorn
+        )
+    again = vohub("ivorn", "ivo://voevent.4pisky.org/TEST")
+    assert again.stdout.startswith("ivo://voevent.4pisky.org/TEST#")
+    assert again.stdout.strip() not in ivorns
+
+
+def test_ivorn_refuses_a_bad_stream() -> None:
+    run = vohub("ivorn", "not a stream")
+    no_traceback(run)
+    assert run.returncode == 2
+    assert run.stderr.strip() == (
+        "vohub ivorn: not a stream: invalid IVORN: not of the form ivo://authority/resource#local_id"
+    )
