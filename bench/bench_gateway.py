@@ -1,0 +1,312 @@
+"""Gateway benchmark: vohub gateway vs voeventdb.server 1.3.4, both under gunicorn, one database.
+
+Builds (once) a PostgreSQL + q3c archive of ``--packets`` packets (default 1 000 000) with the
+archive's own schema, whose ``voevent``/``coord``/``cite`` tables voeventdb.server reads as its
+own. Then runs ``vohub archive serve`` + ``vohub gateway`` and voeventdb.server's Flask app
+under gunicorn with the same worker count, and loads each with the same request mix from a
+separate process: count (cone + time), list page, stream map, packet XML. Prints requests/s,
+p50 and p99 per request type and the vohub/voeventdb ratios.
+
+voeventdb.server runs from a Python 3.8 virtualenv in ``bench/.peers/voeventdb-server``
+(created on first use, with the 2016-era pins it needs).
+
+    .venv/bin/python bench/bench_gateway.py [--packets N] [--workers 2] [--seconds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote_plus
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gateway_loadgen import run_load
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+PEER = HERE / ".peers" / "voeventdb-server"
+PEER_PINS = [
+    "voeventdb.server==1.3.4", "Flask==1.1.4", "Werkzeug==1.0.1", "SQLAlchemy==1.3.24",
+    "psycopg2-binary", "voevent-parse==1.0.3", "gunicorn<23", "Jinja2<3.1",
+    "itsdangerous<2.1", "MarkupSafe<2.1",
+]  # fmt: skip
+ADMIN = os.environ.get("VOHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+DB_NAME = "vohub_bench_gateway"
+STREAMS = [
+    "nasa.gsfc.gcn/SWIFT", "nasa.gsfc.gcn/Fermi", "nasa.gsfc.gcn/INTEGRAL", "nasa.gsfc.gcn/MAXI",
+    "nasa.gsfc.gcn/AGILE", "nasa.gsfc.gcn/AMON", "nasa.gsfc.gcn/SNEWS", "nasa.gsfc.gcn/KONUS",
+    "nasa.gsfc.gcn/ICECUBE", "nasa.gsfc.gcn/LVC", "gwnet/LVC", "gaia.cam.uk/alerts",
+    "voevent.4pisky.org/ASASSN", "voevent.4pisky.org/GAIA", "voevent.phys.soton.ac.uk/AMI",
+    "voevent.organization.tld/TEST", "svomcgft.naoc/VOEVENTTEST", "com.dc3/dc3.broker",
+    "ivo.example.org/alerts", "raptor.lanl/VOEvent",
+]  # fmt: skip
+WSGI_PEER = """
+from sqlalchemy import create_engine
+from voeventdb.server.database import session_registry
+from voeventdb.server.restapi.app import app
+session_registry.configure(bind=create_engine({url!r}, pool_size=4))
+application = app
+"""
+
+
+def ensure_peer() -> Path:
+    """The voeventdb.server virtualenv (Python 3.8), created with pinned packages if missing."""
+    python = PEER / "bin" / "python"
+    if python.exists():
+        return python
+    base = shutil.which("python3.8") or str(Path.home() / ".pyenv/versions/3.8.18/bin/python3.8")
+    subprocess.run([base, "-m", "venv", str(PEER)], check=True)
+    subprocess.run([str(PEER / "bin/pip"), "install", "-q", *PEER_PINS], check=True)
+    return python
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    url = ADMIN.rsplit("/", 1)[0] + "/" + db
+    done = subprocess.run(["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return done.stdout.strip()
+
+
+def db_url() -> str:
+    return ADMIN.rsplit("/", 1)[0] + "/" + DB_NAME
+
+
+def packet_count() -> int:
+    exists = psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}'")
+    if not exists:
+        return -1
+    try:
+        return int(psql("SELECT count(*) FROM voevent", DB_NAME))
+    except subprocess.CalledProcessError:
+        return -1
+
+
+def build_database(n: int) -> None:
+    """Create the archive schema with Alembic, then fill it in bulk with ``n`` packets."""
+    from sqlalchemy import create_engine
+
+    from vohub.archive import schema
+
+    psql(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    psql(f'CREATE DATABASE "{DB_NAME}"')
+    psql("CREATE EXTENSION IF NOT EXISTS q3c", DB_NAME)
+    engine = create_engine(db_url().replace("postgresql://", "postgresql+psycopg2://", 1))
+    schema.upgrade(engine)
+    engine.dispose()
+    template = (ROOT / "data/voevents/voeventdb/XRT_Pos_655721-326.xml").read_text()
+    template = template.replace("ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326", "@IVORN@")
+    started = time.monotonic()
+    psql(fill_sql(n, template), DB_NAME)
+    print(f"built {n} packets in {time.monotonic() - started:.0f} s", flush=True)
+
+
+def fill_sql(n: int, template: str) -> str:
+    """Deterministic synthetic packets: 20 streams, ~80 % with a position spread uniformly on
+    the sky (golden-ratio sequence), author dates over ~9.5 years, 20 % citing an earlier one."""
+    streams = "ARRAY[" + ",".join(f"'{s}'" for s in STREAMS) + "]"
+    tpl = template.replace("'", "''")
+    return f"""
+BEGIN;
+INSERT INTO voevent (id, received, ivorn, stream, role, version, author_ivorn, author_datetime, xml)
+SELECT g, timestamptz '2024-01-01 00:00:00+00',
+       'ivo://' || ({streams})[1 + g % 20] || '#bench-' || g,
+       ({streams})[1 + g % 20],
+       CASE WHEN g % 10 < 7 THEN 'observation' WHEN g % 10 < 9 THEN 'utility' ELSE 'test' END,
+       '2.0', 'ivo://' || split_part(({streams})[1 + g % 20], '/', 1) || '/author',
+       CASE WHEN g % 1000 = 999 THEN NULL
+            ELSE timestamptz '2014-01-01 00:00:00+00'
+                 + g * (300 * 1000000 / {n}) * interval '1 second' END,
+       convert_to(replace('{tpl}', '@IVORN@',
+                          'ivo://' || ({streams})[1 + g % 20] || '#bench-' || g), 'UTF8')
+FROM generate_series(1, {n}) AS g;
+INSERT INTO coord (voevent_id, ra, dec, error, time)
+SELECT g, mod(g * 137.50776405003785, 360.0),
+       degrees(asin(2 * (g * 0.6180339887498949 - floor(g * 0.6180339887498949)) - 1)),
+       0.05, timestamptz '2014-01-01 00:00:00+00' + g * (300 * 1000000 / {n}) * interval '1 second'
+FROM generate_series(1, {n}) AS g WHERE g % 10 < 8;
+INSERT INTO cite (voevent_id, ref_ivorn, cite_type, description)
+SELECT g, 'ivo://' || ({streams})[1 + (g - 20) % 20] || '#bench-' || (g - 20), 'followup', 'bench'
+FROM generate_series(21, {n}) AS g WHERE g % 5 = 0;
+INSERT INTO rollup (stream, role, month, n)
+SELECT stream, role, coalesce(to_char(author_datetime AT TIME ZONE 'UTC', 'YYYY-MM'), ''),
+       count(*) FROM voevent GROUP BY 1, 2, 3;
+SELECT setval(pg_get_serial_sequence('voevent', 'id'), {n});
+SELECT setval(pg_get_serial_sequence('coord', 'id'), (SELECT max(id) FROM coord));
+SELECT setval(pg_get_serial_sequence('cite', 'id'), (SELECT max(id) FROM cite));
+COMMIT;
+ANALYZE;
+"""
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, deadline: float = 60.0) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not answer 200 within {deadline:g} s")
+
+
+def start(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen(argv, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def start_vohub(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    grpc_addr = f"127.0.0.1:{free_port()}"
+    vohub = [sys.executable, "-m", "vohub.cli"]
+    env = {**os.environ, "VOHUB_ARCHIVE__OPS": ""}
+    archive = start([*vohub, "archive", "--db", db_url(), "serve", "--grpc", grpc_addr],
+                    workdir / "archive.log", env)  # fmt: skip
+    port = free_port()
+    gateway = start([*vohub, "gateway", "--bind", f"127.0.0.1:{port}", "--archive", grpc_addr,
+                     "--workers", str(workers), "--log-level", "WARNING"],
+                    workdir / "gateway.log")  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/healthz")
+    return url, [gateway, archive]
+
+
+def start_peer(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
+    python = ensure_peer()
+    (workdir / "peer_wsgi.py").write_text(WSGI_PEER.format(url=db_url()))
+    port = free_port()
+    argv = [
+        str(python),
+        "-m",
+        "gunicorn",
+        "--chdir",
+        str(workdir),
+        "--workers",
+        str(workers),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--log-level",
+        "warning",
+        "peer_wsgi:application",
+    ]
+    # voeventdb's database module reads q3c's 1.x install script (<pg sharedir>/contrib/q3c.sql)
+    # at import time, to create databases; it skips that on Read the Docs. q3c 2.x ships no
+    # such file and this database is made by vohub's migration, so take that path.
+    env = {**os.environ, "READTHEDOCS": "True"}
+    server = start(argv, workdir / "peer.log", env)
+    url = f"http://127.0.0.1:{port}"
+    wait_http(url + "/apiv1/")
+    return url, [server]
+
+
+def request_mix(n: int, count: int = 400) -> dict[str, list[str]]:
+    """The same concrete URL paths for both servers, seeded."""
+    rng = random.Random(20161001)
+    mix: dict[str, list[str]] = {"count_cone_time": [], "list_page": [], "stream_map": [],
+                                 "packet_xml": []}  # fmt: skip
+    for _ in range(count):
+        cone = json.dumps([round(rng.uniform(0, 360), 3), round(rng.uniform(-80, 80), 3), 5.0])
+        since = f"{rng.randint(2014, 2022)}-{rng.randint(1, 12):02d}-01"
+        mix["count_cone_time"].append(
+            f"/apiv1/count?cone={quote_plus(cone)}&authored_since={since}"
+        )
+        stream = quote_plus(rng.choice(STREAMS))
+        mix["list_page"].append(
+            f"/apiv1/list/ivorn?stream={stream}&limit=100&offset={rng.randint(0, 40) * 100}"
+        )
+        mix["stream_map"].append(
+            rng.choice(["/apiv1/map/stream_count", "/apiv1/map/stream_count?role=observation"])
+        )
+        g = rng.randint(1, n)
+        ivorn = f"ivo://{STREAMS[g % 20]}#bench-{g}"
+        mix["packet_xml"].append("/apiv1/packet/xml/" + quote_plus(ivorn))
+    return mix
+
+
+def check_same_answers(vohub: str, peer: str, mix: dict[str, list[str]]) -> None:
+    """Both servers give the same results for a sample of the mix (the comparison is fair)."""
+    for kind, paths in mix.items():
+        for path in paths[:5]:
+            answers = []
+            for base in (vohub, peer):
+                with urllib.request.urlopen(base + path, timeout=120) as reply:
+                    body = reply.read()
+                answers.append(body if kind == "packet_xml" else json.loads(body)["result"])
+            if answers[0] != answers[1]:
+                raise SystemExit(f"{kind}: vohub and voeventdb differ on {path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--packets", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=15.0, help="per server and type")
+    parser.add_argument("--rebuild", action="store_true")
+    args = parser.parse_args()
+    if args.rebuild or packet_count() < args.packets:
+        build_database(args.packets)
+    n = packet_count()
+    workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
+    mix = request_mix(n)
+    vohub_url, vohub_procs = start_vohub(workdir, args.workers)
+    peer_url, peer_procs = start_peer(workdir, args.workers)
+    try:
+        check_same_answers(vohub_url, peer_url, mix)
+        results = {}
+        for name, url in (("vohub", vohub_url), ("voeventdb", peer_url)):
+            for kind, paths in mix.items():
+                results[name, kind] = run_load(url, paths, args.concurrency, args.seconds)
+    finally:
+        for process in [*vohub_procs, *peer_procs]:
+            stop(process)
+    report(results, mix, n, args)
+    return 0
+
+
+def report(results: dict[tuple[str, str], dict[str, float]], mix: dict[str, list[str]],
+           n: int, args: argparse.Namespace) -> None:  # fmt: skip
+    print(f"\n{n} packets on PostgreSQL + q3c; gunicorn workers {args.workers} each; "
+          f"{args.concurrency} concurrent clients; {args.seconds:g} s per cell")  # fmt: skip
+    head = f"{'request':<16} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>9} {'errors':>6}"
+    print(head + "\n" + "-" * len(head))
+    for kind in mix:
+        for name in ("vohub", "voeventdb"):
+            r = results[name, kind]
+            print(f"{kind:<16} {name:<10} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>9.1f} "
+                  f"{int(r['errors']):>6}")  # fmt: skip
+        v, p = results["vohub", kind], results["voeventdb", kind]
+        print(f"{'':<16} {'ratio':<10} {v['rps'] / max(p['rps'], 1e-9):>7.1f}x "
+              f"{'':>8} {v['p99'] / max(p['p99'], 1e-9):>8.2f}x")  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(main())
