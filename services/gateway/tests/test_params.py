@@ -5,14 +5,13 @@ from __future__ import annotations
 import pytest
 
 from vohub.gateway.errors import InvalidParameter, LimitExceeded
+from vohub.gateway.paging import PAGING_V1, parse_paging
 from vohub.gateway.params import (
     FILTERS,
     FILTERS_V2,
-    PAGING_V1,
     build_filter,
     parse_cone,
     parse_datetime,
-    parse_paging,
     parse_query_string,
 )
 from vohub.v1 import archive_pb2

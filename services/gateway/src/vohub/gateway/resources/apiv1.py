@@ -9,7 +9,8 @@ import falcon
 
 from vohub.gateway.archive_client import ArchiveClient
 from vohub.gateway.errors import ArchiveNotFound, InvalidParameter, IvornNotFound, NoIvorn
-from vohub.gateway.params import FILTERS, PAGING_V1, build_filter, parse_paging
+from vohub.gateway.paging import PAGING_V1, parse_paging
+from vohub.gateway.params import FILTERS, build_filter
 from vohub.gateway.render import envelope, list_rows_v1, map_v1, synopsis_v1
 from vohub.gateway.resources.base import query_lists, raw_path, request_url, send_json
 from vohub.v1 import archive_pb2

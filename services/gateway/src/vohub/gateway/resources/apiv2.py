@@ -9,7 +9,8 @@ import falcon
 
 from vohub.gateway.archive_client import ArchiveClient
 from vohub.gateway.errors import ArchiveNotFound, InvalidParameter, IvornNotFound
-from vohub.gateway.params import FILTERS_V2, build_filter, parse_limit, parse_order
+from vohub.gateway.paging import parse_limit, parse_order
+from vohub.gateway.params import FILTERS_V2, build_filter
 from vohub.gateway.render_v2 import (
     CSV_CONTENT_TYPE,
     PACKET_COLUMNS,

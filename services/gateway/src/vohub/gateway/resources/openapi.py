@@ -9,7 +9,8 @@ from typing import Any
 
 import falcon
 
-from vohub.gateway.params import DEFAULT_LIMIT, MAX_LIMIT, ORDERS, ROLES
+from vohub.gateway.paging import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
+from vohub.gateway.params import ROLES
 from vohub.gateway.resources.base import send_json
 
 JSON = "application/json"

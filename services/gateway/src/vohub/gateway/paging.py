@@ -1,0 +1,97 @@
+"""Paging of list requests: ``limit`` (default 100, at most 10000), ``offset``, ``order``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vohub.gateway.errors import InvalidParameter, LimitExceeded
+from vohub.v1 import archive_pb2
+
+#: Rows per page when no ``limit`` is given, and the most a page may hold (voeventdb's values).
+DEFAULT_LIMIT = 100
+MAX_LIMIT = 10000
+#: The largest offset accepted (the archive takes an unsigned 64-bit offset).
+MAX_OFFSET = 2**63 - 1
+#: apiv1 paging keys: accepted everywhere, used by the list endpoints only.
+PAGING_V1 = ("limit", "offset", "order")
+
+ORDERS = {
+    "id": archive_pb2.ORDER_ID,
+    "-id": archive_pb2.ORDER_ID_DESC,
+    "author_datetime": archive_pb2.ORDER_AUTHOR_DATETIME,
+    "-author_datetime": archive_pb2.ORDER_AUTHOR_DATETIME_DESC,
+    "ivorn": archive_pb2.ORDER_IVORN,
+    "-ivorn": archive_pb2.ORDER_IVORN_DESC,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Paging:
+    """Validated paging of a list request: rows per page, rows to skip, and the order."""
+
+    limit: int
+    offset: int
+    order: archive_pb2.Order.ValueType
+
+
+def parse_int(text: str, name: str, low: int, high: int) -> int:
+    """A decimal integer in ``[low, high]`` (no sign games, no decimals).
+
+    >>> parse_int("20", "offset", 0, 100)
+    20
+    >>> parse_int("1.23", "limit", 0, 100)
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: limit: not an integer: '1.23'
+    """
+    stripped = text.strip()
+    if not stripped.lstrip("-").isdigit() or len(stripped) > 24:
+        raise InvalidParameter(f"not an integer: {text[:80]!r}", name)
+    value = int(stripped)
+    if not low <= value <= high:
+        raise InvalidParameter(f"{value} is outside [{low}, {high}]", name)
+    return value
+
+
+def parse_limit(values: list[str] | None, name: str = "limit") -> int:
+    """The page size: default 100 when absent or empty, 413 above 10000.
+
+    >>> parse_limit(None), parse_limit([""]), parse_limit(["3"])
+    (100, 100, 3)
+    >>> parse_limit(["99999"])
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.LimitExceeded: limit: 99999 rows requested; the maximum is 10000
+    """
+    if not values or not values[0].strip():
+        return DEFAULT_LIMIT
+    stripped = values[0].strip()
+    if stripped.isdigit() and (len(stripped) > 6 or int(stripped) > MAX_LIMIT):
+        shown = stripped if len(stripped) <= 20 else f"{stripped[:20]}…"
+        raise LimitExceeded(f"{shown} rows requested; the maximum is {MAX_LIMIT}", name)
+    return parse_int(stripped, name, 0, MAX_LIMIT)
+
+
+def parse_paging(grouped: dict[str, list[str]]) -> Paging:
+    """``limit``, ``offset`` and ``order`` of an apiv1 list request (first values count).
+
+    >>> parse_paging({"limit": ["3"], "offset": ["2"], "order": ["-author_datetime"]})
+    Paging(limit=3, offset=2, order=3)
+    >>> parse_paging({"order": ["id", "bogus"]})
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: order: not one of id, -id, author_datetime, \
+-author_datetime, ivorn, -ivorn: 'bogus'
+    """
+    offset_values = grouped.get("offset") or [""]
+    offset = parse_int(offset_values[0], "offset", 0, MAX_OFFSET) if offset_values[0] else 0
+    return Paging(parse_limit(grouped.get("limit")), offset, parse_order(grouped.get("order")))
+
+
+def parse_order(values: list[str] | None) -> archive_pb2.Order.ValueType:
+    """The list order; every value is checked, the first is used; default ``id``."""
+    for value in values or []:
+        if value not in ORDERS:
+            names = ", ".join(ORDERS)
+            raise InvalidParameter(f"not one of {names}: {value[:80]!r}", "order")
+    return ORDERS[values[0]] if values else archive_pb2.ORDER_ID
