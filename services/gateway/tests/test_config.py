@@ -1,0 +1,65 @@
+"""Configuration: TOML, environment and flags, with start-up errors that name the bad key."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from vohub.common.errors import ConfigError
+from vohub.gateway import cli
+from vohub.gateway.config import load
+
+
+def parsed(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def test_toml_env_and_flags_in_priority_order(tmp_path: Path) -> None:
+    path = tmp_path / "vohub.toml"
+    path.write_text('[gateway]\nworkers = 3\nbind = "127.0.0.1:9000"\nthreads = 2\n')
+    env = {"VOHUB_GATEWAY__WORKERS": "5", "VOHUB_GATEWAY__ARCHIVE": "10.1.2.3:50051"}
+    config = load(path, {"bind": "127.0.0.1:9100"}, env)
+    assert (config.workers, config.threads, config.bind, config.archive) == (
+        5,
+        2,
+        "127.0.0.1:9100",
+        "10.1.2.3:50051",
+    )
+
+
+@pytest.mark.parametrize(
+    ("toml", "key"),
+    [
+        ("[gateway]\nworkrs = 3\n", "gateway.workrs: unknown key"),
+        ("[gateway]\nworkers = 0\n", "gateway.workers: must be between 1 and 64"),
+        ('[gateway]\nbind = "localhost"\n', "gateway.bind"),
+        ('[gateway]\nlog_format = "xml"\n', "gateway.log_format"),
+    ],
+)
+def test_bad_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:
+    path = tmp_path / "vohub.toml"
+    path.write_text(toml)
+    with pytest.raises(ConfigError, match=key.replace("(", r"\(")):
+        load(path, env={})
+
+
+def test_cli_exits_2_naming_the_misspelt_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "vohub.toml"
+    path.write_text("[gateway]\narchiv = '127.0.0.1:1'\n")
+    assert cli.run(parsed("--config", str(path))) == 2
+    assert "gateway.archiv: unknown key" in capsys.readouterr().err
+
+
+def test_flags_become_gunicorn_settings() -> None:
+    config = load(overrides={"workers": 4, "threads": 8, "bind": "127.0.0.1:9001"}, env={})
+    settings = cli.gunicorn_settings(config)
+    assert settings["bind"] == ["127.0.0.1:9001"]
+    assert (settings["workers"], settings["threads"]) == (4, 8)
+    assert settings["logger_class"] == "vohub.gateway.glog.StructuredLogger"
+    assert settings["preload_app"] is False
