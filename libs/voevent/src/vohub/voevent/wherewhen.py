@@ -39,7 +39,11 @@ def _children(el: Element) -> dict[str, Element]:
     """Child elements by local name (the first of each)."""
     found: dict[str, Element] = {}
     for child in el:
-        found.setdefault(_local(child.tag), child)
+        tag = child.tag
+        if tag[0] == "{":
+            tag = tag[tag.index("}") + 1 :]
+        if tag not in found:
+            found[tag] = child
     return found
 
 
@@ -72,8 +76,9 @@ def read_wherewhen(
 
 
 def _timescale_param(params: tuple[Param, ...]) -> str | None:
+    """The value of a top-level Param named ``timescale`` (GAIA's spelling), upper-cased."""
     for param in params:
-        if param.name is not None and param.name.lower() == "timescale" and param.value:
+        if param.name == "timescale" and param.value:
             return param.value.strip().upper()
     return None
 
