@@ -129,6 +129,13 @@ class AuthorConnection(Endpoint):
             If the reply cannot be read.
         FrameTooLarge
             If the reply's length prefix is over ``max_frame_size``.
+
+        Examples
+        --------
+        >>> AuthorConnection(peer="h:1").receive_data(b"\\x00")
+        Traceback (most recent call last):
+        ...
+        vohub.vtp.errors.UnexpectedMessage: broker sent data before our event (peer=h:1)
         """
         if self.state is AuthorState.DONE:
             return None

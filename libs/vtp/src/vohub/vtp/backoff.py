@@ -53,7 +53,15 @@ class Backoff:
     _connected_at: float | None = field(default=None, init=False, repr=False)
 
     def connected(self, now: float) -> None:
-        """Record that a connection opened at ``now``."""
+        """Record that a connection opened at ``now``.
+
+        Examples
+        --------
+        >>> backoff = Backoff(jitter=0.0)
+        >>> backoff.connected(now=0.0)
+        >>> backoff.next_delay(now=1.0)   # lasted 1 s: not long enough to reset, first delay
+        1.0
+        """
         self._connected_at = now
 
     def next_delay(self, now: float) -> float:

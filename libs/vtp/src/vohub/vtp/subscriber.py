@@ -121,6 +121,17 @@ class SubscriberConnection(Endpoint):
             If a length prefix is over ``max_frame_size``; the connection must be dropped.
         IllegalTransition
             If called after :meth:`receive_eof`.
+
+        Examples
+        --------
+        >>> from vohub.vtp.framing import encode_frame
+        >>> sub = SubscriberConnection(local_ivo="ivo://me/s", now=0.0)
+        >>> [e.ivorn for e in sub.receive_data(encode_frame(b'<VOEvent role="test" '
+        ...                                                 b'ivorn="ivo://a/b#1"/>'), now=1.0)]
+        ['ivo://a/b#1']
+        >>> from vohub.vtp.messages import decode
+        >>> decode(sub.data_to_send()[4:]).ivorn   # already acked
+        'ivo://a/b#1'
         """
         if self.closed:
             raise IllegalTransition("connection already closed", peer=self.peer)
@@ -139,6 +150,13 @@ class SubscriberConnection(Endpoint):
         ------
         TruncatedFrame
             If the broker hung up in the middle of a frame.
+
+        Examples
+        --------
+        >>> sub = SubscriberConnection(local_ivo=None, now=0.0)
+        >>> sub.receive_eof()
+        >>> sub.closed
+        True
         """
         self.closed = True
         self._decoder.close()
