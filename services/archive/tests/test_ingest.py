@@ -1,4 +1,4 @@
-"""Ingest outcomes on both backends: stored, duplicate, conflict (kept), invalid; retries are safe."""
+"""Ingest outcomes on both backends: stored, duplicate, conflict (kept), invalid; safe retries."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import Engine, func, select
 
 from vohub.archive.errors import ArchiveUnavailable
 from vohub.archive.filters import MapKind, PacketFilter
+from vohub.archive.importer import import_files
 from vohub.archive.ingest import Outcome
 from vohub.archive.query import conflict, coord, voevent
 from vohub.archive.store import Store
@@ -191,3 +192,12 @@ def test_unreachable_database_is_archive_unavailable() -> None:
         store.count(PacketFilter())
     with pytest.raises(ArchiveUnavailable, match="database unavailable"):
         store.ingest_packets([(make_packet("ivo://vohub.test/a#1"), None)])
+
+
+def test_import_through_a_worker_process(store: Store, engine: Engine, data_dir: Path) -> None:
+    dump = data_dir / "tarballs" / "2020-06.002.tar.bz2"
+    summary = import_files(store, [dump], batch=100, parallel=True)
+    assert summary.lines() == ["imported 294, duplicates 0, conflicts 0, invalid 0"]
+    assert rows(engine, voevent) == 294
+    again = import_files(store, [dump], batch=100, parallel=False)
+    assert again.lines() == ["imported 0, duplicates 294, conflicts 0, invalid 0"]

@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "ivorn": ("vohub.cli.ivorn", "print a fresh unique IVORN for a stream"),
     "publish": ("vohub.cli.publish", "send VOEvent files to a VTP broker"),
     "listen": ("vohub.cli.listen", "subscribe to a VTP broker and print, save or handle packets"),
+    "archive": ("vohub.archive.cli", "run the archive service; import, export and ingest packets"),
     "broker": ("vohub.broker.cli", "run the VTP broker (authors, subscribers, archive hand-off)"),
     "gateway": ("vohub.gateway.cli", "serve the public HTTP query API with gunicorn"),
     "query": ("vohub.client.cli", "query a vohub or voeventdb archive over HTTP"),

@@ -126,10 +126,10 @@ def start_archive(
     extra: Sequence[str] = (),
     deadline: float = 30.0,
 ) -> ArchiveServer:
-    """Migrate ``db_url``, start the service on a free port and wait for SERVING."""
+    """Start the service (which migrates ``db_url``) on a free port and wait for SERVING."""
     address = f"{LOOPBACK}:{free_port()}"
     env = {**os.environ, "VOHUB_ARCHIVE__OPS": ""}
-    argv = archive_command(db_url, address, "--migrate", *extra)
+    argv = archive_command(db_url, address, *extra)
     process = SupervisedProcess(name, argv, log_dir=log_dir, env=env).start()
     process.wait_ready(lambda: serving(address), deadline=deadline)
     return ArchiveServer(process, address)

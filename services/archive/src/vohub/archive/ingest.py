@@ -121,7 +121,7 @@ def coord_rows(packet: Packet) -> list[dict[str, Any]]:
     system = packet.positions[0].coord_system
     problem = next(filter(None, (_problem(p, system) for p in packet.positions)), None)
     if problem is not None:
-        log.info("coords.dropped", ivorn=packet.ivorn, reason=problem)
+        log.debug("coords.dropped", ivorn=packet.ivorn, reason=problem)
         return []
     return [{"ra": p.ra, "dec": p.dec, "error": p.error, "time": p.time} for p in packet.positions]
 

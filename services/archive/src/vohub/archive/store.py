@@ -59,6 +59,19 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def prepare(
+    raw: bytes, received: datetime, parse: Parser = lenient_parse
+) -> PacketRows | IngestResult:
+    """Parse one packet into rows, or its INVALID result; pure, so any process may run it."""
+    try:
+        packet = parse(raw)
+        return to_rows(packet, received)
+    except VOEventError as error:
+        return IngestResult("", Outcome.INVALID, error.nak_reason)
+    except InvalidPacket as error:
+        return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
+
+
 @dataclass(frozen=True, slots=True)
 class ListRow:
     """One listed packet: IVORN, nrefs/ncites count (0 otherwise), synopsis for that kind."""
@@ -112,26 +125,17 @@ class Store:
 
     def ingest(self, items: Sequence[tuple[bytes, datetime | None]]) -> list[IngestResult]:
         """Parse and store a batch of (bytes, received) in one transaction; one result each."""
-        prepared: list[PacketRows | IngestResult] = []
-        for raw, received in items:
-            prepared.append(self._prepare(raw, received))
-        return self._write(prepared)
+        return self.write([self.prepare(raw, received) for raw, received in items])
 
     def ingest_packets(
         self, packets: Sequence[tuple[Packet, datetime | None]]
     ) -> list[IngestResult]:
         """Store already-parsed packets (``packet.raw`` is what is kept) in one transaction."""
-        prepared: list[PacketRows | IngestResult] = []
-        for packet, received in packets:
-            prepared.append(self._rows(packet, received))
-        return self._write(prepared)
+        return self.write([self._rows(packet, received) for packet, received in packets])
 
-    def _prepare(self, raw: bytes, received: datetime | None) -> PacketRows | IngestResult:
-        try:
-            packet = self.parse(raw)
-        except VOEventError as error:
-            return IngestResult("", Outcome.INVALID, error.nak_reason)
-        return self._rows(packet, received)
+    def prepare(self, raw: bytes, received: datetime | None) -> PacketRows | IngestResult:
+        """Parse one packet into rows, or its INVALID result (no database work)."""
+        return prepare(raw, received or self.clock(), self.parse)
 
     def _rows(self, packet: Packet, received: datetime | None) -> PacketRows | IngestResult:
         try:
@@ -139,7 +143,8 @@ class Store:
         except InvalidPacket as error:
             return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
 
-    def _write(self, prepared: list[PacketRows | IngestResult]) -> list[IngestResult]:
+    def write(self, prepared: Sequence[PacketRows | IngestResult]) -> list[IngestResult]:
+        """Store prepared packets in one transaction; results in order (INVALIDs pass through)."""
         batch = [p for p in prepared if isinstance(p, PacketRows)]
         if not batch:
             return [p for p in prepared if isinstance(p, IngestResult)]

@@ -1,0 +1,117 @@
+"""Composition root of the archive: engine, store, servicer, gRPC and ops servers, start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from vohub.archive import schema
+from vohub.archive.config import ArchiveConfig
+from vohub.archive.db import make_engine, ping
+from vohub.archive.errors import ArchiveError, ArchiveUnavailable
+from vohub.archive.grpc_api import ArchiveServicer
+from vohub.archive.store import Store
+from vohub.common.addresses import parse_address
+from vohub.common.grpc_serve import GrpcServer
+from vohub.common.logs import get_logger
+from vohub.common.ops_http import OpsServer
+from vohub.v1 import archive_pb2_grpc
+
+log = get_logger(__name__)
+SERVICE = "vohub.v1.Archive"
+#: Seconds between database probes (readiness is re-checked all the time).
+PROBE_EVERY = 5.0
+
+
+def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
+    """A store on the configured database, migrated to head (or checked to be there)."""
+    engine = make_engine(config.database_url, pool_size=config.pool_size)
+    if migrate:
+        schema.upgrade(engine)
+    else:
+        schema.require_current(engine)
+    return Store(engine, max_list_limit=config.max_list_limit)
+
+
+@dataclass
+class ArchiveApp:
+    """The running service: call :meth:`start`, then :meth:`run_until_signal` or :meth:`stop`."""
+
+    config: ArchiveConfig
+    engine: Engine
+    grpc: GrpcServer
+    ops: OpsServer | None
+    ready: bool = False
+
+    async def start(self) -> int:
+        """Bind and start serving (NOT_SERVING until the database answers); returns the port."""
+        port = await self.grpc.start()
+        if self.ops is not None:
+            self.ops.start()
+        log.info("archive.listening", grpc=f"{self.grpc.host}:{port}", db=self._db_name())
+        return port
+
+    async def watch_database(self, migrate: bool) -> None:
+        """Mark the service SERVING while the database answers, NOT_SERVING while it does not."""
+        while True:
+            try:
+                await asyncio.to_thread(self._probe, migrate)
+                healthy = True
+            except ArchiveError as error:
+                if self.ready or not isinstance(error, ArchiveUnavailable):
+                    log.warning("archive.not_ready", reason=str(error))
+                healthy = False
+            if healthy != self.ready:
+                self.ready = healthy
+                await self.grpc.set_serving(healthy)
+                log.info("archive.serving" if healthy else "archive.not_serving")
+            await asyncio.sleep(PROBE_EVERY if healthy else 0.5)
+
+    def _probe(self, migrate: bool) -> None:
+        if migrate and not self.ready:
+            schema.upgrade(self.engine)
+        ping(self.engine)
+        if not self.ready:
+            schema.require_current(self.engine)
+
+    async def run_until_signal(self, migrate: bool = True) -> None:
+        """Serve until SIGTERM/SIGINT, then stop gracefully."""
+        watcher = asyncio.create_task(self.watch_database(migrate))
+        try:
+            await self.grpc.wait_for_signal()
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            await self.stop()
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop the servers and close the database connections."""
+        await self.grpc.stop(grace)
+        if self.ops is not None:
+            self.ops.stop()
+        self.engine.dispose()
+        log.info("archive.stopped")
+
+    def _db_name(self) -> str:
+        return self.engine.url.render_as_string(hide_password=True)
+
+
+def create_app(config: ArchiveConfig) -> ArchiveApp:
+    """Wire the archive: engine → store → servicer → gRPC server (+ ops HTTP server)."""
+    engine = make_engine(config.database_url, pool_size=config.pool_size)
+    store = Store(engine, max_list_limit=config.max_list_limit)
+    servicer = ArchiveServicer(store, max_batch=config.max_batch)
+    grpc = GrpcServer(
+        parse_address(config.grpc, key="archive.grpc"),
+        [lambda server: archive_pb2_grpc.add_ArchiveServicer_to_server(servicer, server)],
+        services=[SERVICE],
+    )
+    app = ArchiveApp(config, engine, grpc, None)
+    if config.ops:
+        address = parse_address(config.ops, key="archive.ops")
+        app.ops = OpsServer(address.host, address.port, lambda: (app.ready, {"db": app.ready}))
+    return app

@@ -1,0 +1,158 @@
+"""``vohub archive``: serve, migrate, import and export dumps, ingest one packet from stdin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from vohub.archive import schema, tarballs
+from vohub.archive.app import create_app, open_store
+from vohub.archive.config import ArchiveConfig, load
+from vohub.archive.errors import ArchiveError, TarballError
+from vohub.archive.importer import import_files
+from vohub.archive.ingest import IngestResult, Outcome
+from vohub.archive.progress import Progress
+from vohub.common.errors import ConfigError
+from vohub.common.logs import configure, get_logger
+
+log = get_logger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``archive`` sub-commands and their options."""
+    _common(parser, None)
+    shared = argparse.ArgumentParser(add_help=False)
+    _common(shared, argparse.SUPPRESS)  # the same options after the action too
+    sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    serve = sub.add_parser("serve", help="run the gRPC archive service", parents=[shared])
+    serve.add_argument("--grpc", help="listen address HOST:PORT (default 127.0.0.1:50051)")
+    serve.add_argument("--ops", help="HTTP address for /metrics and /healthz ('' = off)")
+    serve.add_argument("--no-migrate", action="store_true", help="refuse an old schema")
+    migrate = sub.add_parser("migrate", help="bring the schema up to date", parents=[shared])
+    migrate.add_argument("--check", action="store_true", help="only check the schema")
+    imp = sub.add_parser("import", help="load voeventdb dump tarballs", parents=[shared])
+    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp.add_argument("--batch", type=int, help="packets per transaction (default 1000)")
+    exp = sub.add_parser("export", help="write a voeventdb dump tarball", parents=[shared])
+    exp.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.tar.bz2")
+    exp.add_argument("--since", type=_when, help="author date >= SINCE (ISO 8601, UTC)")
+    exp.add_argument("--until", type=_when, help="author date < UNTIL (ISO 8601, UTC)")
+    sub.add_parser("ingest", help="store one packet from stdin (a Comet handler)", parents=[shared])
+
+
+def _common(parser: argparse.ArgumentParser, default: Any) -> None:
+    parser.add_argument(
+        "--config", type=Path, default=default, help="TOML configuration file ([archive] table)"
+    )
+    parser.add_argument(
+        "--db", default=default, help="SQLAlchemy URL, e.g. sqlite:///hub.db or postgresql://..."
+    )
+
+
+def _when(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 date: {text!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def config_from(args: argparse.Namespace) -> ArchiveConfig:
+    """The configuration with the command line's flags applied last."""
+    flags = {
+        "db": args.db,
+        "grpc": getattr(args, "grpc", None),
+        "ops": getattr(args, "ops", None),
+        "import_batch": getattr(args, "batch", None),
+    }
+    return load(args.config, overrides=flags)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the chosen action; returns the exit status."""
+    try:
+        config = config_from(args)
+    except ConfigError as error:
+        print(f"vohub archive: configuration error: {error}", file=sys.stderr)
+        return 2
+    configure("archive", level=config.log_level, fmt=config.log_format)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        return int(ACTIONS[args.action](config, args))
+    except ArchiveError as error:
+        print(f"vohub archive {args.action}: {error}", file=sys.stderr)
+        return 1
+
+
+def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
+    """Run the service until SIGTERM."""
+
+    async def main() -> None:
+        app = create_app(config)  # grpc.aio objects belong to the running loop
+        await app.start()
+        await app.run_until_signal(migrate=not args.no_migrate)
+
+    asyncio.run(main())
+    return 0
+
+
+def migrate(config: ArchiveConfig, args: argparse.Namespace) -> int:
+    """Upgrade the schema to head, or with --check verify models and schema agree."""
+    store = open_store(config, migrate=not args.check)
+    if args.check:
+        schema.check(store.engine)
+    print(f"schema at {schema.current(store.engine)}: {config.database_url}")
+    return 0
+
+
+def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
+    """Load every packet of the given dumps; print a summary."""
+    store = open_store(config)
+    for path in args.files:
+        if not path.is_file():
+            raise TarballError(str(path), "no such file")
+    bar = Progress(sum(path.stat().st_size for path in args.files), "bytes")
+    summary = import_files(store, args.files, batch=config.import_batch, progress=bar)
+    bar.update(bar.total, packets=sum(summary.tally.values()), force=True)
+    bar.close()
+    print("\n".join(summary.lines()))
+    return 0
+
+
+def export_dump(config: ArchiveConfig, args: argparse.Namespace) -> int:
+    """Write the packets authored in [since, until) (all packets without bounds) as a dump."""
+    store = open_store(config)
+    count = tarballs.write(args.output, store.dump(args.since, args.until))
+    print(f"exported {count} packets to {args.output}")
+    return 0
+
+
+def ingest_stdin(config: ArchiveConfig, args: argparse.Namespace) -> int:
+    """Store the packet on stdin; exit 0 unless it is invalid (as voeventdb's handler)."""
+    store = open_store(config)
+    result: IngestResult = store.ingest([(sys.stdin.buffer.read(), None)])[0]
+    line = f"{result.outcome.value} {result.ivorn}".rstrip()
+    print(f"{line}: {result.reason}" if result.reason else line)
+    log.info("ingest.stdin", ivorn=result.ivorn, outcome=result.outcome.value)
+    return 1 if result.outcome is Outcome.INVALID else 0
+
+
+ACTIONS: dict[str, Any] = {
+    "serve": serve,
+    "migrate": migrate,
+    "import": import_dumps,
+    "export": export_dump,
+    "ingest": ingest_stdin,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m vohub.archive ...``: the same as ``vohub archive ...``."""
+    parser = argparse.ArgumentParser(prog="vohub archive", description=__doc__)
+    add_arguments(parser)
+    return run(parser.parse_args(argv))

@@ -1,0 +1,105 @@
+"""The Archive gRPC servicer: thin methods named as the rpcs, store errors mapped to status codes.
+
+Store calls are blocking SQLAlchemy work, so each runs in a worker thread; the event loop
+only decodes, encodes and maps errors (:attr:`ArchiveError.code` → the rpc's status).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+
+from vohub.archive import convert
+from vohub.archive.errors import ArchiveError, InvalidQuery
+from vohub.archive.store import Store
+from vohub.common.logs import get_logger
+from vohub.v1 import archive_pb2 as pb
+from vohub.v1 import archive_pb2_grpc
+
+log = get_logger(__name__)
+T = TypeVar("T")
+
+#: Default cap on packets per Ingest call.
+MAX_BATCH = 5000
+
+
+class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
+    """Answers the Archive rpcs from a :class:`Store`."""
+
+    def __init__(self, store: Store, *, max_batch: int = MAX_BATCH) -> None:
+        self.store = store
+        self.max_batch = max_batch
+
+    async def _call(self, context: Any, work: Callable[[], T]) -> T:
+        try:
+            return await asyncio.to_thread(work)
+        except ArchiveError as error:
+            await _abort(context, error)
+
+    async def Ingest(self, request: pb.IngestRequest, context: Any) -> pb.IngestResponse:  # noqa: N802
+        if len(request.packets) > self.max_batch:
+            error = InvalidQuery(
+                "packets", f"{len(request.packets)} packets, over the batch limit {self.max_batch}"
+            )
+            await _abort(context, error)
+        items = [
+            (p.xml, convert.to_datetime(p.received) if p.HasField("received") else None)
+            for p in request.packets
+        ]
+        results = await self._call(context, lambda: self.store.ingest(items))
+        counts = {o: sum(r.outcome is o for r in results) for o in convert.OUTCOMES}
+        log.info("ingest.batch", size=len(items), **{o.value: n for o, n in counts.items()})
+        return pb.IngestResponse(results=[convert.result_to_pb(r) for r in results])
+
+    async def Count(self, request: pb.CountRequest, context: Any) -> pb.CountResponse:  # noqa: N802
+        f = await self._call(context, lambda: convert.filter_from_pb(request.filter))
+        count = await self._call(context, lambda: self.store.count(f))
+        return pb.CountResponse(count=count)
+
+    async def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:  # noqa: N802
+        def work() -> pb.ListResponse:
+            page = self.store.list_page(
+                convert.filter_from_pb(request.filter),
+                order=convert.order_from_pb(request.order),
+                kind=convert.list_kind_from_pb(request.kind),
+                limit=request.limit,
+                offset=request.offset,
+                cursor_text=request.cursor,
+            )
+            rows = [_list_row(r) for r in page.rows]
+            return pb.ListResponse(rows=rows, next_cursor=page.next_cursor)
+
+        return await self._call(context, work)
+
+    async def Map(self, request: pb.MapRequest, context: Any) -> pb.MapResponse:  # noqa: N802
+        def work() -> pb.MapResponse:
+            f = convert.filter_from_pb(request.filter)
+            rows = self.store.map(f, convert.map_kind_from_pb(request.kind))
+            return pb.MapResponse(entries=[convert.map_row_to_pb(r) for r in rows])
+
+        return await self._call(context, work)
+
+    async def Synopsis(self, request: pb.PacketRequest, context: Any) -> pb.PacketSynopsis:  # noqa: N802
+        found = await self._call(context, lambda: self.store.synopsis(request.ivorn))
+        return convert.synopsis_to_pb(found)
+
+    async def GetXml(self, request: pb.PacketRequest, context: Any) -> pb.XmlResponse:  # noqa: N802
+        xml = await self._call(context, lambda: self.store.xml(request.ivorn))
+        return pb.XmlResponse(xml=xml)
+
+
+def _list_row(row: Any) -> pb.ListRow:
+    message = pb.ListRow(ivorn=row.ivorn, count=row.count)
+    if row.synopsis is not None:
+        message.synopsis.CopyFrom(convert.synopsis_to_pb(row.synopsis))
+    return message
+
+
+async def _abort(context: Any, error: ArchiveError) -> NoReturn:
+    if error.code is grpc.StatusCode.UNAVAILABLE:
+        log.warning("db.unavailable", reason=str(error))
+    await context.abort(error.code, str(error))
+    raise AssertionError("context.abort returned")  # pragma: no cover

@@ -1,0 +1,161 @@
+"""``vohub archive`` as a user runs it: import, export round trip, stdin ingest, serve, config."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc
+import pytest
+
+from vohub.archive import tarballs
+from vohub.testing.archive import ArchiveFactory
+from vohub.v1 import archive_pb2 as pb
+from vohub.v1 import archive_pb2_grpc
+
+SMALL = "2020-06.002.tar.bz2"
+
+
+def vohub(
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vohub.cli", "archive", *args],
+        input=stdin.decode(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
+
+
+def test_import_prints_a_summary_and_is_idempotent(tmp_path: Path, data_dir: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'a.db'}"
+    dump = str(data_dir / "tarballs" / SMALL)
+    first = vohub("--db", db, "import", dump)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == ["imported 294, duplicates 0, conflicts 0, invalid 0"]
+    assert "100%" in first.stderr  # the progress bar
+    again = vohub("--db", db, "import", dump)
+    assert again.stdout.splitlines() == ["imported 0, duplicates 294, conflicts 0, invalid 0"]
+
+
+def test_import_reports_invalid_members_with_reasons(tmp_path: Path) -> None:
+    dump = tmp_path / "bad.tar.bz2"
+    tarballs.write(dump, [("ivo://x.y/z#1", b"<VOEvent oops"), ("ivo://x.y/z#2", b"<html/>")])
+    result = vohub("--db", f"sqlite:///{tmp_path / 'b.db'}", "import", str(dump))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "imported 0, duplicates 0, conflicts 0, invalid 2"
+    assert lines[1].startswith("  invalid: x.y/z/1.xml: malformed XML")
+    assert lines[2].startswith("  invalid: x.y/z/2.xml: not a VOEvent")
+
+
+def test_unreadable_dump_names_the_file(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.tar.bz2"
+    junk.write_bytes(b"not bzip2 at all")
+    result = vohub("--db", f"sqlite:///{tmp_path / 'c.db'}", "import", str(junk))
+    assert result.returncode == 1
+    assert f"{junk}: cannot read dump" in result.stderr
+
+
+def test_export_import_round_trip_is_byte_exact(tmp_path: Path, data_dir: Path) -> None:
+    original = data_dir / "tarballs" / SMALL
+    first_db, second_db = f"sqlite:///{tmp_path / '1.db'}", f"sqlite:///{tmp_path / '2.db'}"
+    assert vohub("--db", first_db, "import", str(original)).returncode == 0
+    exported = tmp_path / "out.tar.bz2"
+    result = vohub("--db", first_db, "export", "-o", str(exported))
+    assert result.stdout.strip() == f"exported 294 packets to {exported}"
+    members = {m.name: m.data for m in tarballs.read(original)}
+    assert {m.name: m.data for m in tarballs.read(exported)} == members
+    assert vohub("--db", second_db, "import", str(exported)).returncode == 0
+    again = tmp_path / "again.tar.bz2"
+    vohub("--db", second_db, "export", "-o", str(again))
+    assert (
+        hashlib.sha256(again.read_bytes()).digest()
+        == hashlib.sha256(exported.read_bytes()).digest()
+    )
+    june = tmp_path / "june.tar.bz2"
+    window = vohub(
+        "--db",
+        first_db,
+        "export",
+        "--since",
+        "2020-06-30T18:00",
+        "--until",
+        "2020-07-01",
+        "-o",
+        str(june),
+    )
+    assert window.returncode == 0
+    kept = list(tarballs.read(june))
+    assert 0 < len(kept) < 294
+
+
+def test_ingest_one_packet_from_stdin(tmp_path: Path, data_dir: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'd.db'}"
+    raw = (data_dir / "voevents" / "voeventdb" / "Gaia16bsf.xml").read_bytes()
+    stored = vohub("--db", db, "ingest", stdin=raw)
+    assert (stored.returncode, stored.stdout.strip()) == (
+        0,
+        "stored ivo://gaia.cam.uk/alerts#Gaia16bsf",
+    )
+    dup = vohub("--db", db, "ingest", stdin=raw)
+    assert (dup.returncode, dup.stdout.strip()) == (
+        0,
+        "duplicate ivo://gaia.cam.uk/alerts#Gaia16bsf",
+    )
+    bad = vohub("--db", db, "ingest", stdin=b"<oops")
+    assert bad.returncode == 1
+    assert bad.stdout.startswith("invalid: malformed XML")
+
+
+def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path, data_dir: Path) -> None:
+    raw = (data_dir / "voevents" / "voeventdb" / "Gaia16bsf.xml").read_bytes()
+    result = vohub("ingest", stdin=raw, cwd=tmp_path, env={"VOHUB_ARCHIVE__DATA_DIR": "store"})
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "store" / "archive.db").is_file()
+
+
+@pytest.mark.parametrize(
+    ("env", "toml", "message"),
+    [
+        ({"VOHUB_ARCHIVE__GRPC": "nowhere"}, "", "archive.grpc: address: no port in 'nowhere'"),
+        ({}, "[archive]\nbacth = 5\n", "archive.bacth: unknown key"),
+        ({"VOHUB_ARCHIVE__MAX_BATCH": "many"}, "", "archive.max_batch: must be int, not 'many'"),
+        ({"VOHUB_ARCHIVE__DB": "mysql://x/y"}, "", "archive.db: unsupported database 'mysql'"),
+    ],
+)
+def test_configuration_errors_name_the_key(
+    tmp_path: Path, env: dict[str, str], toml: str, message: str
+) -> None:
+    config = tmp_path / "vohub.toml"
+    config.write_text(toml)
+    result = vohub("--config", str(config), "migrate", env=env)
+    assert result.returncode == 2
+    assert message in result.stderr
+
+
+def test_migrate_and_check(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'm.db'}"
+    assert vohub("--db", db, "migrate").stdout.startswith("schema at 0001: sqlite:///")
+    assert vohub("--db", db, "migrate", "--check").returncode == 0
+
+
+def test_serve_answers_grpc(
+    archive_server_factory: ArchiveFactory, tmp_path: Path, data_dir: Path
+) -> None:
+    server = archive_server_factory(f"sqlite:///{tmp_path / 's.db'}")
+    raw = (data_dir / "voevents" / "voeventdb" / "XRT_Pos_655721-326.xml").read_bytes()
+    with grpc.insecure_channel(server.address) as channel:
+        stub = archive_pb2_grpc.ArchiveStub(channel)
+        reply = stub.Ingest(pb.IngestRequest(packets=[pb.IngestPacket(xml=raw)]), timeout=10)
+        assert reply.results[0].outcome == pb.IngestResult.STORED
+        assert stub.Count(pb.CountRequest(), timeout=10).count == 1
+    assert server.stop() == 0
+    assert "event=archive.serving" in server.process.output()
+    assert "event=archive.stopped" in server.process.output()
