@@ -14,6 +14,8 @@ CODEC_MODULES = [
     "vohub.vtp.author",
     "vohub.vtp.subscriber",
     "vohub.vtp.broker",
+    "vohub.vtp.receiver",
+    "vohub.vtp.broadcaster",
     "vohub.vtp.backoff",
     "vohub.vtp.address",
 ]
