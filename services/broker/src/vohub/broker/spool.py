@@ -193,15 +193,27 @@ class Spool:
             self._flusher = None
 
     def _write(self, records: list[Record]) -> None:
-        if self._handle is None or self._size >= self.segment_bytes:
-            self._rotate(records[0].seq)
-        assert self._handle is not None
-        data = b"".join(r.encode() for r in records)
-        view = memoryview(data)
+        """Write and fdatasync ``records``, starting a new segment whenever one is full."""
+        chunk: list[bytes] = []
+        size = 0
+        for record in records:
+            if self._handle is None or self._size + size >= self.segment_bytes:
+                self._sync(chunk, size)
+                chunk, size = [], 0
+                self._rotate(record.seq)
+            data = record.encode()
+            chunk.append(data)
+            size += len(data)
+        self._sync(chunk, size)
+
+    def _sync(self, chunk: list[bytes], size: int) -> None:
+        if not chunk or self._handle is None:
+            return
+        view = memoryview(b"".join(chunk))
         while view:
             view = view[os.write(self._handle, view) :]
         os.fdatasync(self._handle)
-        self._size += len(data)
+        self._size += size
         self.durable_end = (self._path, self._size)
 
     def _rotate(self, first_seq: int) -> None:

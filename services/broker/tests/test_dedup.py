@@ -1,0 +1,71 @@
+"""The IVORN dedup store: verdicts, reservations, persistence and expiry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from vohub.broker.dedup import SeenStore, Verdict, digest
+
+IVORN = "ivo://vohub.test/unit#1"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_new_then_duplicate_then_conflict(tmp_path: Path) -> None:
+    store = SeenStore(tmp_path / "seen.sqlite3", expiry=60)
+    assert store.check(IVORN, digest(b"a")) is Verdict.NEW
+    assert store.check(IVORN, digest(b"a")) is Verdict.DUPLICATE  # reserved, not yet committed
+    assert store.check(IVORN, digest(b"b")) is Verdict.CONFLICT
+    store.close()
+
+
+def test_committed_ivorns_survive_a_reopen_but_uncommitted_do_not(tmp_path: Path) -> None:
+    path = tmp_path / "seen.sqlite3"
+    store = SeenStore(path, expiry=60)
+    store.check(IVORN, digest(b"a"))
+    store.check("ivo://vohub.test/unit#2", digest(b"b"))
+    assert store.commit([IVORN]) == 1
+    store.close()
+    reopened = SeenStore(path, expiry=60)
+    assert reopened.lookup(IVORN) == digest(b"a")
+    assert reopened.lookup("ivo://vohub.test/unit#2") is None
+    assert len(reopened) == 1
+    reopened.close()
+
+
+def test_release_forgets_a_reservation(tmp_path: Path) -> None:
+    store = SeenStore(tmp_path / "seen.sqlite3", expiry=60)
+    store.check(IVORN, digest(b"a"))
+    store.release(IVORN)
+    assert store.check(IVORN, digest(b"b")) is Verdict.NEW
+    store.close()
+
+
+def test_entries_expire_and_are_pruned(tmp_path: Path) -> None:
+    clock = Clock()
+    store = SeenStore(tmp_path / "seen.sqlite3", expiry=30 * 86400, clock=clock)
+    store.check(IVORN, digest(b"a"))
+    store.commit()
+    clock.now += 29 * 86400
+    assert store.check(IVORN, digest(b"a")) is Verdict.DUPLICATE
+    clock.now += 2 * 86400
+    assert store.lookup(IVORN) is None
+    assert store.prune() == 1
+    assert store.check(IVORN, digest(b"other")) is Verdict.NEW
+    store.commit()
+    assert store.lookup(IVORN) == digest(b"other")
+    store.close()
+
+
+def test_add_keeps_the_first_unexpired_copy(tmp_path: Path) -> None:
+    store = SeenStore(tmp_path / "seen.sqlite3", expiry=60)
+    store.add([(IVORN, digest(b"a"), store.clock())])
+    store.add([(IVORN, digest(b"b"), store.clock())])
+    assert store.lookup(IVORN) == digest(b"a")
+    store.close()
