@@ -146,3 +146,12 @@ def test_importing_the_package_does_not_import_astropy() -> None:
     code = "import sys, vohub.voevent; print('astropy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_text_input_with_a_declared_encoding() -> None:
+    text = (
+        '<?xml version="1.0" encoding="ISO-8859-1"?><voe:VOEvent'
+        ' xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" version="2.0" ivorn="ivo://a.b/c#1">'
+        "<Description>café</Description></voe:VOEvent>"
+    )
+    assert parse(text).description == "café"

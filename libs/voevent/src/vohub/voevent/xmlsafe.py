@@ -9,6 +9,7 @@ one of our own exceptions (:mod:`vohub.voevent.errors`), never a raw lxml one.
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import Any, cast
 
@@ -24,6 +25,7 @@ MAX_BYTES = 1 << 20
 MAX_DEPTH = 256
 
 _local = threading.local()
+_DECLARED_ENCODING = re.compile(r"""\A(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
 
 
 def _parser() -> etree.XMLParser:
@@ -67,17 +69,20 @@ def read_source(
     (b'<a/>', '<bytes>')
     >>> read_source("<a/>", "mine")
     (b'<a/>', 'mine')
+    >>> read_source("<?xml version='1.0' encoding='latin-1'?><a>\u00e9</a>", None)[0]
+    b"<?xml version='1.0' encoding='UTF-8'?><a>\\xc3\\xa9</a>"
     """
     if isinstance(data, bytes | bytearray | memoryview):
         raw = bytes(data)
         name = source or "<bytes>"
     elif isinstance(data, str):
-        raw = data.encode("utf-8")
         name = source or "<str>"
         if not data.lstrip().startswith("<"):
             raise MalformedXML(
                 name, "text does not start with '<' (pass a pathlib.Path to read a file)"
             )
+        # The text is re-encoded as UTF-8, so a declared encoding must say so too.
+        raw = _DECLARED_ENCODING.sub(r"\1UTF-8\2", data, count=1).encode("utf-8")
     else:
         name = source or os.fspath(data)
         raw = _read_file(data, name, max_bytes)
