@@ -31,7 +31,7 @@ def build_parser(argv: Sequence[str]) -> tuple[argparse.ArgumentParser, str | No
     parser = argparse.ArgumentParser(
         prog="vohub", description="vohub: a hub for astronomical transient alerts (VOEvent)."
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="vohub_command", metavar="COMMAND", required=True)
     chosen = next((a for a in argv if not a.startswith("-")), None)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
@@ -45,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args_in = list(sys.argv[1:] if argv is None else argv)
     parser, _ = build_parser(args_in)
     args = parser.parse_args(args_in)
-    module = importlib.import_module(COMMANDS[args.command][0])
+    module = importlib.import_module(COMMANDS[args.vohub_command][0])
     try:
         status = module.run(args)
     except KeyboardInterrupt:
