@@ -55,6 +55,31 @@ def odd_packet(ivorn: str) -> bytes:
     ).encode()
 
 
+TWO = "ivo://vohub.test/odd#two-positions"
+
+
+def two_position_packet() -> bytes:
+    """A packet with two positions, both inside one small cone, citing the Swift BAT packet."""
+    where = "".join(
+        "<ObsDataLocation><ObservatoryLocation id='GEOLUN'/><ObservationLocation>"
+        "<AstroCoordSystem id='UTC-ICRS-TOPO'/><AstroCoords coord_system_id='UTC-ICRS-TOPO'>"
+        "<Time unit='s'><TimeInstant><ISOTime>2020-06-15T11:00:00</ISOTime></TimeInstant></Time>"
+        f"<Position2D unit='deg'><Name1>RA</Name1><Name2>Dec</Name2><Value2><C1>{ra}</C1>"
+        f"<C2>{dec}</C2></Value2><Error2Radius>0.1</Error2Radius></Position2D></AstroCoords>"
+        "</ObservationLocation></ObsDataLocation>"
+        for ra, dec in ((10.0, 20.0), (10.2, 20.1))
+    )
+    return (
+        "<?xml version='1.0' encoding='UTF-8'?>\n"
+        '<voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" '
+        f'ivorn="{TWO}" role="observation" version="2.0">'
+        "<Who><AuthorIVORN>ivo://vohub.test/author</AuthorIVORN>"
+        "<Date>2020-06-15T12:00:00</Date></Who>"
+        f"<WhereWhen>{where}</WhereWhen>"
+        f"<Citations><EventIVORN cite='followup'>{BAT}</EventIVORN></Citations></voe:VOEvent>"
+    ).encode()
+
+
 @dataclass
 class Stack:
     url: str
@@ -81,7 +106,7 @@ def stack(
         db = f"sqlite:///{logs / 'archive.db'}"
     else:
         db = request.getfixturevalue("postgres_databases")("gateway_remote")
-    blobs = real_packets(DATA) + [odd_packet(i) for i in ODD]
+    blobs = [*real_packets(DATA), *(odd_packet(i) for i in ODD), two_position_packet()]
     running = start_stack(db, logs, blobs)
     try:
         packets = _oracle(blobs, running.outcomes)
@@ -163,6 +188,19 @@ def test_awkward_ivorns(stack: Stack, ivorn: str) -> None:
 def test_like_wildcards_are_literal(stack: Stack) -> None:
     assert apiv1.list_ivorn({FilterKeys.ivorn_contains: "100%_"}) == [ODD[2]]
     assert apiv1.count({FilterKeys.ivorn_contains: "_"}) < len(stack.packets)
+
+
+def test_multi_position_packet_counted_once(stack: Stack) -> None:
+    cone = {FilterKeys.cone: (10.1, 20.05, 1.0)}
+    assert apiv1.count(cone) == 1
+    assert apiv1.list_ivorn(cone) == [TWO]
+    assert apiv1.list_ivorn_nrefs(cone) == [[TWO, 1]]
+    assert len(apiv1.packet_synopsis(TWO)["coords"]) == 2
+    assert apiv1.map_stream_count(cone) == {"vohub.test/odd": 1}
+
+
+def test_role_prediction_accepted(stack: Stack) -> None:
+    assert apiv1.count({FilterKeys.role: "prediction"}) == stack.roles["prediction"] >= 1
 
 
 def test_unknown_ivorn_is_422(stack: Stack) -> None:
