@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
@@ -18,6 +19,13 @@ GAIA = DATA / "fourpisky-core" / "Gaia16ajo.xml"
 
 PacketMaker = Callable[..., bytes]
 AppFactory = Callable[..., Coroutine[Any, Any, BrokerApp]]
+
+
+async def wait_for(condition: Callable[[], bool], deadline: float = 20.0) -> None:
+    """Poll ``condition`` until it holds (TimeoutError after ``deadline`` seconds)."""
+    async with asyncio.timeout(deadline):
+        while not condition():  # noqa: ASYNC110 - nothing to wait on but the condition
+            await asyncio.sleep(0.02)
 
 
 def with_ivorn(raw: bytes, ivorn: str) -> bytes:

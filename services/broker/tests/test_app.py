@@ -1,0 +1,186 @@
+"""A whole in-process broker: gRPC Publish/Subscribe, whitelist, slow and dead subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+
+import grpc
+import pytest
+
+from vohub.broker.app import BrokerApp
+from vohub.v1 import broker_pb2, broker_pb2_grpc
+from vohub.vtp import FrameDecoder, IAmAlive, decode, encode, encode_frame
+from vohub.vtp.client import publish, subscribe
+
+from .conftest import GAIA, AppFactory, PacketMaker, wait_for, with_ivorn
+
+Outcome = broker_pb2.PublishResponse
+
+
+def stub(app: BrokerApp) -> broker_pb2_grpc.BrokerStub:
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{app.ports.grpc}")
+    return broker_pb2_grpc.BrokerStub(channel)
+
+
+async def test_publish_reports_accepted_duplicate_conflict_and_invalid(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory()
+    broker = stub(app)
+    first = await broker.Publish(broker_pb2.PublishRequest(xml=packet(1), publisher="t"))
+    again = await broker.Publish(broker_pb2.PublishRequest(xml=packet(1)))
+    other = await broker.Publish(broker_pb2.PublishRequest(xml=packet(1).replace(b"  ", b" ", 1)))
+    junk = await broker.Publish(broker_pb2.PublishRequest(xml=b"<VOEvent"))
+    assert (first.outcome, first.ivorn) == (Outcome.ACCEPTED, "ivo://vohub.test/unit#test-1")
+    assert (again.outcome, again.reason) == (Outcome.DUPLICATE, "Previously seen by this broker")
+    assert other.outcome == Outcome.REJECTED
+    assert "IVORN ivo://vohub.test/unit#test-1 was already seen with different content" in (
+        other.reason
+    )
+    assert junk.outcome == Outcome.REJECTED
+    assert "not well-formed XML" in junk.reason
+    assert app.metrics.value("vohub_broker_rejected_total", path="grpc", reason="conflict") == 1
+
+
+async def test_publish_refuses_packets_over_the_cap(app_factory: AppFactory) -> None:
+    app = await app_factory(max_inbound_bytes=200_000)
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stub(app).Publish(broker_pb2.PublishRequest(xml=b"<x/>" * 60_000))
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert "exceeds the limit of 200000 bytes" in (caught.value.details() or "")
+
+
+async def test_subscribe_filters_by_stream_role_and_xpath(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory()
+    broker = stub(app)
+    gaia = with_ivorn(GAIA.read_bytes(), "ivo://vohub.test/gaia#g1")
+    request = broker_pb2.SubscribeRequest(
+        roles=["observation"], xpath=["//Param[@name='Packet_Type' and @value='61']"]
+    )
+    by_xpath = broker.Subscribe(request)
+    by_stream = broker.Subscribe(broker_pb2.SubscribeRequest(streams=["vohub.test/gaia"]))
+    await wait_for(lambda: len(app.fanout.sinks) == 2)
+    for xml in (gaia, packet(1)):
+        assert (await broker.Publish(broker_pb2.PublishRequest(xml=xml))).outcome == 1
+    first = await by_xpath.read()
+    assert (first.ivorn, first.xml, first.role) == (
+        "ivo://vohub.test/unit#test-1",
+        packet(1),
+        "observation",
+    )
+    gaia_event = await by_stream.read()
+    assert (gaia_event.ivorn, gaia_event.stream) == ("ivo://vohub.test/gaia#g1", "vohub.test/gaia")
+    by_xpath.cancel()
+    by_stream.cancel()
+
+
+async def test_subscribe_refuses_a_bad_xpath_naming_it(app_factory: AppFactory) -> None:
+    app = await app_factory()
+    call = stub(app).Subscribe(broker_pb2.SubscribeRequest(xpath=["//Why", "//[bad"]))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call.read()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "'//[bad'" in (caught.value.details() or "")
+
+
+async def test_an_author_outside_the_whitelist_gets_a_nak_naming_it(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory(author_whitelist=["10.0.0.0/8"])
+    reply = await publish("127.0.0.1", app.ports.receive, packet(1))
+    assert reply.reason == "Event rejected: author 127.0.0.1 is not in the author whitelist"
+    assert app.metrics.value("vohub_broker_rejected_total", path="author", reason="whitelist") == 1
+
+
+async def raw_subscriber(
+    port: int, *, rcvbuf: int | None = None
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    if rcvbuf is not None:
+        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    return reader, writer
+
+
+async def test_a_stuck_subscriber_is_dropped_and_the_others_get_everything(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory(subscriber_queue_bytes=100_000, iamalive_interval=60)
+    _, stuck = await raw_subscriber(app.ports.broadcast, rcvbuf=4096)  # never reads
+    got: list[str] = []
+    sub = subscribe("127.0.0.1", app.ports.broadcast, local_ivo="ivo://vohub.test/fast")
+
+    async def follow() -> None:
+        async for event in sub:
+            got.append(event.ivorn)
+
+    task = asyncio.create_task(follow())
+    await wait_for(lambda: len(app.fanout.sinks) == 2)
+    broker = stub(app)
+    padding = b"<How><Description>" + b"x" * 80_000 + b"</Description>"
+    for i in range(150):  # 12 MB: more than the kernel buffers hold
+        xml = packet(i).replace(b"<How>", padding)
+        await broker.Publish(broker_pb2.PublishRequest(xml=xml))
+    await wait_for(lambda: len(got) == 150)
+    assert got == [f"ivo://vohub.test/unit#test-{i}" for i in range(150)]
+    assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="queue") == 1
+    assert app.metrics.value("vohub_broker_subscribers", kind="vtp") == 1
+    task.cancel()
+    stuck.close()
+
+
+async def test_a_silent_subscriber_is_dropped_at_the_second_tick(app_factory: AppFactory) -> None:
+    app = await app_factory(iamalive_interval=0.2)
+    reader, silent = await raw_subscriber(app.ports.broadcast)
+    decoder = FrameDecoder()
+    while not reader.at_eof():
+        decoder.feed(await reader.read(65536))
+    kinds = [type(decode(frame)).__name__ for frame in decoder]
+    assert kinds == ["Authenticate", "IAmAlive"]
+    assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="dead") == 1
+    silent.close()
+
+
+async def test_a_subscriber_that_answers_stays_across_ticks(app_factory: AppFactory) -> None:
+    app = await app_factory(iamalive_interval=0.1)
+    reader, writer = await raw_subscriber(app.ports.broadcast)
+    decoder, pings = FrameDecoder(), 0
+    while pings < 6:
+        decoder.feed(await asyncio.wait_for(reader.read(65536), 5))
+        for frame in decoder:
+            message = decode(frame)
+            if isinstance(message, IAmAlive):
+                pings += 1
+                reply = IAmAlive(message.origin, "ivo://vohub.test/raw")
+                writer.write(encode_frame(encode(reply, 0.0)))
+    assert app.metrics.value("vohub_broker_subscriber_replies_total", role="iamalive") >= 5
+    assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="dead") == 0
+    writer.close()
+
+
+async def test_oversize_packets_reach_grpc_but_skip_vtp_subscribers(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory()
+    big = packet(1).replace(b"<How>", b"<How><Description>" + b"x" * 120_000 + b"</Description>")
+    assert len(big) > 99_999
+    grpc_sub = stub(app).Subscribe(broker_pb2.SubscribeRequest())
+    got: list[str] = []
+    sub = subscribe("127.0.0.1", app.ports.broadcast)
+
+    async def follow() -> None:
+        async for event in sub:
+            got.append(event.ivorn)
+
+    task = asyncio.create_task(follow())
+    await wait_for(lambda: len(app.fanout.sinks) == 2)
+    reply = await publish("127.0.0.1", app.ports.receive, big, max_send_size=1 << 20)
+    assert type(reply).__name__ == "Ack"
+    assert (await grpc_sub.read()).xml == big
+    await publish("127.0.0.1", app.ports.receive, packet(2))
+    await wait_for(lambda: got == ["ivo://vohub.test/unit#test-2"])
+    assert app.metrics.value("vohub_broker_oversize_skipped_total") == 1
+    task.cancel()
+    grpc_sub.cancel()

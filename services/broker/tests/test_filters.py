@@ -1,0 +1,66 @@
+"""The filter sandbox: Comet semantics, and a runaway XPath killed without stalling the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from vohub.broker.filters import FilterSandbox
+
+from .conftest import BAT, GAIA
+
+#: Nested counts over every node: on a real packet this runs for about a minute.
+RUNAWAY = "count(//node()[count(//node()[count(//node()[count(//node()) > 0]) > 0]) > 0])"
+
+
+@pytest.fixture
+async def sandbox() -> AsyncIterator[tuple[FilterSandbox, list[tuple[int, str]]]]:
+    timeouts: list[tuple[int, str]] = []
+    box = FilterSandbox(budget=0.3, on_timeout=lambda i, r: timeouts.append((i, r)))
+    await box.start()
+    yield box, timeouts
+    await box.close()
+
+
+async def test_filters_match_as_comet_does(sandbox: tuple[FilterSandbox, list]) -> None:  # type: ignore[type-arg]
+    box, _ = sandbox
+    box.set(1, ["//Param[@name='Packet_Type' and @value='61']"])
+    box.set(2, ["/*[local-name()='VOEvent' and @role!='test']", "//Nope"])
+    box.set(3, ["//voe:VOEvent"])  # compiles, fails at evaluation: matches nothing (Comet)
+    box.set(4, ["count(//Param) > 1000", "string(//Who/AuthorIVORN)"])
+    bat, gaia = BAT.read_bytes(), GAIA.read_bytes()
+    assert await box.evaluate([bat, gaia, b"not xml"]) == [[1, 2, 4], [2, 4], []]
+    box.drop(4)
+    assert await box.evaluate([bat]) == [[1, 2]]
+
+
+async def test_a_runaway_filter_is_killed_and_only_its_subscriber_pays(
+    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+) -> None:
+    box, timeouts = sandbox
+    box.set(1, ["//Why"])
+    box.set(2, [RUNAWAY])
+    box.set(3, ["//What"])
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.monotonic()
+    verdicts = await box.evaluate([BAT.read_bytes()])
+    elapsed = time.monotonic() - started
+    task.cancel()
+    assert verdicts == [[1, 3]]
+    assert [sub for sub, _ in timeouts] == [2]
+    assert RUNAWAY in timeouts[0][1]
+    assert box.restarts == 1
+    assert 2 not in box.filters
+    assert ticks >= elapsed / 0.01 / 4  # the event loop kept running meanwhile
+    assert await box.evaluate([BAT.read_bytes()]) == [[1, 3]]

@@ -1,0 +1,64 @@
+"""Local --exec handlers: real scripts, a concurrency cap, timeouts, and failures counted."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import stat
+from pathlib import Path
+
+from vohub.broker.handlers import ExecHandler
+from vohub.broker.metrics import Metrics
+
+
+def script(path: Path, body: str) -> Path:
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+async def test_each_packet_reaches_the_script_on_stdin(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    record = script(tmp_path / "record.sh", f'sha1sum > "{out}/$$"\n')
+    metrics = Metrics()
+    handler = ExecHandler([str(record)], metrics, concurrency=2)
+    packets = [f"<VOEvent n='{i}'/>".encode() for i in range(6)]
+    for i, packet in enumerate(packets):
+        handler(f"ivo://vohub.test/h#{i}", packet)
+    await handler.drain()
+    got = sorted(p.read_text().split()[0] for p in out.iterdir())
+    assert got == sorted(hashlib.sha1(p).hexdigest() for p in packets)
+    assert metrics.value("vohub_broker_handler_runs_total", outcome="ok") == 6
+
+
+async def test_failures_and_timeouts_are_counted_and_do_not_block(tmp_path: Path) -> None:
+    metrics = Metrics()
+    failing = ExecHandler([str(script(tmp_path / "f.sh", "cat >/dev/null; exit 3\n"))], metrics)
+    slow = ExecHandler(
+        [str(script(tmp_path / "s.sh", "sleep 30\n"))], metrics, concurrency=1, timeout=0.3
+    )
+    missing = ExecHandler([str(tmp_path / "nope")], metrics)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    failing("ivo://vohub.test/h#1", b"<x/>")
+    slow("ivo://vohub.test/h#2", b"<x/>")
+    slow("ivo://vohub.test/h#3", b"<x/>")
+    missing("ivo://vohub.test/h#4", b"<x/>")
+    assert loop.time() - started < 0.1  # scheduling never waits on a handler
+    await asyncio.gather(failing.drain(), slow.drain(), missing.drain())
+    assert metrics.value("vohub_broker_handler_failures_total", reason="exit") == 1
+    assert metrics.value("vohub_broker_handler_failures_total", reason="timeout") == 2
+    assert metrics.value("vohub_broker_handler_failures_total", reason="start") == 1
+
+
+async def test_the_queue_is_bounded(tmp_path: Path) -> None:
+    metrics = Metrics()
+    handler = ExecHandler(
+        [str(script(tmp_path / "s.sh", "sleep 0.2\n"))], metrics, concurrency=1, queue=2
+    )
+    for i in range(5):
+        handler(f"ivo://vohub.test/h#{i}", b"<x/>")
+    await handler.drain()
+    assert metrics.value("vohub_broker_handler_failures_total", reason="overflow") == 3
+    assert metrics.value("vohub_broker_handler_runs_total", outcome="ok") == 2
