@@ -188,7 +188,7 @@ def start_vohub(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen
     grpc_addr = f"127.0.0.1:{free_port()}"
     vohub = [sys.executable, "-m", "vohub.cli"]
     env = {**os.environ, "VOHUB_ARCHIVE__OPS": ""}
-    archive = start([*vohub, "archive", "--db", db_url(), "serve", "--grpc", grpc_addr],
+    archive = start([*vohub, "archive", "serve", "--grpc", grpc_addr, "--db", db_url()],
                     workdir / "archive.log", env)  # fmt: skip
     port = free_port()
     gateway = start([*vohub, "gateway", "--bind", f"127.0.0.1:{port}", "--archive", grpc_addr,
