@@ -8,8 +8,10 @@ interval and its own data directory, and waits until gRPC health says SERVING; t
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sys
+import time
 import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -19,6 +21,24 @@ import pytest
 from vohub.testing.archive import serving
 from vohub.testing.ports import LOOPBACK, free_port
 from vohub.testing.process import SupervisedProcess
+
+
+def with_ivorn(raw: bytes, ivorn: str) -> bytes:
+    """``raw`` with its root ``ivorn`` attribute replaced (a real packet under a fresh IVORN).
+
+    >>> with_ivorn(b'<v:VOEvent ivorn="ivo://a.b/c#1" role="test"/>', "ivo://x.y/z#2")
+    b'<v:VOEvent ivorn="ivo://x.y/z#2" role="test"/>'
+    """
+    return re.sub(rb'ivorn="[^"]*"', f'ivorn="{ivorn}"'.encode(), raw, count=1)
+
+
+def wait_until(condition: Callable[[], bool], deadline: float = 30.0, what: str = "it") -> None:
+    """Poll ``condition`` until it holds; fail the test naming ``what`` after ``deadline`` s."""
+    end = time.monotonic() + deadline
+    while not condition():
+        if time.monotonic() > end:
+            pytest.fail(f"{what} did not happen within {deadline:g} s", pytrace=False)
+        time.sleep(0.05)
 
 
 class BrokerServer:

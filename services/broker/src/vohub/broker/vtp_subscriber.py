@@ -54,6 +54,8 @@ class VtpSubscriber(asyncio.Protocol):
         self.conn: BroadcastConnection | None = None
         self._sent: deque[float] = deque()
         self._ping_at = float("-inf")
+        self._flush_due = False
+        self._delivered = metrics.delivered.labels(kind=self.kind)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -117,8 +119,10 @@ class VtpSubscriber(asyncio.Protocol):
         offer = self.conn.offer(accepted.event)
         if offer is Offer.SENT:
             self._sent.append(time.monotonic())
-            self.metrics.delivered.labels(kind=self.kind).inc()
-            self._flush()
+            self._delivered.inc()
+            if not self._flush_due:  # packets made durable together go out in one write
+                self._flush_due = True
+                asyncio.get_running_loop().call_soon(self._flush)
         elif offer is Offer.TOO_LARGE:
             self.metrics.oversize_skipped.inc()
             log.warning(
@@ -151,6 +155,7 @@ class VtpSubscriber(asyncio.Protocol):
     def _flush(self) -> None:
         assert self.conn is not None
         assert self.transport is not None
+        self._flush_due = False
         data = self.conn.data_to_send()
         if data and not self.transport.is_closing():
             self.transport.write(data)
