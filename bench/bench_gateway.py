@@ -111,8 +111,9 @@ def build_database(n: int) -> None:
 
 
 def fill_sql(n: int, template: str) -> str:
-    """Deterministic synthetic packets: 20 streams, ~80 % with a position spread uniformly on
-    the sky (golden-ratio sequence), author dates over ~9.5 years, 20 % citing an earlier one."""
+    """Deterministic synthetic packets: 20 streams, 80 % with a position spread uniformly on the
+    sky (RA and sin(dec) from two independent Weyl sequences, frac(g*(sqrt(2)-1)) and
+    frac(g*(golden ratio - 1))), author dates over ~9.5 years, 20 % citing an earlier one."""
     streams = "ARRAY[" + ",".join(f"'{s}'" for s in STREAMS) + "]"
     tpl = template.replace("'", "''")
     return f"""
@@ -130,7 +131,7 @@ SELECT g, timestamptz '2024-01-01 00:00:00+00',
                           'ivo://' || ({streams})[1 + g % 20] || '#bench-' || g), 'UTF8')
 FROM generate_series(1, {n}) AS g;
 INSERT INTO coord (voevent_id, ra, dec, error, time)
-SELECT g, mod(g * 137.50776405003785, 360.0),
+SELECT g, 360.0 * (g * 0.4142135623730950 - floor(g * 0.4142135623730950)),
        degrees(asin(2 * (g * 0.6180339887498949 - floor(g * 0.6180339887498949)) - 1)),
        0.05, timestamptz '2014-01-01 00:00:00+00' + g * (300 * 1000000 / {n}) * interval '1 second'
 FROM generate_series(1, {n}) AS g WHERE g % 10 < 8;
