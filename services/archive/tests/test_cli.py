@@ -10,9 +10,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vohub.archive import tarballs
-from vohub.testing.archive import ArchiveFactory
+from vohub.testing.archive import ArchiveFactory, archive_command, serving
+from vohub.testing.ports import free_port
+from vohub.testing.process import SupervisedProcess
 from vohub.v1 import archive_pb2 as pb
 from vohub.v1 import archive_pb2_grpc
 
@@ -159,3 +162,26 @@ def test_serve_answers_grpc(
     assert server.stop() == 0
     assert "event=archive.serving" in server.process.output()
     assert "event=archive.stopped" in server.process.output()
+
+
+@pytest.mark.postgres
+def test_serve_stays_not_serving_while_the_database_is_down(tmp_path: Path) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    argv = archive_command("postgresql://postgres@127.0.0.1:1/nothing", address, "--ops", "")
+    with SupervisedProcess("archive-down", argv, log_dir=tmp_path) as process:
+        process.wait_output("event=archive.listening", deadline=30)
+        with grpc.insecure_channel(address) as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            reply = health.Check(
+                health_pb2.HealthCheckRequest(service="vohub.v1.Archive"), timeout=5
+            )
+        assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        assert not serving(address)
+
+
+@pytest.mark.slow
+def test_import_every_shared_dump(tmp_path: Path, data_dir: Path) -> None:
+    dumps = sorted(str(p) for p in (data_dir / "tarballs").glob("*.tar.bz2"))
+    result = vohub("--db", f"sqlite:///{tmp_path / 'all.db'}", "import", *dumps)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["imported 85039, duplicates 0, conflicts 0, invalid 0"]

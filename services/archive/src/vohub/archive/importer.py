@@ -59,10 +59,10 @@ class Summary:
         return [head, *self.problems]
 
 
-def _read(paths: list[str], size: int, out: Any) -> None:
-    """Worker: put Batches of every file, then None (or an error text) on ``out``."""
+def _read(jobs: list[tuple[int, str]], size: int, out: Any) -> None:
+    """Worker: put (file index, Batch) for every file, then None (or an error text) on ``out``."""
     try:
-        for index, path in enumerate(paths):
+        for index, path in jobs:
             names: list[str] = []
             prepared: list[PacketRows | IngestResult] = []
             for member in tarballs.read(Path(path)):
@@ -78,6 +78,21 @@ def _read(paths: list[str], size: int, out: Any) -> None:
     out.put(None)
 
 
+def share(sizes: list[int], readers: int) -> list[list[int]]:
+    """File indices per reader, largest files first to the least loaded reader.
+
+    >>> share([1, 50, 40, 20], 2)
+    [[1, 0], [2, 3]]
+    """
+    loads = [0] * readers
+    shares: list[list[int]] = [[] for _ in range(readers)]
+    for index in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        least = loads.index(min(loads))
+        shares[least].append(index)
+        loads[least] += sizes[index]
+    return shares
+
+
 #: Below this many compressed bytes a worker process costs more than it saves.
 PARALLEL_FROM = 2_000_000
 
@@ -89,57 +104,74 @@ def import_files(
     batch: int = 1000,
     progress: Progress | None = None,
     parallel: bool | None = None,
+    readers: int = 2,
 ) -> Summary:
     """Import the dumps at ``paths`` into ``store``; raises TarballError for an unreadable file.
 
-    ``parallel`` (default: for inputs over :data:`PARALLEL_FROM` bytes) reads and parses in a
-    worker process.
+    ``parallel`` (default: for inputs over :data:`PARALLEL_FROM` bytes) reads and parses in
+    up to ``readers`` worker processes, one file at a time each; batches are then written as
+    they come, so when two files hold different bytes under one IVORN, which copy is kept
+    (and which recorded as a conflict) depends on timing.
     """
     sizes = [p.stat().st_size for p in paths]
     if parallel is None:
         parallel = sum(sizes) >= PARALLEL_FROM
-    summary = Summary()
+    tracker = _Tracker(store, sizes, progress)
     if not parallel:
         inbox: Any = queue.SimpleQueue()
-        _read([str(p) for p in paths], batch, inbox)
-        while (item := _next(inbox, None)) is not None:
-            _write(store, item, sizes, summary, progress)
-        return summary
+        _read([(i, str(p)) for i, p in enumerate(paths)], batch, inbox)
+        while (item := _next(inbox, [])) is not None:
+            tracker.write(item)
+        return tracker.summary
     context = multiprocessing.get_context("spawn")
     inbox = context.Queue(maxsize=8)
-    worker = context.Process(target=_read, args=([str(p) for p in paths], batch, inbox))
-    worker.daemon = True
-    worker.start()
+    workers = []
+    for indices in share(sizes, max(1, min(readers, len(paths)))):
+        jobs = [(i, str(paths[i])) for i in indices]
+        workers.append(context.Process(target=_read, args=(jobs, batch, inbox), daemon=True))
+    for worker in workers:
+        worker.start()
     try:
-        while (item := _next(inbox, worker)) is not None:
-            _write(store, item, sizes, summary, progress)
+        running = len(workers)
+        while running:
+            item = _next(inbox, workers)
+            if item is None:
+                running -= 1
+            else:
+                tracker.write(item)
     finally:
-        if worker.is_alive():
-            worker.terminate()
-        worker.join()
-    return summary
+        for worker in workers:
+            if worker.is_alive():
+                worker.terminate()
+            worker.join()
+    return tracker.summary
 
 
-def _write(
-    store: Store,
-    item: tuple[int, Batch],
-    sizes: list[int],
-    summary: Summary,
-    progress: Progress | None,
-) -> None:
-    index, chunk = item
-    summary.add(chunk.names, store.write(chunk.prepared))
-    if progress is not None:
-        progress.update(sum(sizes[:index]) + chunk.offset, packets=sum(summary.tally.values()))
+class _Tracker:
+    """Writes batches, counts outcomes and moves the progress bar."""
+
+    def __init__(self, store: Store, sizes: list[int], progress: Progress | None) -> None:
+        self.store = store
+        self.progress = progress
+        self.summary = Summary()
+        self.offsets = dict.fromkeys(range(len(sizes)), 0)
+
+    def write(self, item: tuple[int, Batch]) -> None:
+        index, chunk = item
+        self.summary.add(chunk.names, self.store.write(chunk.prepared))
+        self.offsets[index] = chunk.offset
+        if self.progress is not None:
+            done = sum(self.offsets.values())
+            self.progress.update(done, packets=sum(self.summary.tally.values()))
 
 
-def _next(inbox: Any, worker: Any) -> tuple[int, Batch] | None:
+def _next(inbox: Any, workers: list[Any]) -> tuple[int, Batch] | None:
     while True:
         try:
             item = inbox.get(timeout=1.0)
         except queue.Empty:
-            if worker is not None and not worker.is_alive():
-                raise TarballError("import", "the reader process died") from None
+            if workers and not any(w.is_alive() for w in workers):
+                raise TarballError("import", "the reader processes died") from None
             continue
         if isinstance(item, str):
             culprit, _, message = item.partition(": ")
