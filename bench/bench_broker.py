@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import re
 import statistics
 import struct
@@ -25,6 +26,7 @@ import tarfile
 import tempfile
 import time
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from vohub.testing.broker import start_broker
@@ -75,7 +77,8 @@ def unique(packets: list[bytes], tag: str) -> list[bytes]:
     """The packets with IVORNs no broker has seen: ``<ivorn>-<tag>-<i>``."""
     out = []
     for i, raw in enumerate(packets):
-        out.append(IVORN.sub(lambda m: m.group(0)[:-1] + f"-{tag}-{i}\"".encode(), raw, 1))
+        suffix = f'-{tag}-{i}"'.encode()
+        out.append(IVORN.sub(lambda m, s=suffix: m.group(0)[:-1] + s, raw, 1))
     return out
 
 
@@ -95,74 +98,134 @@ class Run:
     last_ack: float = 0.0
 
 
-async def subscriber(port: int, run: Run, ready: asyncio.Event, stop: asyncio.Event) -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    buffer = b""
-    while not stop.is_set():
-        try:
-            data = await asyncio.wait_for(reader.read(1 << 20), 0.5)
-        except TimeoutError:
-            continue
-        if not data:
-            break
-        now = time.perf_counter()
-        buffer += data
-        replies = []
+class Subscriber(asyncio.Protocol):
+    """A raw-socket subscriber: timestamps each event, acks it, answers iamalive."""
+
+    def __init__(self, received: list[tuple[bytes, float]], ready: asyncio.Event) -> None:
+        self.received, self.ready, self.buffer = received, ready, b""
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        now, buffer, replies = time.perf_counter(), self.buffer + data, []
         while len(buffer) >= 4:
             size = PREFIX.unpack_from(buffer)[0]
             if len(buffer) < 4 + size:
                 break
-            payload, buffer = buffer[4 : 4 + size], buffer[4 + size :]
-            head = payload[:1500]
+            head, buffer = buffer[4 : min(4 + size, 1504)], buffer[4 + size :]
             if b"Transport" in head:
                 if b'role="authenticate"' in head:
-                    ready.set()
+                    self.ready.set()
                 elif b'role="iamalive"' in head:
                     origin = ORIGIN.search(head)
                     replies.append(frame(ALIVE % (origin.group(1) if origin else b"")))
                 continue
             match = IVORN.search(head)
             ivorn = match.group(1) if match else b"?"
-            run.received.append((ivorn, now))
+            self.received.append((ivorn, now))
             replies.append(frame(ACK % ivorn))
-        if replies:
-            writer.write(b"".join(replies))
-    writer.close()
+        self.buffer = buffer
+        if replies and self.transport is not None:
+            self.transport.write(b"".join(replies))
+
+
+async def subscribe_all(port: int, n: int, go: Connection, seconds: Connection) -> None:
+    """In the subscriber process: connect n subscribers, report ready, record until told."""
+    loop = asyncio.get_running_loop()
+    received: list[tuple[bytes, float]] = []
+    readies = [asyncio.Event() for _ in range(n)]
+    conns = [
+        await loop.create_connection(lambda r=r: Subscriber(received, r), "127.0.0.1", port)
+        for r in readies
+    ]
+    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
+    go.send("ready")
+    expected = await loop.run_in_executor(None, go.recv)
+    idle_since, seen = time.perf_counter(), 0
+    while len(received) < expected and time.perf_counter() - idle_since < 5:
+        await asyncio.sleep(0.05)
+        if len(received) != seen:
+            seen, idle_since = len(received), time.perf_counter()
+    for transport, _ in conns:
+        transport.close()
+    seconds.send(received)
+
+
+def subscriber_process(port: int, n: int, go: Connection, out: Connection) -> None:
+    _fast_loop()
+    asyncio.run(subscribe_all(port, n, go, out))
+
+
+class Author(asyncio.Protocol):
+    """One author connection: send one event, read the verdict."""
+
+    def __init__(self, packet: bytes, done: asyncio.Future[bytes]) -> None:
+        self.packet, self.done, self.buffer = packet, done, b""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport
+        transport.write(frame(self.packet))  # type: ignore[attr-defined]
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) >= 4 and len(self.buffer) >= 4 + PREFIX.unpack_from(self.buffer)[0]:
+            if not self.done.done():
+                self.done.set_result(self.buffer[4:])
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.done.done():
+            self.done.set_result(b"")
 
 
 async def author(port: int, packet: bytes, run: Run, slots: asyncio.Semaphore) -> None:
     async with slots:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[bytes] = loop.create_future()
         ivorn = IVORN.search(packet[:1500]).group(1)  # type: ignore[union-attr]
         run.sent[ivorn] = time.perf_counter()
-        writer.write(frame(packet))
-        head = await reader.readexactly(4)
-        reply = await reader.readexactly(PREFIX.unpack(head)[0])
+        await loop.create_connection(lambda: Author(packet, done), "127.0.0.1", port)
+        reply = await done
         if b'role="ack"' in reply:
             run.acked += 1
             run.last_ack = time.perf_counter()
         else:
             run.naked += 1
-        writer.close()
 
 
-async def drive(receive: int, broadcast: int, packets: list[bytes], n: int, inflight: int) -> Run:
-    run, stop = Run(), asyncio.Event()
-    readies = [asyncio.Event() for _ in range(n)]
-    subs = [asyncio.create_task(subscriber(broadcast, run, r, stop)) for r in readies]
-    await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
-    await asyncio.sleep(0.5)
+async def send_all(port: int, packets: list[bytes], inflight: int, run: Run) -> None:
     slots = asyncio.Semaphore(inflight)
     run.first = time.perf_counter()
-    await asyncio.gather(*(author(receive, p, run, slots) for p in packets))
-    expected, idle_since, seen = run.acked * n, time.perf_counter(), 0
-    while len(run.received) < expected and time.perf_counter() - idle_since < 5:
-        await asyncio.sleep(0.05)
-        if len(run.received) != seen:
-            seen, idle_since = len(run.received), time.perf_counter()
-    stop.set()
-    await asyncio.gather(*subs, return_exceptions=True)
+    await asyncio.gather(*(author(port, p, run, slots) for p in packets))
+
+
+def drive(receive: int, broadcast: int, packets: list[bytes], n: int, inflight: int) -> Run:
+    """Subscribers in a child process (own CPU and GIL), authors here; one shared clock."""
+    context = multiprocessing.get_context("spawn")
+    go_here, go_there = context.Pipe()
+    out_here, out_there = context.Pipe()
+    child = context.Process(target=subscriber_process, args=(broadcast, n, go_there, out_there))
+    child.start()
+    if go_here.recv() != "ready":
+        raise SystemExit("subscribers did not connect")
+    time.sleep(0.5)
+    run = Run()
+    _fast_loop()
+    asyncio.run(send_all(receive, packets, inflight, run))
+    go_here.send(run.acked * n)
+    run.received = out_here.recv()
+    child.join(30)
     return run
+
+
+def _fast_loop() -> None:
+    try:
+        import uvloop
+    except ImportError:
+        return
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
 def summarise(name: str, n: int, run: Run) -> dict[str, float | str]:
@@ -186,7 +249,7 @@ def summarise(name: str, n: int, run: Run) -> dict[str, float | str]:
 def bench_vohub(workdir: Path, packets: list[bytes], n: int, inflight: int) -> dict[str, object]:
     server = start_broker(workdir, name=f"vohub-{n}", iamalive=60.0)
     try:
-        run = asyncio.run(drive(server.receive[1], server.broadcast[1], packets, n, inflight))
+        run = drive(server.receive[1], server.broadcast[1], packets, n, inflight)
     finally:
         server.stop()
     return summarise("vohub", n, run)
@@ -196,7 +259,7 @@ def bench_comet(workdir: Path, packets: list[bytes], n: int, inflight: int) -> d
     comet = start_comet(workdir, CometOptions(verbose=False), name=f"comet-{n}")
     try:
         receive, broadcast = comet.receive_address[1], comet.broadcast_address[1]
-        run = asyncio.run(drive(receive, broadcast, packets, n, inflight))
+        run = drive(receive, broadcast, packets, n, inflight)
     finally:
         comet.stop()
     return summarise("comet", n, run)
@@ -208,7 +271,9 @@ COLUMNS = ["broker", "N", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "lost
 def show(rows: list[dict[str, object]]) -> None:
     print(" | ".join(f"{c:>11}" for c in COLUMNS))
     for row in rows:
-        cells = [f"{row[c]:>11.1f}" if isinstance(row[c], float) else f"{row[c]!s:>11}" for c in COLUMNS]
+        cells = [
+            f"{row[c]:>11.1f}" if isinstance(row[c], float) else f"{row[c]!s:>11}" for c in COLUMNS
+        ]
         print(" | ".join(cells), flush=True)
 
 
@@ -219,15 +284,12 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--inflight", type=int, default=8, help="author connections at once")
     parser.add_argument("--only", choices=["vohub", "comet"])
     args = parser.parse_args(argv)
-    try:
-        import uvloop
-
-        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    except ImportError:
-        pass
     base = load_packets(args.packets)
-    print(f"{len(base)} packets, mean {sum(map(len, base)) / len(base):.0f} bytes, "
-          f"{args.inflight} author connections in flight", flush=True)
+    print(
+        f"{len(base)} packets, mean {sum(map(len, base)) / len(base):.0f} bytes, "
+        f"{args.inflight} author connections in flight",
+        flush=True,
+    )
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp:
         for n in (int(x) for x in args.subscribers.split(",")):

@@ -122,6 +122,9 @@ class Spool:
         self.on_durable: Callable[[list[Record]], None] = lambda records: None
         self.recovered: list[Record] = []
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-io")
+        self._ack_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-ack")
+        self._checkpointing = False
+        self._written_ack = 0
         self._buffer: list[Record] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -140,7 +143,7 @@ class Spool:
         """
         directory.mkdir(parents=True, exist_ok=True)
         spool = cls(directory, segment_bytes)
-        spool.acked = spool._read_checkpoint()
+        spool.acked = spool._written_ack = spool._read_checkpoint()
         segments = _segments(directory)
         last = 0
         for index, (_, path) in enumerate(segments):
@@ -240,19 +243,32 @@ class Spool:
         return self.committed - self.acked
 
     async def ack(self, seq: int) -> None:
-        """Record that the archive holds every record up to ``seq``; drop spent segments."""
+        """Record that the archive holds every record up to ``seq``; drop spent segments.
+
+        The checkpoint is written by its own thread, never delaying appends, and at most one
+        write is in flight (later acks coalesce). It is not fsync'd: a checkpoint that lags
+        after a crash only makes the forwarder resend records the archive already holds,
+        which it answers DUPLICATE.
+        """
         if seq <= self.acked:
             return
         self.acked = seq
-        await asyncio.get_running_loop().run_in_executor(self._io, self._persist_ack, seq)
+        if self._checkpointing:
+            return
+        self._checkpointing = True
+        loop = asyncio.get_running_loop()
+        try:
+            while self._written_ack < self.acked:
+                target = self.acked
+                await loop.run_in_executor(self._ack_io, self._persist_ack, target)
+                self._written_ack = target
+        finally:
+            self._checkpointing = False
 
     def _persist_ack(self, seq: int) -> None:
         path = self.directory / "checkpoint"
         temp = path.with_suffix(".tmp")
-        with temp.open("w") as handle:
-            handle.write(f"{seq}\n")
-            handle.flush()
-            os.fsync(handle.fileno())
+        temp.write_text(f"{seq}\n")
         os.replace(temp, path)
         self._drop_acked_segments()
 
@@ -261,6 +277,8 @@ class Spool:
         try:
             text = path.read_text().strip()
         except FileNotFoundError:
+            return 0
+        if not text:  # renamed but never flushed before a power loss: start over, safely
             return 0
         if not text.isdigit():
             raise SpoolCorrupt(str(path), f"checkpoint is not a sequence number: {text!r}")
@@ -285,6 +303,7 @@ class Spool:
             os.close(self._handle)
             self._handle = None
         self._io.shutdown(wait=True)
+        self._ack_io.shutdown(wait=True)
 
 
 class SpoolReader:
