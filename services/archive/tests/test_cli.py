@@ -150,9 +150,17 @@ def test_migrate_and_check(tmp_path: Path) -> None:
 
 
 def test_serve_answers_grpc(
-    archive_server_factory: ArchiveFactory, tmp_path: Path, data_dir: Path
+    archive_server_factory: ArchiveFactory,
+    tmp_path: Path,
+    data_dir: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
-    server = archive_server_factory(f"sqlite:///{tmp_path / 's.db'}")
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 's.db'}"
+    else:
+        url = request.getfixturevalue("postgres_databases")("serve")
+    server = archive_server_factory(url)
     raw = (data_dir / "voevents" / "voeventdb" / "XRT_Pos_655721-326.xml").read_bytes()
     with grpc.insecure_channel(server.address) as channel:
         stub = archive_pb2_grpc.ArchiveStub(channel)

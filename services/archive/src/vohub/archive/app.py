@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from vohub.archive import schema
 from vohub.archive.config import ArchiveConfig
 from vohub.archive.db import make_engine, ping
-from vohub.archive.errors import ArchiveError, ArchiveUnavailable
+from vohub.archive.errors import ArchiveError
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.store import Store
 from vohub.common.addresses import parse_address
@@ -56,13 +56,15 @@ class ArchiveApp:
 
     async def watch_database(self, migrate: bool) -> None:
         """Mark the service SERVING while the database answers, NOT_SERVING while it does not."""
+        reason = ""
         while True:
             try:
                 await asyncio.to_thread(self._probe, migrate)
                 healthy = True
             except ArchiveError as error:
-                if self.ready or not isinstance(error, ArchiveUnavailable):
+                if self.ready or reason != str(error):
                     log.warning("archive.not_ready", reason=str(error))
+                reason = str(error)
                 healthy = False
             if healthy != self.ready:
                 self.ready = healthy
