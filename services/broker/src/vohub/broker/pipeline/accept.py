@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Sequence
+from typing import Any
+
+from prometheus_client import Counter
 
 from vohub.broker.dedup import SeenStore
 from vohub.broker.errors import SpoolClosed
@@ -48,6 +51,7 @@ class Acceptor:
         self.metrics = metrics
         self.max_bytes = max_bytes
         self.clock = clock
+        self._children: dict[tuple[int, str], Any] = {}
         spool.on_durable = self._durable
 
     def _durable(self, records: list[Record]) -> None:
@@ -56,7 +60,7 @@ class Acceptor:
 
     async def submit(self, raw: bytes, source: Source, event: Event | None = None) -> Outcome:
         """The verdict on ``raw`` (already parsed as ``event`` by a VTP edge, if given)."""
-        self.metrics.received.labels(path=source.path).inc()
+        self._counter(self.metrics.received, source.path).inc()
         if len(raw) > self.max_bytes:
             message = f"packet of {len(raw)} bytes exceeds the limit of {self.max_bytes} bytes"
             return self._refuse("", Refusal("too_large", message), source)
@@ -86,7 +90,7 @@ class Acceptor:
             self.seen.release(event.ivorn)
             reason = f"broker storage failed: {exc.strerror}"
             return self._refuse(event.ivorn, Refusal("unavailable", reason), source)
-        self.metrics.accepted.labels(path=source.path).inc()
+        self._counter(self.metrics.accepted, source.path).inc()
         log.info(
             "packet.accepted",
             ivorn=event.ivorn,
@@ -95,6 +99,14 @@ class Acceptor:
             bytes=len(event.raw),
         )
         return Outcome("accepted", event.ivorn)
+
+    def _counter(self, family: Counter, path: str) -> Any:
+        """The child of a per-path counter, looked up once (labels() is slow on hot paths)."""
+        key = (id(family), path)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(path=path)
+        return child
 
     def _handle(self, durable: asyncio.Future[None], accepted: Accepted) -> None:
         if durable.cancelled() or durable.exception() is not None:
