@@ -95,7 +95,8 @@ def test_v1_mode_matches_v2(running: Stack, client: Client) -> None:
         assert v1.count(role="observation") == client.count(role="observation")
         assert v1.synopsis(XRT).ivorn == XRT
         assert v1.xml(ASASSN) == client.xml(ASASSN)
-        assert list(v1.packets(ivorn_prefix=XRT))[0].refs[0].ivorn == BAT
+        packets = list(v1.packets(ivorn_prefix=XRT))
+        assert [p.refs[0].ivorn for p in packets] == [BAT]
 
 
 def test_xml_non_ascii(client: Client) -> None:
