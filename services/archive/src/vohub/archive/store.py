@@ -36,6 +36,7 @@ from vohub.archive.query import (
     voevent,
 )
 from vohub.archive.synopsis import Synopsis
+from vohub.voevent import parse
 from vohub.voevent.errors import VOEventError
 from vohub.voevent.model import Packet
 
@@ -49,8 +50,6 @@ MAX_LIST_LIMIT = 10_000
 
 def lenient_parse(raw: bytes) -> Packet:
     """Parse a packet as the archive does: lenient, VOEvent 1.1 and 2.x alike."""
-    from vohub.voevent.loader import parse
-
     return parse(raw, strict=False)
 
 
