@@ -184,3 +184,28 @@ async def test_oversize_packets_reach_grpc_but_skip_vtp_subscribers(
     assert app.metrics.value("vohub_broker_oversize_skipped_total") == 1
     task.cancel()
     grpc_sub.cancel()
+
+
+@pytest.mark.parametrize(
+    "settings", [{"max_missed_acks": 2}, {"ack_timeout": 0.05}], ids=["missed", "timeout"]
+)
+async def test_a_subscriber_that_reads_but_never_acks_is_dropped(
+    app_factory: AppFactory, packet: PacketMaker, settings: dict[str, float]
+) -> None:
+    app = await app_factory(iamalive_interval=0.2, **settings)
+    reader, writer = await raw_subscriber(app.ports.broadcast)
+    decoder, events = FrameDecoder(), 0
+    await wait_for(lambda: len(app.fanout.sinks) == 1)
+    for i in range(2):
+        await stub(app).Publish(broker_pb2.PublishRequest(xml=packet(i)))
+    while not reader.at_eof():  # answer every iamalive, ack nothing
+        decoder.feed(await asyncio.wait_for(reader.read(65536), 5))
+        for frame in decoder:
+            message = decode(frame)
+            if isinstance(message, IAmAlive):
+                writer.write(encode_frame(encode(IAmAlive(message.origin, "ivo://t/s"), 0.0)))
+            elif type(message).__name__ == "Event":
+                events += 1
+    assert events == 2
+    assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="acknowledging") == 1
+    writer.close()

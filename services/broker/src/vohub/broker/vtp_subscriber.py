@@ -5,9 +5,9 @@ two rules of vohub's own. The send queue is the socket's write buffer, capped at
 ``queue_bytes``: past it the subscriber is dropped, never waited on. And instead of Comet's
 "10 unacked events at a tick" rule, which drops a healthy subscriber whenever more than ten
 events are legitimately in flight, a subscriber is dropped when its oldest unacked event is
-older than ``ack_timeout``, or when it answers an iamalive while ``max_missed`` or more
-events sent before that iamalive are still unacked (peers answer in order, so those acks
-will never come: pygcn, for one, silently skips VOEvent 2.1). Acks are counted, not matched
+older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were still unacked
+when it answered a later iamalive (peers answer in order, so those acks will never come:
+pygcn, for one, silently skips VOEvent 2.1, which Comet also counts against it for good). Acks are counted, not matched
 to IVORNs, as in Comet. XPath filters go to the fan-out's sandbox, not the connection.
 """
 
@@ -55,6 +55,7 @@ class VtpSubscriber(asyncio.Protocol):
         self._sent: deque[float] = deque()
         self._ping_at = float("-inf")
         self._flush_due = False
+        self._missed = 0
         self._delivered = metrics.delivered.labels(kind=self.kind)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -96,12 +97,11 @@ class VtpSubscriber(asyncio.Protocol):
                 self._sent.popleft()
         elif isinstance(message, IAmAlive):
             self.metrics.replies.labels(role="iamalive").inc()
-            missed = 0
             while self._sent and self._sent[0] <= self._ping_at:
                 self._sent.popleft()
-                missed += 1
-            if missed >= self.policy.max_missed:
-                self.conn.drop(f"peer is not acknowledging events ({missed} never acked)")
+                self._missed += 1
+            if self._missed >= self.policy.max_missed:
+                self.conn.drop(f"peer is not acknowledging events ({self._missed} never acked)")
         elif isinstance(message, Authenticate):
             for error in self.conn.filter_errors:
                 log.warning("subscriber.filter_invalid", peer=self.peer, error=str(error))
