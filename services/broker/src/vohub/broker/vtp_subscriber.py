@@ -7,8 +7,9 @@ two rules of vohub's own. The send queue is the socket's write buffer, capped at
 events are legitimately in flight, a subscriber is dropped when its oldest unacked event is
 older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were still unacked
 when it answered a later iamalive (peers answer in order, so those acks will never come:
-pygcn, for one, silently skips VOEvent 2.1, which Comet also counts against it for good). Acks are counted, not matched
-to IVORNs, as in Comet. XPath filters go to the fan-out's sandbox, not the connection.
+pygcn, for one, silently skips VOEvent 2.1, which Comet also counts against it for good).
+Acks are counted, not matched to IVORNs, as in Comet. XPath filters go to the fan-out's
+sandbox, not the connection.
 """
 
 from __future__ import annotations
