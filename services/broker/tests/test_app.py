@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
 
 import grpc
 import pytest
@@ -95,20 +98,35 @@ async def test_an_author_outside_the_whitelist_gets_a_nak_naming_it(
     assert app.metrics.value("vohub_broker_rejected_total", path="author", reason="whitelist") == 1
 
 
-async def raw_subscriber(
-    port: int, *, rcvbuf: int | None = None
-) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    if rcvbuf is not None:
-        writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-    return reader, writer
+RawOpener = Callable[..., Coroutine[Any, Any, tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
+
+
+@pytest.fixture
+async def raw_subscriber() -> AsyncIterator[RawOpener]:
+    """``await raw_subscriber(port, rcvbuf=None)``: a bare socket; all closed at teardown."""
+    writers: list[asyncio.StreamWriter] = []
+
+    async def connect(
+        port: int, *, rcvbuf: int | None = None
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writers.append(writer)
+        if rcvbuf is not None:
+            writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        return reader, writer
+
+    yield connect
+    for writer in writers:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
 
 
 async def test_a_stuck_subscriber_is_dropped_and_the_others_get_everything(
-    app_factory: AppFactory, packet: PacketMaker
+    app_factory: AppFactory, packet: PacketMaker, raw_subscriber: RawOpener
 ) -> None:
     app = await app_factory(subscriber_queue_bytes=100_000, iamalive_interval=60)
-    _, stuck = await raw_subscriber(app.ports.broadcast, rcvbuf=4096)  # never reads
+    await raw_subscriber(app.ports.broadcast, rcvbuf=4096)  # never reads
     got: list[str] = []
     sub = subscribe("127.0.0.1", app.ports.broadcast, local_ivo="ivo://vohub.test/fast")
 
@@ -128,22 +146,27 @@ async def test_a_stuck_subscriber_is_dropped_and_the_others_get_everything(
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="queue") == 1
     assert app.metrics.value("vohub_broker_subscribers", kind="vtp") == 1
     task.cancel()
-    stuck.close()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await sub.aclose()
 
 
-async def test_a_silent_subscriber_is_dropped_at_the_second_tick(app_factory: AppFactory) -> None:
+async def test_a_silent_subscriber_is_dropped_at_the_second_tick(
+    app_factory: AppFactory, raw_subscriber: RawOpener
+) -> None:
     app = await app_factory(iamalive_interval=0.2)
-    reader, silent = await raw_subscriber(app.ports.broadcast)
+    reader, _ = await raw_subscriber(app.ports.broadcast)
     decoder = FrameDecoder()
     while not reader.at_eof():
         decoder.feed(await reader.read(65536))
     kinds = [type(decode(frame)).__name__ for frame in decoder]
     assert kinds == ["Authenticate", "IAmAlive"]
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="dead") == 1
-    silent.close()
 
 
-async def test_a_subscriber_that_answers_stays_across_ticks(app_factory: AppFactory) -> None:
+async def test_a_subscriber_that_answers_stays_across_ticks(
+    app_factory: AppFactory, raw_subscriber: RawOpener
+) -> None:
     app = await app_factory(iamalive_interval=0.1)
     reader, writer = await raw_subscriber(app.ports.broadcast)
     decoder, pings = FrameDecoder(), 0
@@ -157,7 +180,6 @@ async def test_a_subscriber_that_answers_stays_across_ticks(app_factory: AppFact
                 writer.write(encode_frame(encode(reply, 0.0)))
     assert app.metrics.value("vohub_broker_subscriber_replies_total", role="iamalive") >= 5
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="dead") == 0
-    writer.close()
 
 
 async def test_oversize_packets_reach_grpc_but_skip_vtp_subscribers(
@@ -183,6 +205,9 @@ async def test_oversize_packets_reach_grpc_but_skip_vtp_subscribers(
     await wait_for(lambda: got == ["ivo://vohub.test/unit#test-2"])
     assert app.metrics.value("vohub_broker_oversize_skipped_total") == 1
     task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await sub.aclose()
     grpc_sub.cancel()
 
 
@@ -190,7 +215,10 @@ async def test_oversize_packets_reach_grpc_but_skip_vtp_subscribers(
     "settings", [{"max_missed_acks": 2}, {"ack_timeout": 0.05}], ids=["missed", "timeout"]
 )
 async def test_a_subscriber_that_reads_but_never_acks_is_dropped(
-    app_factory: AppFactory, packet: PacketMaker, settings: dict[str, float]
+    app_factory: AppFactory,
+    packet: PacketMaker,
+    settings: dict[str, float],
+    raw_subscriber: RawOpener,
 ) -> None:
     app = await app_factory(iamalive_interval=0.2, **settings)
     reader, writer = await raw_subscriber(app.ports.broadcast)
@@ -208,4 +236,3 @@ async def test_a_subscriber_that_reads_but_never_acks_is_dropped(
                 events += 1
     assert events == 2
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="acknowledging") == 1
-    writer.close()
