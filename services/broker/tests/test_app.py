@@ -182,10 +182,11 @@ async def test_a_subscriber_that_answers_stays_across_ticks(
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="dead") == 0
 
 
+@pytest.mark.parametrize("relay", ["accepted", "durable"])
 async def test_oversize_packets_reach_grpc_but_skip_vtp_subscribers(
-    app_factory: AppFactory, packet: PacketMaker
+    app_factory: AppFactory, packet: PacketMaker, relay: str
 ) -> None:
-    app = await app_factory()
+    app = await app_factory(relay=relay)
     big = packet(1).replace(b"<How>", b"<How><Description>" + b"x" * 120_000 + b"</Description>")
     assert len(big) > 99_999
     grpc_sub = stub(app).Subscribe(broker_pb2.SubscribeRequest())

@@ -32,6 +32,7 @@ _FLAGS = {
     "validation": "validation",
     "iamalive_interval": "iamalive_interval",
     "duplicate_reply": "duplicate_reply",
+    "relay": "relay",
     "log_level": "log_level",
 }
 
@@ -55,6 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--validation", choices=["strict", "lenient"])
     add("--iamalive-interval", type=float, metavar="S", help="heartbeat period (default 60)")
     add("--duplicate-reply", choices=["nak", "ack"], help="answer to an exact repeat")
+    add("--relay", choices=["accepted", "durable"], help="relay before or after the fsync")
     add("--log-level", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
 
 
