@@ -8,8 +8,10 @@ Comet runs from ``.peers/comet`` (Debian's Python, so its dedup store is dbm.ndb
 ``vohub broker`` with no archive (its spool still fsyncs every accepted packet).
 
     .venv/bin/python bench/bench_broker.py [--packets 2000] [--subscribers 1,10,100]
+        [--inflight 8] [--repeat 3]
 
-Prints one row per broker and N, then vohub/Comet ratios. Latency is from just before the
+Runs vohub and Comet alternately, ``--repeat`` times per N, and prints every run, then the
+median run per broker and N, then vohub/Comet ratios. Latency is from just before the
 author writes the event to its receipt by a subscriber.
 """
 
@@ -265,6 +267,15 @@ def bench_comet(workdir: Path, packets: list[bytes], n: int, inflight: int) -> d
     return summarise("comet", n, run)
 
 
+def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The run with the median delivered/s (lost and duplicated are summed over all runs)."""
+    ordered = sorted(runs, key=lambda r: r["delivered/s"])  # type: ignore[arg-type, return-value]
+    chosen = dict(ordered[len(ordered) // 2])
+    for key in ("lost", "dup", "nak"):
+        chosen[key] = sum(r[key] for r in runs)  # type: ignore[misc]
+    return chosen
+
+
 COLUMNS = ["broker", "N", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "lost", "dup", "nak"]
 
 
@@ -283,6 +294,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--subscribers", default="1,10,100")
     parser.add_argument("--inflight", type=int, default=8, help="author connections at once")
     parser.add_argument("--only", choices=["vohub", "comet"])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is kept")
     args = parser.parse_args(argv)
     base = load_packets(args.packets)
     print(
@@ -293,12 +305,18 @@ def main(argv: list[str]) -> int:
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp:
         for n in (int(x) for x in args.subscribers.split(",")):
-            for name, bench in (("vohub", bench_vohub), ("comet", bench_comet)):
-                if args.only in (None, name):
-                    packets = unique(base, f"{name}{n}-{int(time.time())}")
-                    rows.append(bench(Path(tmp) / f"{name}{n}", packets, n, args.inflight))
-                    show(rows[-1:])
-    print()
+            runs: dict[str, list[dict[str, object]]] = {"vohub": [], "comet": []}
+            for attempt in range(args.repeat):  # interleaved, so both see the same noise
+                for name, bench in (("vohub", bench_vohub), ("comet", bench_comet)):
+                    if args.only in (None, name):
+                        tag = f"{name}{n}-{attempt}-{int(time.time())}"
+                        where = Path(tmp) / tag
+                        runs[name].append(bench(where, unique(base, tag), n, args.inflight))
+                        show(runs[name][-1:])
+            for name in ("vohub", "comet"):
+                if runs[name]:
+                    rows.append(median_run(runs[name]))
+    print(f"\nmedian of {args.repeat} runs per cell (lost, dup, nak: totals over all runs)")
     show(rows)
     by = {(r["broker"], r["N"]): r for r in rows}
     for n in sorted({r["N"] for r in rows}):  # type: ignore[type-var]
