@@ -46,3 +46,17 @@ def test_packets_are_lz4_compressed_on_postgresql(
             )
         ).scalar_one()
     assert found == "l"
+
+
+def test_optimize_runs_on_both_backends(engine: Engine) -> None:
+    from vohub.archive.filters import PacketFilter
+    from vohub.archive.sky import Cone
+    from vohub.archive.store import Store
+    from vohub.testing.archive import make_packet
+
+    store = Store(engine)
+    store.ingest_packets([(make_packet("ivo://vohub.test/o#1", positions=[(5.0, 5.0, 0.1)]), None)])
+    done = schema.optimize(engine)
+    postgres = engine.dialect.name == "postgresql"
+    assert done[0] == ("CLUSTER coord USING ix_coord_q3c" if postgres else "ANALYZE")
+    assert store.count(PacketFilter(cone=Cone(5.0, 5.0, 1.0))) == 1

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     serve.add_argument("--no-migrate", action="store_true", help="refuse an old schema")
     migrate = sub.add_parser("migrate", help="bring the schema up to date", parents=[shared])
     migrate.add_argument("--check", action="store_true", help="only check the schema")
+    sub.add_parser(
+        "optimize", help="cluster positions by sky pixel, refresh statistics", parents=[shared]
+    )
     imp = sub.add_parser("import", help="load voeventdb dump tarballs", parents=[shared])
     imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
     imp.add_argument("--batch", type=int, help="packets per transaction (default 1000)")
@@ -110,6 +113,14 @@ def migrate(config: ArchiveConfig, args: argparse.Namespace) -> int:
     return 0
 
 
+def optimize(config: ArchiveConfig, args: argparse.Namespace) -> int:
+    """Reorganise the database for query speed (see :func:`schema.optimize`)."""
+    store = open_store(config)
+    for statement in schema.optimize(store.engine):
+        print(f"done: {statement}")
+    return 0
+
+
 def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Load every packet of the given dumps; print a summary."""
     store = open_store(config)
@@ -145,6 +156,7 @@ def ingest_stdin(config: ArchiveConfig, args: argparse.Namespace) -> int:
 ACTIONS: dict[str, Any] = {
     "serve": serve,
     "migrate": migrate,
+    "optimize": optimize,
     "import": import_dumps,
     "export": export_dump,
     "ingest": ingest_stdin,
