@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -193,3 +195,17 @@ def test_import_every_shared_dump(tmp_path: Path, data_dir: Path) -> None:
     result = vohub("--db", f"sqlite:///{tmp_path / 'all.db'}", "import", *dumps)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["imported 85039, duplicates 0, conflicts 0, invalid 0"]
+
+
+def test_ops_endpoints(archive_server_factory: ArchiveFactory, tmp_path: Path) -> None:
+    port = free_port()
+    server = archive_server_factory(
+        f"sqlite:///{tmp_path / 'o.db'}", extra=["--ops", f"127.0.0.1:{port}"]
+    )
+    with grpc.insecure_channel(server.address) as channel:
+        archive_pb2_grpc.ArchiveStub(channel).Count(pb.CountRequest(), timeout=10)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as reply:
+        assert json.loads(reply.read()) == {"status": "ok", "db": True}
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        metrics = reply.read().decode()
+    assert 'vohub_archive_rpc_seconds_count{code="OK",rpc="Count"} 1.0' in metrics

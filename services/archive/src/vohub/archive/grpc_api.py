@@ -7,10 +7,12 @@ only decodes, encodes and maps errors (:attr:`ArchiveError.code` → the rpc's s
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
+from prometheus_client import Counter, Histogram
 
 from vohub.archive import convert
 from vohub.archive.errors import ArchiveError, InvalidQuery
@@ -25,6 +27,11 @@ T = TypeVar("T")
 #: Default cap on packets per Ingest call.
 MAX_BATCH = 5000
 
+INGESTED = Counter(
+    "vohub_archive_ingest_packets_total", "Packets offered to Ingest, by outcome", ["outcome"]
+)
+RPC_SECONDS = Histogram("vohub_archive_rpc_seconds", "Archive rpc latency", ["rpc", "code"])
+
 
 class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
     """Answers the Archive rpcs from a :class:`Store`."""
@@ -33,11 +40,17 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
         self.store = store
         self.max_batch = max_batch
 
-    async def _call(self, context: Any, work: Callable[[], T]) -> T:
+    async def _call(self, context: Any, work: Callable[[], T], rpc: str = "") -> T:
+        started = time.perf_counter()
+        code = "OK"
         try:
             return await asyncio.to_thread(work)
         except ArchiveError as error:
+            code = error.code.name
             await _abort(context, error)
+        finally:
+            if rpc:
+                RPC_SECONDS.labels(rpc, code).observe(time.perf_counter() - started)
 
     async def Ingest(self, request: pb.IngestRequest, context: Any) -> pb.IngestResponse:  # noqa: N802
         if len(request.packets) > self.max_batch:
@@ -49,14 +62,16 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
             (p.xml, convert.to_datetime(p.received) if p.HasField("received") else None)
             for p in request.packets
         ]
-        results = await self._call(context, lambda: self.store.ingest(items))
+        results = await self._call(context, lambda: self.store.ingest(items), "Ingest")
         counts = {o: sum(r.outcome is o for r in results) for o in convert.OUTCOMES}
+        for outcome, n in counts.items():
+            INGESTED.labels(outcome.value).inc(n)
         log.info("ingest.batch", size=len(items), **{o.value: n for o, n in counts.items()})
         return pb.IngestResponse(results=[convert.result_to_pb(r) for r in results])
 
     async def Count(self, request: pb.CountRequest, context: Any) -> pb.CountResponse:  # noqa: N802
         f = await self._call(context, lambda: convert.filter_from_pb(request.filter))
-        count = await self._call(context, lambda: self.store.count(f))
+        count = await self._call(context, lambda: self.store.count(f), "Count")
         return pb.CountResponse(count=count)
 
     async def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:  # noqa: N802
@@ -72,7 +87,7 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
             rows = [_list_row(r) for r in page.rows]
             return pb.ListResponse(rows=rows, next_cursor=page.next_cursor)
 
-        return await self._call(context, work)
+        return await self._call(context, work, "List")
 
     async def Map(self, request: pb.MapRequest, context: Any) -> pb.MapResponse:  # noqa: N802
         def work() -> pb.MapResponse:
@@ -80,14 +95,14 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
             rows = self.store.map(f, convert.map_kind_from_pb(request.kind))
             return pb.MapResponse(entries=[convert.map_row_to_pb(r) for r in rows])
 
-        return await self._call(context, work)
+        return await self._call(context, work, "Map")
 
     async def Synopsis(self, request: pb.PacketRequest, context: Any) -> pb.PacketSynopsis:  # noqa: N802
-        found = await self._call(context, lambda: self.store.synopsis(request.ivorn))
+        found = await self._call(context, lambda: self.store.synopsis(request.ivorn), "Synopsis")
         return convert.synopsis_to_pb(found)
 
     async def GetXml(self, request: pb.PacketRequest, context: Any) -> pb.XmlResponse:  # noqa: N802
-        xml = await self._call(context, lambda: self.store.xml(request.ivorn))
+        xml = await self._call(context, lambda: self.store.xml(request.ivorn), "GetXml")
         return pb.XmlResponse(xml=xml)
 
 
