@@ -237,3 +237,12 @@ async def test_a_subscriber_that_reads_but_never_acks_is_dropped(
                 events += 1
     assert events == 2
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="acknowledging") == 1
+
+
+async def test_a_subscriber_outside_the_whitelist_is_closed_without_a_byte(
+    app_factory: AppFactory, raw_subscriber: RawOpener
+) -> None:
+    app = await app_factory(subscriber_whitelist=["10.0.0.0/8"])
+    reader, _ = await raw_subscriber(app.ports.broadcast)
+    assert await asyncio.wait_for(reader.read(), 5) == b""
+    assert len(app.fanout.sinks) == 0
