@@ -7,6 +7,9 @@ import hashlib
 import stat
 from pathlib import Path
 
+import pytest
+
+from vohub.broker.errors import HandlerFailed
 from vohub.broker.handlers import ExecHandler
 from vohub.broker.metrics import Metrics
 
@@ -62,3 +65,10 @@ async def test_the_queue_is_bounded(tmp_path: Path) -> None:
     await handler.drain()
     assert metrics.value("vohub_broker_handler_failures_total", reason="overflow") == 3
     assert metrics.value("vohub_broker_handler_runs_total", outcome="ok") == 2
+
+
+async def test_a_failed_run_raises_handler_failed_naming_the_ivorn(tmp_path: Path) -> None:
+    handler = ExecHandler([str(script(tmp_path / "f.sh", "echo boom >&2; exit 4\n"))], Metrics())
+    with pytest.raises(HandlerFailed) as caught:
+        await handler.run("ivo://vohub.test/h#9", b"<x/>")
+    assert str(caught.value) == "ivo://vohub.test/h#9: exit: status 4: boom"

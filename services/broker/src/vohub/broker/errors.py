@@ -26,17 +26,5 @@ class SpoolClosed(BrokerError):
     """A packet was appended to a spool that has been closed (the broker is stopping)."""
 
 
-class FilterRejected(BrokerError, ValueError):
-    """An XPath filter does not compile; ``culprit`` is the expression."""
-
-
-class FilterTimeout(BrokerError):
-    """A subscriber's filter took longer than its time budget; ``culprit`` names the subscriber."""
-
-
-class ArchiveRefused(BrokerError):
-    """The archive answered a batch with an error that retrying will not cure."""
-
-
 class HandlerFailed(BrokerError):
     """A local ``--exec`` handler exited non-zero, timed out or could not start."""
