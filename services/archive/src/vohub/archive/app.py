@@ -13,6 +13,7 @@ from vohub.archive.config import ArchiveConfig
 from vohub.archive.db import make_engine, ping
 from vohub.archive.errors import ArchiveError
 from vohub.archive.grpc_api import ArchiveServicer
+from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
 from vohub.common.addresses import parse_address
 from vohub.common.grpc_serve import GrpcServer
@@ -106,7 +107,8 @@ def create_app(config: ArchiveConfig) -> ArchiveApp:
     """Wire the archive: engine → store → servicer → gRPC server (+ ops HTTP server)."""
     engine = make_engine(config.database_url, pool_size=config.pool_size)
     store = Store(engine, max_list_limit=config.max_list_limit)
-    servicer = ArchiveServicer(store, max_batch=config.max_batch)
+    metrics = Metrics()
+    servicer = ArchiveServicer(store, max_batch=config.max_batch, metrics=metrics)
     grpc = GrpcServer(
         parse_address(config.grpc, key="archive.grpc"),
         [lambda server: archive_pb2_grpc.add_ArchiveServicer_to_server(servicer, server)],
@@ -115,5 +117,10 @@ def create_app(config: ArchiveConfig) -> ArchiveApp:
     app = ArchiveApp(config, engine, grpc, None)
     if config.ops:
         address = parse_address(config.ops, key="archive.ops")
-        app.ops = OpsServer(address.host, address.port, lambda: (app.ready, {"db": app.ready}))
+        app.ops = OpsServer(
+            address.host,
+            address.port,
+            lambda: (app.ready, {"db": app.ready}),
+            registry=metrics.registry,
+        )
     return app

@@ -12,10 +12,10 @@ from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
 
 import grpc
-from prometheus_client import Counter, Histogram
 
 from vohub.archive import convert
 from vohub.archive.errors import ArchiveError, InvalidQuery
+from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
 from vohub.common.logs import get_logger
 from vohub.v1 import archive_pb2 as pb
@@ -27,18 +27,16 @@ T = TypeVar("T")
 #: Default cap on packets per Ingest call.
 MAX_BATCH = 5000
 
-INGESTED = Counter(
-    "vohub_archive_ingest_packets_total", "Packets offered to Ingest, by outcome", ["outcome"]
-)
-RPC_SECONDS = Histogram("vohub_archive_rpc_seconds", "Archive rpc latency", ["rpc", "code"])
-
 
 class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
     """Answers the Archive rpcs from a :class:`Store`."""
 
-    def __init__(self, store: Store, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, store: Store, *, max_batch: int = MAX_BATCH, metrics: Metrics | None = None
+    ) -> None:
         self.store = store
         self.max_batch = max_batch
+        self.metrics = metrics or Metrics()
 
     async def _call(self, context: Any, work: Callable[[], T], rpc: str = "") -> T:
         started = time.perf_counter()
@@ -50,7 +48,7 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
             await _abort(context, error)
         finally:
             if rpc:
-                RPC_SECONDS.labels(rpc, code).observe(time.perf_counter() - started)
+                self.metrics.rpc_seconds.labels(rpc, code).observe(time.perf_counter() - started)
 
     async def Ingest(self, request: pb.IngestRequest, context: Any) -> pb.IngestResponse:  # noqa: N802
         if len(request.packets) > self.max_batch:
@@ -65,7 +63,7 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
         results = await self._call(context, lambda: self.store.ingest(items), "Ingest")
         counts = {o: sum(r.outcome is o for r in results) for o in convert.OUTCOMES}
         for outcome, n in counts.items():
-            INGESTED.labels(outcome.value).inc(n)
+            self.metrics.ingested.labels(outcome.value).inc(n)
         log.info("ingest.batch", size=len(items), **{o.value: n for o, n in counts.items()})
         return pb.IngestResponse(results=[convert.result_to_pb(r) for r in results])
 
