@@ -69,3 +69,18 @@ def test_add_keeps_the_first_unexpired_copy(tmp_path: Path) -> None:
     store.add([(IVORN, digest(b"b"), store.clock())])
     assert store.lookup(IVORN) == digest(b"a")
     store.close()
+
+
+def test_a_checkpoint_from_another_thread_keeps_every_row(tmp_path: Path) -> None:
+    import threading
+
+    path = tmp_path / "seen.sqlite3"
+    store = SeenStore(path, expiry=60)
+    for i in range(50):
+        store.check(f"ivo://vohub.test/unit#{i}", digest(b"x"))
+    store.commit()
+    worker = threading.Thread(target=store.checkpoint)
+    worker.start()
+    worker.join()
+    store.close()
+    assert len(SeenStore(path, expiry=60)) == 50

@@ -51,6 +51,8 @@ log = get_logger("vohub.broker")
 SERVICE = "vohub.v1.Broker"
 #: Seconds between deletions of expired dedup rows (Comet: 6 h).
 PRUNE_INTERVAL = 6 * 3600.0
+#: Seconds between WAL checkpoints of the dedup store (run off the event loop).
+CHECKPOINT_INTERVAL = 2.0
 
 
 @dataclass
@@ -225,10 +227,13 @@ class BrokerApp:
             await self.spool.ack(self.spool.committed)
 
     async def _prune_forever(self) -> None:
+        loop = asyncio.get_running_loop()
         while True:
             removed = self.seen.prune()
             log.info("dedup.pruned", removed=removed)
-            await asyncio.sleep(PRUNE_INTERVAL)
+            for _ in range(int(PRUNE_INTERVAL / CHECKPOINT_INTERVAL)):
+                await asyncio.sleep(CHECKPOINT_INTERVAL)
+                await loop.run_in_executor(None, self.seen.checkpoint)
 
     async def stop(self, grace: float = 2.0) -> None:
         """Stop listening, let packets in flight finish, then close every store."""

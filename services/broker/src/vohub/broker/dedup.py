@@ -15,10 +15,13 @@ Theory of operation
   re-adding the spool's unforwarded records at start-up (:meth:`SeenStore.add`).
 * ``release`` drops a reservation whose packet was finally not accepted.
 * Rows older than the expiry are treated as absent and deleted by ``prune``.
+* The WAL is folded into the database by ``checkpoint``, which the broker runs in a worker
+  thread every few seconds, so no checkpoint fsync ever blocks the event loop.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import sqlite3
@@ -79,6 +82,8 @@ class SeenStore:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint fsyncs the database; never on the committing (event loop) thread.
+        self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._pending: dict[str, tuple[bytes, float]] = {}
 
@@ -126,6 +131,15 @@ class SeenStore:
             [(*row, self.clock() - self.expiry) for row in rows],
         )
         self._db.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Copy the WAL into the database (PASSIVE: never blocks writers); call it off-loop.
+
+        Uses a connection of its own, so it can run in a worker thread while the broker
+        keeps committing.
+        """
+        with contextlib.closing(sqlite3.connect(self.path, isolation_level=None)) as db:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def prune(self) -> int:
         """Delete expired rows; returns how many went."""
