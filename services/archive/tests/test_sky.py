@@ -11,7 +11,7 @@ from sqlalchemy import Engine, text
 
 from vohub.archive.filters import PacketFilter
 from vohub.archive.query import count_query
-from vohub.archive.sky import Cone, cap_box, unit_vector
+from vohub.archive.sky import Cone, cap_box, q3c_ranges, unit_vector
 from vohub.archive.store import Store
 from vohub.testing.archive import make_packet
 
@@ -47,26 +47,27 @@ def sky(seed: int, n: int) -> list[list[tuple[float, float]]]:
     return packets
 
 
-@pytest.fixture
-def random_sky(
-    backend: str, migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
-) -> tuple[Store, list[list[tuple[float, float]]]]:
-    engine = migrated(backend, "sky")
+def load_sky(engine: Engine, empty: Callable[[Engine], None]) -> Store:
+    """Empty the archive and store the random sky's packets."""
     empty(engine)
-    packets = sky(seed=20161031, n=600)
     store = Store(engine)
     store.ingest_packets(
         [
             (
-                make_packet(
-                    f"ivo://vohub.test/sky#{i}", positions=[(ra, dec, 0.1) for ra, dec in spots]
-                ),
+                make_packet(f"ivo://vohub.test/sky#{i}", positions=[(a, d, 0.1) for a, d in spots]),
                 None,
             )
-            for i, spots in enumerate(packets)
+            for i, spots in enumerate(sky(seed=20161031, n=600))
         ]
     )
-    return store, packets
+    return store
+
+
+@pytest.fixture
+def random_sky(
+    backend: str, migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
+) -> tuple[Store, list[list[tuple[float, float]]]]:
+    return load_sky(migrated(backend, "sky"), empty), sky(seed=20161031, n=600)
 
 
 def test_cones_match_brute_force(
@@ -101,7 +102,11 @@ def test_cap_box_contains_the_cap() -> None:
 
 
 def plan(engine: Engine) -> str:
-    query = count_query(PacketFilter(cone=Cone(10.0, 20.0, 3.0)), engine.dialect)
+    cone = Cone(10.0, 20.0, 3.0)
+    with engine.connect() as connection:
+        postgres = engine.dialect.name == "postgresql"
+        pixels = q3c_ranges(connection, cone) if postgres else None
+    query = count_query(PacketFilter(cone=cone), engine.dialect, pixels)
     compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
     prefix = "EXPLAIN" if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
     with engine.connect() as connection:
@@ -119,3 +124,20 @@ def test_cone_uses_the_sky_index(engine: Engine) -> None:
     else:
         assert "VIRTUAL TABLE INDEX" in found
         assert "SCAN coord\n" not in found + "\n"
+
+
+@pytest.mark.postgres
+def test_explicit_q3c_ranges_select_what_q3c_radial_query_selects(
+    migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
+) -> None:
+    engine = load_sky(migrated("postgresql", "sky"), empty).engine
+    rng = random.Random(11)
+    with engine.connect() as connection:
+        for _ in range(40):
+            cone = Cone(rng.uniform(0, 360), rng.uniform(-90, 90), rng.choice([0.1, 3.0, 40.0]))
+            f = PacketFilter(cone=cone)
+            plain = connection.execute(count_query(f, engine.dialect)).scalar_one()
+            pixels = q3c_ranges(connection, cone)
+            ranged = connection.execute(count_query(f, engine.dialect, pixels)).scalar_one()
+            assert ranged == plain, cone
+            assert len(pixels) < 50

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Dialect
 
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.models import Cite, Conflict, Coord, Rollup, VOEvent
-from vohub.archive.sky import Cone, cone_condition
+from vohub.archive.sky import PixelRanges, cone_condition, normalised
 
 voevent = cast(Table, VOEvent.__table__)
 coord = cast(Table, Coord.__table__)
@@ -41,8 +41,13 @@ conflict = cast(Table, Conflict.__table__)
 After = tuple[Any, int]
 
 
-def conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
-    """The WHERE clauses on ``voevent`` for ``f`` (ANDed by the caller)."""
+def conditions(
+    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses on ``voevent`` for ``f`` (ANDed by the caller).
+
+    ``pixels`` are the q3c ranges of ``f.cone`` (PostgreSQL; see :func:`sky.q3c_ranges`).
+    """
     where: list[ColumnElement[bool]] = []
     v = voevent.c
     if f.authored_since is not None:
@@ -58,7 +63,7 @@ def conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
     if f.ivorn_prefix:
         where.append(or_(*(starts_with(v.ivorn, p) for p in f.ivorn_prefix)))
     where.extend(contains(v.ivorn, text, dialect) for text in f.ivorn_contains)
-    where.extend(_coord_conditions(f, dialect))
+    where.extend(_coord_conditions(f, dialect, pixels))
     where.extend(_cite_conditions(f, dialect))
     return where
 
@@ -81,7 +86,9 @@ def contains(column: Any, text: str, dialect: Dialect) -> ColumnElement[bool]:
     return finder(column, text) > 0
 
 
-def _coord_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
+def _coord_conditions(
+    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None
+) -> list[ColumnElement[bool]]:
     has_coord = exists().where(coord.c.voevent_id == voevent.c.id)
     where: list[ColumnElement[bool]] = []
     if f.coord is not None:
@@ -90,8 +97,7 @@ def _coord_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[b
         return where
     same: list[ColumnElement[bool]] = []
     if f.cone is not None:
-        cone = Cone(f.cone.ra % 360.0, f.cone.dec, f.cone.radius)
-        same.append(cone_condition(dialect, coord, cone))
+        same.append(cone_condition(dialect, coord, normalised(f.cone), pixels))
     if f.dec_gt is not None:
         same.append(coord.c.dec > f.dec_gt)
     if f.dec_lt is not None:
@@ -121,9 +127,11 @@ def _cite_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bo
     return where
 
 
-def count_query(f: PacketFilter, dialect: Dialect) -> Select[Any]:
+def count_query(
+    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
+) -> Select[Any]:
     """``SELECT count(*)`` of the packets matching ``f``."""
-    return select(func.count()).select_from(voevent).where(*conditions(f, dialect))
+    return select(func.count()).select_from(voevent).where(*conditions(f, dialect, pixels))
 
 
 def rollup_conditions(f: PacketFilter) -> list[ColumnElement[bool]]:
@@ -196,9 +204,10 @@ def list_query(
     limit: int,
     offset: int = 0,
     after: After | None = None,
+    pixels: PixelRanges | None = None,
 ) -> Select[Any]:
     """One page of (id, ivorn, order key, count) rows; the count is 0 unless kind asks for it."""
-    where = conditions(f, dialect)
+    where = conditions(f, dialect, pixels)
     if after is not None:
         where.append(after_condition(order, after))
     key = voevent.c[_ORDER_COLUMNS[order.value.removeprefix("-")]]
@@ -224,7 +233,9 @@ def month_of(column: Any, dialect: Dialect) -> Any:
     return func.strftime("%Y-%m", column)
 
 
-def map_query(f: PacketFilter, dialect: Dialect, kind: MapKind) -> Select[Any]:
+def map_query(
+    f: PacketFilter, dialect: Dialect, kind: MapKind, pixels: PixelRanges | None = None
+) -> Select[Any]:
     """(key, subkey, count) groups of the matching packets; subkey is '' except stream×role."""
     v = voevent.c
     keys: dict[MapKind, list[Any]] = {
@@ -235,7 +246,7 @@ def map_query(f: PacketFilter, dialect: Dialect, kind: MapKind) -> Select[Any]:
     }
     groups = keys[kind]
     query = select(*_labelled(groups), func.count().label("n"))
-    return query.where(*conditions(f, dialect)).group_by(*groups)
+    return query.where(*conditions(f, dialect, pixels)).group_by(*groups)
 
 
 def _labelled(groups: list[Any]) -> list[Any]:
