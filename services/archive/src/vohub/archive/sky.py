@@ -18,7 +18,6 @@ from sqlalchemy import (
     Table,
     and_,
     column,
-    false,
     func,
     or_,
     select,
@@ -111,8 +110,11 @@ Q3C_RANGES = text(
     "SELECT array(SELECT q3c_radial_query_it(:ra, :dec, :radius, i, f)"
     " FROM (VALUES (1), (0)) AS flags(f), generate_series(0, 99) AS i ORDER BY f DESC, i)"
 )
-#: Merged, non-empty [low, high) ranges of q3c pixels covering a cone.
+#: Merged [low, high) ranges of q3c pixels covering a cone (always PIXEL_SLOTS of them).
 PixelRanges = list[tuple[int, int]]
+#: Ranges per cone query: a fixed number keeps the SQL's shape (and SQLAlchemy's cached
+#: compilation) the same for every cone; unused slots are empty, (0, 0).
+PIXEL_SLOTS = 16
 
 
 def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
@@ -134,7 +136,11 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
             merged[-1][1] = max(merged[-1][1], high)
         else:
             merged.append([low, high])
-    return [(low, high) for low, high in merged]
+    while len(merged) > PIXEL_SLOTS:  # join across the narrowest gap: a superset, still exact
+        gap = min(range(len(merged) - 1), key=lambda i: merged[i + 1][0] - merged[i][1])
+        merged[gap][1] = merged.pop(gap + 1)[1]
+    padding = [(0, 0)] * (PIXEL_SLOTS - len(merged))
+    return [(low, high) for low, high in merged] + padding
 
 
 def cone_condition(
@@ -149,7 +155,7 @@ def cone_condition(
         if pixels is None:
             return func.q3c_radial_query(coord.c.ra, coord.c.dec, cone.ra, cone.dec, cone.radius)
         ipix = func.q3c_ang2ipix(coord.c.ra, coord.c.dec)
-        covered = or_(false(), *(and_(ipix >= low, ipix < high) for low, high in pixels))
+        covered = or_(*(and_(ipix >= low, ipix < high) for low, high in pixels))
         inside = func.power(func.sin(func.radians(cone.radius) / 2), 2)
         return and_(covered, func.q3c_sindist(coord.c.ra, coord.c.dec, cone.ra, cone.dec) < inside)
     (x0, x1), (y0, y1), (z0, z1) = cap_box(cone)
