@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import Engine, func, select
 
-from vohub.archive.errors import InvalidQuery, PacketNotFound
+from vohub.archive.errors import PacketNotFound
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.query import voevent
 from vohub.archive.sky import Cone
@@ -267,33 +267,6 @@ def test_offset_past_the_end_and_limit_zero(archive: Store) -> None:
     last = archive.list_page(PacketFilter(), limit=18)
     assert len(last.rows) == 18
     assert last.next_cursor == ""
-
-
-def test_bad_page_requests_name_the_field(archive: Store) -> None:
-    with pytest.raises(InvalidQuery, match=r"^limit: must be within"):
-        archive.list_page(PacketFilter(), limit=10_001)
-    cursor = archive.list_page(PacketFilter(), limit=2).next_cursor
-    with pytest.raises(InvalidQuery, match=r"^cursor: was issued for another filter"):
-        archive.list_page(PacketFilter(role=("test",)), limit=2, cursor_text=cursor)
-    with pytest.raises(InvalidQuery, match=r"^cursor: not a cursor"):
-        archive.list_page(PacketFilter(), cursor_text="!!")
-
-
-@pytest.mark.parametrize(
-    ("filters", "message"),
-    [
-        ({"role": ("bogus",)}, "^filter.role: unknown role 'bogus'"),
-        ({"dec_lt": -90.5}, "^filter.dec_lt: must be within"),
-        ({"cone": Cone(0.0, 95.0, 1.0)}, "^filter.cone.dec: must be within"),
-        ({"cone": Cone(0.0, 0.0, -1.0)}, "^filter.cone.radius: must be >= 0"),
-        ({"cone": Cone(float("nan"), 0.0, 1.0)}, "^filter.cone.ra: must be a finite"),
-    ],
-)
-def test_bad_filters_name_the_field(
-    archive: Store, filters: dict[str, object], message: str
-) -> None:
-    with pytest.raises(InvalidQuery, match=message):
-        archive.count(PacketFilter(**filters))  # type: ignore[arg-type]
 
 
 def test_nrefs_and_ncites_are_not_multiplied_by_positions(archive: Store) -> None:

@@ -1,0 +1,43 @@
+"""Requests the archive cannot answer: InvalidQuery naming the field, on both backends."""
+
+from __future__ import annotations
+
+import pytest
+
+from vohub.archive.errors import InvalidQuery
+from vohub.archive.filters import PacketFilter
+from vohub.archive.sky import Cone
+from vohub.archive.store import Store
+from vohub.testing.archive import make_packet
+
+
+def test_bad_page_requests_name_the_field(store: Store) -> None:
+    store.ingest_packets([(make_packet(f"ivo://vohub.test/e#{i}"), None) for i in range(3)])
+    with pytest.raises(InvalidQuery, match=r"^limit: must be within \[0, 10000\], not 10001"):
+        store.list_page(PacketFilter(), limit=10_001)
+    with pytest.raises(InvalidQuery, match=r"^offset: must be >= 0, not -1"):
+        store.list_page(PacketFilter(), offset=-1)
+    cursor = store.list_page(PacketFilter(), limit=2).next_cursor
+    assert cursor
+    with pytest.raises(InvalidQuery, match=r"^cursor: was issued for another filter"):
+        store.list_page(PacketFilter(role=("test",)), limit=2, cursor_text=cursor)
+    with pytest.raises(InvalidQuery, match=r"^cursor: not a cursor"):
+        store.list_page(PacketFilter(), cursor_text="!!")
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"role": ("bogus",)}, r"^filter.role: unknown role 'bogus'"),
+        ({"dec_lt": -90.5}, r"^filter.dec_lt: must be within"),
+        ({"cone": Cone(0.0, 95.0, 1.0)}, r"^filter.cone.dec: must be within"),
+        ({"cone": Cone(0.0, 0.0, -1.0)}, r"^filter.cone.radius: must be >= 0"),
+        ({"cone": Cone(float("nan"), 0.0, 1.0)}, r"^filter.cone.ra: must be a finite"),
+    ],
+)
+def test_bad_filters_name_the_field(store: Store, filters: dict[str, object], message: str) -> None:
+    f = PacketFilter(**filters)  # type: ignore[arg-type]
+    with pytest.raises(InvalidQuery, match=message):
+        store.count(f)
+    with pytest.raises(InvalidQuery, match=message):
+        store.list_page(f)
