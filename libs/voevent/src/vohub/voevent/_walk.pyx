@@ -198,6 +198,24 @@ cdef tuple _citations(xmlNode* c_citations, list problems):
 # -- the Python API --------------------------------------------------------------------
 
 
+def read_root(cetree._Element root not None):
+    """``(local name, namespace or None, version, ivorn, role)`` of the root element.
+
+    >>> from lxml import etree
+    >>> read_root(etree.fromstring('<v:VOEvent xmlns:v="urn:x" ivorn="ivo://a/b#c"/>'))
+    ('VOEvent', 'urn:x', None, 'ivo://a/b#c', None)
+    """
+    cdef xmlNode* c_root = root._c_node
+    cdef const unsigned char* c_namespace = cetree._getNs(c_root)
+    return (
+        decode(c_root.name),
+        decode(c_namespace) if c_namespace is not NULL else None,
+        get_attr(c_root, "version"),
+        get_attr(c_root, "ivorn"),
+        get_attr(c_root, "role"),
+    )
+
+
 def read_body(cetree._Element root not None, list problems not None):
     """Read the children of a VOEvent root: ``(fields, wherewhen, timescale)``.
 

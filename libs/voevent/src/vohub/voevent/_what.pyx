@@ -43,22 +43,25 @@ cdef object _param(xmlNode* c_node, list problems):
     cdef const char* key
     cdef xmlAttr* c_attr = c_node.properties
     while c_attr is not NULL:  # one pass over the attributes rather than a lookup per name
-        if c_attr.ns is NULL:
-            key = <const char*>c_attr.name
-            if strcmp(key, "name") == 0:
-                name = attr_value(c_node, c_attr)
-            elif strcmp(key, "value") == 0:
-                value = attr_value(c_node, c_attr)
-            elif strcmp(key, "ucd") == 0:
+        key = <const char*>c_attr.name
+        if c_attr.ns is not NULL:
+            pass
+        elif key[0] == c"n" and strcmp(key, "name") == 0:
+            name = attr_value(c_node, c_attr)
+        elif key[0] == c"v" and strcmp(key, "value") == 0:
+            value = attr_value(c_node, c_attr)
+        elif key[0] == c"u":
+            if strcmp(key, "ucd") == 0:
                 ucd = attr_value(c_node, c_attr)
             elif strcmp(key, "unit") == 0:
                 unit = attr_value(c_node, c_attr)
-            elif strcmp(key, "dataType") == 0:
+            elif strcmp(key, "utype") == 0:
+                utype = attr_value(c_node, c_attr)
+        elif key[0] == c"d":
+            if strcmp(key, "dataType") == 0:
                 datatype = attr_value(c_node, c_attr)
             elif strcmp(key, "datatype") == 0:
                 lowercase = attr_value(c_node, c_attr)
-            elif strcmp(key, "utype") == 0:
-                utype = attr_value(c_node, c_attr)
         c_attr = c_attr.next
     if c_node.doc.intSubset is not NULL:  # absent attributes may have DTD defaults
         name = name if name is not None else absent_attr(c_node, "name")

@@ -11,24 +11,20 @@ VOEvent 1.1's STC-namespaced ``ObsDataLocation`` read the same.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from lxml import etree
 
-from vohub.voevent._walk import build_packet, read_body
+from vohub.voevent._walk import build_packet, read_body, read_root
 from vohub.voevent._wherewhen import read_positions
 from vohub.voevent.errors import NotAVOEvent
 from vohub.voevent.model import ROLES, Packet
 from vohub.voevent.schema import NAMESPACES
 
+if TYPE_CHECKING:
+    from vohub.voevent._walk import Root
+
 Element = etree._Element
-
-
-def local(tag: str) -> str:
-    """The local part of an lxml tag (``{ns}name`` → ``name``).
-
-    >>> local("{http://www.ivoa.net/xml/VOEvent/v2.0}VOEvent"), local("Who")
-    ('VOEvent', 'Who')
-    """
-    return tag if tag[0] != "{" else tag[tag.index("}") + 1 :]
 
 
 def extract(root: Element, raw: bytes, source: str) -> Packet:
@@ -49,26 +45,24 @@ def extract(root: Element, raw: bytes, source: str) -> Packet:
     ('ivo://a.b/c#1', 'test', '2020-01-01T00:00:00+00:00', ())
     """
     problems: list[str] = []
-    ivorn = _check_root(root, source, problems)
+    head = read_root(root)
+    ivorn = _check_root(head, source, problems)
     fields, wherewhen, timescale = read_body(root, problems)
     if wherewhen is not None:
         fields["positions"] = read_positions(wherewhen, timescale, problems)
-    role = root.get("role") or "observation"
+    _, _, version, _, role = head
+    role = role or "observation"
     if role not in ROLES:
         problems.append(f"role {role!r} is not one of {', '.join(ROLES)}")
-    fields.update(
-        ivorn=ivorn, role=role, version=root.get("version"), raw=raw, problems=tuple(problems)
-    )
+    fields.update(ivorn=ivorn, role=role, version=version, raw=raw, problems=tuple(problems))
     return build_packet(fields)
 
 
-def _check_root(root: Element, source: str, problems: list[str]) -> str:
+def _check_root(head: Root, source: str, problems: list[str]) -> str:
     """Refuse a root that is no VOEvent; note a missing namespace or version; return the IVORN."""
-    tag = root.tag
-    if not isinstance(tag, str) or local(tag) != "VOEvent":
-        raise NotAVOEvent(source, f"root element is <{local(str(tag))}>, not <VOEvent>")
-    namespace = tag[1 : tag.index("}")] if tag[0] == "{" else None
-    version = root.get("version")
+    name, namespace, version, ivorn, _ = head
+    if name != "VOEvent":
+        raise NotAVOEvent(source, f"root element is <{name}>, not <VOEvent>")
     if namespace is None:
         problems.append("root <VOEvent> has no namespace")
     elif namespace not in NAMESPACES:
@@ -79,7 +73,6 @@ def _check_root(root: Element, source: str, problems: list[str]) -> str:
         )
     if version is None and namespace is None:
         problems.append("root <VOEvent> has no version attribute")
-    ivorn = root.get("ivorn")
     if not ivorn or not ivorn.strip():
         raise NotAVOEvent(source, "root <VOEvent> has no ivorn attribute")
     return ivorn.strip()
