@@ -240,7 +240,10 @@ class BatchWriter:
         counts = Counter(rows.rollup_key for rows in stored)
         if not counts:
             return
-        values = [{"stream": s, "role": r, "month": m, "n": n} for (s, r, m), n in counts.items()]
+        # Sorted, so concurrent writers lock rollup rows in one order (no deadlock).
+        values = [
+            {"stream": s, "role": r, "month": m, "n": n} for (s, r, m), n in sorted(counts.items())
+        ]
         statement = _insert(self.connection, rollup)
         upsert = statement.on_conflict_do_update(
             index_elements=["stream", "role", "month"],
