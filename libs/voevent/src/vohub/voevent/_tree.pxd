@@ -22,6 +22,19 @@ cdef extern from "Python.h":
     void* PyUnicode_DATA(object text)
 
 
+cdef inline void require_build_lxml() except *:
+    """Refuse to run on another lxml than the one whose headers the module was compiled with
+    (its C structs and API may differ)."""
+    from lxml import etree
+
+    built = (<bytes>cetree.LXML_VERSION_STRING).decode()
+    if etree.__version__ != built:
+        raise ImportError(
+            f"vohub.voevent's compiled readers were built against lxml {built}, but lxml"
+            f" {etree.__version__} is installed: reinstall vohub-voevent"
+        )
+
+
 cdef inline bint is_named(xmlNode* c_node, const char* name) noexcept:
     """An element whose local name is ``name``."""
     return c_node.type == tree.XML_ELEMENT_NODE and strcmp(<const char*>c_node.name, name) == 0

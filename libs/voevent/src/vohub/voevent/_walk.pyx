@@ -11,21 +11,30 @@ keeps, and builds the model objects without their ``__init__``'s Python frame
 :func:`vohub.voevent.timescale.to_utc`.
 """
 
+from cpython.float cimport PyFloat_FromString
 from libc.string cimport strcmp
 from lxml.includes cimport etreepublic as cetree
 from lxml.includes cimport tree
-from lxml.includes.tree cimport xmlAttr, xmlNode
+from lxml.includes.tree cimport xmlNode
 
 from vohub.voevent._slots cimport Layout, layout_of, new
-from vohub.voevent._tree cimport decode, get as get_attr, is_named, stripped
+from vohub.voevent._tree cimport (
+    decode,
+    get as get_attr,
+    is_named,
+    require_build_lxml,
+    stripped,
+)
 from vohub.voevent._what cimport read_reference, read_what, timescale_param
 
-from dataclasses import MISSING, fields as dataclass_fields
+from dataclasses import MISSING
+from dataclasses import fields as dataclass_fields
 
 from vohub.voevent.model import CITE_TYPES, Author, Citation, How, Inference, Packet, Why
 from vohub.voevent.timescale import to_utc
 
 cetree.import_lxml__etree()
+require_build_lxml()
 
 cdef Layout _AUTHOR = layout_of(Author)
 cdef Layout _CITATION = layout_of(Citation)
@@ -140,7 +149,7 @@ cdef object _float_attr(xmlNode* c_node, const char* name, list problems):
     if found is None:
         return None
     try:
-        return float(found)
+        return PyFloat_FromString(found)  # float(), not Cython's own parser
     except ValueError:
         problems.append(
             f"<{decode(c_node.name)}> {decode(<const unsigned char*>name)}={found!r}"
@@ -294,7 +303,7 @@ def build_packet(dict fields not None):
     Traceback (most recent call last):
     ...
     TypeError: Packet needs 'version'
-    >>> build_packet({"ivorn": "ivo://a/b#c", "role": "test", "version": None, "raw": b"", "x": 1})
+    >>> build_packet({"ivorn": "ivo://a/b#c", "role": "test", "version": "2.0", "raw": b"", "x": 1})
     Traceback (most recent call last):
     ...
     TypeError: Packet has no field 'x'

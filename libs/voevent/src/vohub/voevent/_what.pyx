@@ -20,12 +20,14 @@ from vohub.voevent._tree cimport (
     get as get_attr,
     is_named,
     node_text,
+    require_build_lxml,
     stripped,
 )
 
 from vohub.voevent.model import Group, Param, Reference, Table
 
 cetree.import_lxml__etree()
+require_build_lxml()
 
 cdef Layout _GROUP = layout_of(Group)
 cdef Layout _PARAM = layout_of(Param)

@@ -18,12 +18,20 @@ from lxml.includes cimport tree
 from lxml.includes.tree cimport xmlNode
 
 from vohub.voevent._slots cimport Layout, layout_of, new
-from vohub.voevent._tree cimport child, get, is_named, node_text, stripped_or_empty
+from vohub.voevent._tree cimport (
+    child,
+    get,
+    is_named,
+    node_text,
+    require_build_lxml,
+    stripped_or_empty,
+)
 
 from vohub.voevent.model import Position
 from vohub.voevent.timescale import SCALES, scale_of, to_utc
 
 cetree.import_lxml__etree()
+require_build_lxml()
 
 #: Position2D units we convert, as degrees per unit.
 DEGREES_PER_UNIT = {
@@ -201,7 +209,7 @@ cdef object _number(xmlNode* c_node, str what, object factor, list problems, bin
             problems.append(f"Position2D without {what}")
         return None
     try:
-        value = PyFloat_FromString(written)
+        value = PyFloat_FromString(written)  # float(), not Cython's own parser
     except ValueError:
         problems.append(f"Position2D {what} {written!r} is not a number")
         return None
