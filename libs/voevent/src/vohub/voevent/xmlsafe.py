@@ -72,7 +72,7 @@ def read_source(
     >>> read_source("<?xml version='1.0' encoding='latin-1'?><a>\u00e9</a>", None)[0]
     b"<?xml version='1.0' encoding='UTF-8'?><a>\\xc3\\xa9</a>"
     """
-    if isinstance(data, bytes | bytearray | memoryview):
+    if isinstance(data, (bytes, bytearray, memoryview)):
         raw = bytes(data)
         name = source or "<bytes>"
     elif isinstance(data, str):
