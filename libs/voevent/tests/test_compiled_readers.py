@@ -95,3 +95,13 @@ def test_root_children_namespaced_or_unknown_are_reported_in_order() -> None:
         "<Who> is namespaced; VOEvent children are unqualified",
         "unexpected element <Extra> under <VOEvent>",
     )
+
+
+def test_entity_reference_nodes_are_not_children() -> None:
+    # Undeclared references survive parsing when an (unloaded) external DTD is named;
+    # only element nodes count as children, as with lxml's tag filters.
+    prolog = '<!DOCTYPE voe:VOEvent SYSTEM "voevent.dtd">'
+    body = '&a;<What><Param name="p">&b;<Value>v</Value></Param></What>'
+    p = parse(packet(body, prolog))
+    assert [(q.name, q.value) for q in p.params] == [("p", "v")]
+    assert p.problems == ()
