@@ -91,7 +91,7 @@ class Child:
         """Launch the process (its output goes straight to ours)."""
         self.process = subprocess.Popen(self.argv)
         self.started_at = now
-        log.info("service.started", service=self.name, pid=self.process.pid)
+        log.info("child.started", child=self.name, pid=self.process.pid)
 
     def check(self, now: float) -> None:
         """Restart the process with back-off if it has exited."""
@@ -104,7 +104,7 @@ class Child:
             if now - self.started_at > 60:
                 self.delay = BACKOFF[0]
             return
-        log.error("service.exited", service=self.name, status=status, restart_in=self.delay)
+        log.error("child.exited", child=self.name, status=status, restart_in=self.delay)
         self.process = None
         self.restart_at = now + self.delay
         self.delay = min(self.delay * BACKOFF[1], BACKOFF[2])
@@ -119,7 +119,7 @@ class Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        log.info("service.stopped", service=self.name)
+        log.info("child.stopped", child=self.name)
 
 
 def run(args: argparse.Namespace) -> int:
