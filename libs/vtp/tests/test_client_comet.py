@@ -13,7 +13,7 @@ from vohub.testing.comet_broker import CometBroker
 from vohub.testing.fixtures import CometFactory
 from vohub.testing.ports import free_port
 from vohub.vtp.backoff import Backoff
-from vohub.vtp.client import Subscription, publish, subscribe
+from vohub.vtp.client import Publisher, Subscription, publish, subscribe
 from vohub.vtp.errors import ClosedWithoutReply, OutgoingFrameTooLarge
 from vohub.vtp.messages import Ack, Event, Nak
 
@@ -72,6 +72,19 @@ async def test_publish_acked_then_duplicate_naked(comet: CometBroker, bat_packet
     assert reply == Nak(
         BAT_IVORN, comet.local_ivo, "Event rejected: Previously seen by this broker"
     )
+
+
+async def test_publisher_falls_back_to_a_connection_per_event_with_comet(
+    comet: CometBroker, bat_packet: bytes, gaia_packet: bytes
+) -> None:
+    async with Publisher(*comet.receive_address) as publisher:
+        replies = [await publisher.publish(p) for p in (bat_packet, gaia_packet, bat_packet)]
+    assert publisher.pipelined is False  # Comet hung up on the request, with no reply
+    assert [type(r).__name__ for r in replies] == ["Ack", "Ack", "Nak"]
+    assert replies[2] == Nak(
+        BAT_IVORN, comet.local_ivo, "Event rejected: Previously seen by this broker"
+    )
+    comet.wait_for_log("Incomprehensible data")
 
 
 async def test_publish_voevent_2_1_is_naked_with_schema_reason(comet: CometBroker) -> None:

@@ -18,6 +18,8 @@ CODEC_MODULES = [
     "vohub.vtp.broadcaster",
     "vohub.vtp.backoff",
     "vohub.vtp.address",
+    "vohub.vtp.canonical",
+    "vohub.vtp.pipeline",
 ]
 FORBIDDEN = ("asyncio", "socket", "ssl")
 

@@ -17,6 +17,7 @@ from vohub.vtp.broker import (
     ReceiverConnection,
     ReceiverState,
 )
+from vohub.vtp.canonical import TRANSPORT_NS
 from vohub.vtp.errors import (
     BrokerUnreachable,
     ClosedWithoutReply,
@@ -51,7 +52,7 @@ from vohub.vtp.framing import (
     encode_frame,
 )
 from vohub.vtp.messages import (
-    TRANSPORT_NS,
+    PIPELINING_PARAM,
     VOEVENT_ROLES,
     Ack,
     Authenticate,
@@ -66,15 +67,18 @@ from vohub.vtp.messages import (
     parse_event,
     timestamp,
 )
+from vohub.vtp.pipeline import ANONYMOUS_AUTHOR, PipelinedAuthor, PipelineState
 from vohub.vtp.subscriber import DEFAULT_IDLE_TIMEOUT, SubscriberConnection
 
 __all__ = [
+    "ANONYMOUS_AUTHOR",
     "COMET_MAX_FRAME_SIZE",
     "DEFAULT_IDLE_TIMEOUT",
     "DEFAULT_MAX_FRAME_SIZE",
     "IAMALIVE_INTERVAL",
     "MAX_MISSED_IAMALIVES",
     "MAX_OUTSTANDING_ACKS",
+    "PIPELINING_PARAM",
     "RECEIVE_TIMEOUT",
     "TRANSPORT_NS",
     "VOEVENT_ROLES",
@@ -103,6 +107,8 @@ __all__ = [
     "Offer",
     "OutgoingFrameTooLarge",
     "PeerSilent",
+    "PipelineState",
+    "PipelinedAuthor",
     "ReceiverConnection",
     "ReceiverState",
     "RemoteProtocolError",

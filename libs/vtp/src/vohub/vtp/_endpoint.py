@@ -20,7 +20,7 @@ class Endpoint:
         self.peer = peer
         self.max_send_size = max_send_size
         self._decoder = FrameDecoder(max_frame_size, peer=peer)
-        self._outbox = bytearray()
+        self._outbox: list[bytes] = []
 
     def data_to_send(self) -> bytes:
         """Take the bytes queued for the peer (possibly empty); the edge must write them in order.
@@ -31,12 +31,19 @@ class Endpoint:
         >>> endpoint.data_to_send()
         b''
         """
-        data = bytes(self._outbox)
-        self._outbox.clear()
+        outbox = self._outbox
+        if len(outbox) == 1:
+            return outbox.pop()
+        data = b"".join(outbox)
+        outbox.clear()
         return data
 
     def _queue(self, message: Message, now: float) -> None:
-        self._outbox += encode_frame(encode(message, now), self.max_send_size, peer=self.peer)
+        self._outbox.append(encode_frame(encode(message, now), self.max_send_size, peer=self.peer))
+
+    def _queue_frame(self, frame: bytes) -> None:
+        """Queue bytes that are already a frame (one event framed once for many peers)."""
+        self._outbox.append(frame)
 
     def _frames(self, data: bytes) -> Iterator[Message | Unreadable]:
         """Decode every complete frame in ``data``; unreadable ones become :class:`Unreadable`."""

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 
 from vohub.vtp._endpoint import Endpoint
-from vohub.vtp.errors import InvalidFilter, VTPError
+from vohub.vtp.canonical import ack_origin
+from vohub.vtp.errors import InvalidFilter, MalformedMessage, UnknownMessage, VTPError
 from vohub.vtp.filters import FilterSet, compile_filters_lenient
-from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
-from vohub.vtp.messages import Ack, Authenticate, Event, IAmAlive, Message, Nak, Unreadable
+from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, PREFIX_SIZE
+from vohub.vtp.messages import (
+    Ack,
+    Authenticate,
+    Event,
+    IAmAlive,
+    Message,
+    Nak,
+    Unreadable,
+    decode,
+)
 
 #: Comet's broker-wide iamalive period; keep under 120 s (Comet) and 150 s (pygcn).
 IAMALIVE_INTERVAL = 60.0
@@ -27,7 +38,9 @@ MAX_MISSED_IAMALIVES = 1
 #       dropped and reported in `filter_errors` (Comet logs them; if none is left, everything
 #       passes). The broker never answers an authenticate.
 #   iamalive reply -> missed_iamalives -= 1      ack -> outstanding_acks -= 1
-#       (counted by role only; acks are NOT matched to IVORNs, exactly as Comet)
+#       (counted by role only; acks are NOT matched to IVORNs, exactly as Comet. So an ack is
+#       recognised by its root start tag alone, without an XML parse: with N subscribers acks
+#       outnumber every other frame N to 1, and parsing each was a broker's largest cost)
 #   nak            -> drop at once: VTP Note §6.4, the subscriber leaves the distribution list
 #   anything else  -> reported, ignored.
 #
@@ -186,8 +199,11 @@ class BroadcastConnection(Endpoint):
             self._queue(IAmAlive(self.local_ivo), now)
             self.missed_iamalives += 1
 
-    def offer(self, event: Event) -> Offer:
+    def offer(self, event: Event, frame: bytes | None = None) -> Offer:
         """Queue ``event``'s original bytes if the subscriber's filters pass.
+
+        ``frame``, if given, is ``encode_frame(event.raw)`` built once by the caller and shared
+        by every subscriber, which saves a copy of the packet per subscriber.
 
         Examples
         --------
@@ -202,9 +218,12 @@ class BroadcastConnection(Endpoint):
             return Offer.CLOSED
         if len(event.raw) > self.max_send_size:
             return Offer.TOO_LARGE
-        if not self.filters.matches(event.element):
+        if self.filters.filters and not self.filters.matches(event.element):
             return Offer.FILTERED
-        self._queue(event, 0.0)
+        if frame is not None and len(frame) == len(event.raw) + PREFIX_SIZE:
+            self._queue_frame(frame)
+        else:
+            self._queue(event, 0.0)
         self.outstanding_acks += 1
         return Offer.SENT
 
@@ -220,6 +239,18 @@ class BroadcastConnection(Endpoint):
         """
         if self.drop_reason is None:
             self.drop_reason = reason
+
+    def _frames(self, data: bytes) -> Iterator[Message | Unreadable]:
+        self._decoder.feed(data)
+        for payload in self._decoder:
+            origin = ack_origin(payload)
+            if origin is not None:
+                yield Ack(origin)
+                continue
+            try:
+                yield decode(payload)
+            except (MalformedMessage, UnknownMessage) as exc:
+                yield Unreadable(payload, type(exc)(exc.detail, peer=self.peer, ivorn=exc.ivorn))
 
     def _count(self, message: Message | Unreadable) -> None:
         if isinstance(message, IAmAlive):

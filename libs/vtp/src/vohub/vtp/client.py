@@ -1,117 +1,31 @@
-"""Thin asyncio client for VTP: publish one event to a broker, or follow a broker as a subscriber.
+"""Thin asyncio client for VTP: publish events to a broker, or follow a broker as a subscriber.
 
 All protocol decisions live in the sans-IO state machines (:mod:`vohub.vtp.author`,
-:mod:`vohub.vtp.subscriber`); this module only connects, moves bytes, applies deadlines and
-reconnects.
+:mod:`vohub.vtp.pipeline`, :mod:`vohub.vtp.subscriber`); this module and
+:mod:`vohub.vtp.publisher` (:func:`publish`, :class:`Publisher`) only connect, move bytes,
+apply deadlines and reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
 from vohub.common.logs import get_logger
-from vohub.vtp.author import AuthorConnection
 from vohub.vtp.backoff import Backoff
-from vohub.vtp.errors import BrokerUnreachable, PeerSilent, ReplyTimeout, VTPError
+from vohub.vtp.errors import PeerSilent, VTPError
 from vohub.vtp.filters import compile_filters
-from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
-from vohub.vtp.messages import Ack, Authenticate, Event, IAmAlive, Nak, Unreadable
+from vohub.vtp.framing import DEFAULT_MAX_FRAME_SIZE
+from vohub.vtp.messages import Authenticate, Event, IAmAlive, Unreadable
+from vohub.vtp.publisher import READ_SIZE, Publisher, close_writer, publish
 from vohub.vtp.subscriber import DEFAULT_IDLE_TIMEOUT, SubscriberConnection
 
+__all__ = ["Publisher", "Subscription", "publish", "subscribe"]
+
 log = get_logger("vohub.vtp.client")
-
-#: Bytes asked of the socket per read.
-READ_SIZE = 65536
-
-
-async def publish(
-    host: str,
-    port: int,
-    packet: bytes,
-    *,
-    timeout: float = 20.0,  # noqa: ASYNC109 (one deadline for connect, send and reply)
-    max_send_size: int = COMET_MAX_FRAME_SIZE,
-) -> Ack | Nak:
-    """Send one VOEvent to a broker's receive port and return its verdict.
-
-    One connection per event, as Comet expects; the broker closes it after replying.
-
-    Parameters
-    ----------
-    host, port
-        The broker's receive port (Comet's default is 8098).
-    packet
-        The VOEvent, sent byte for byte.
-    timeout
-        Seconds for the whole exchange (Comet itself gives an author 20 s).
-    max_send_size
-        Largest packet sent (Comet hangs up on frames over 99 999 bytes).
-
-    Returns
-    -------
-    Ack or Nak
-        ``Nak.reason`` holds the broker's explanation.
-
-    Raises
-    ------
-    InvalidOutgoingEvent, OutgoingFrameTooLarge
-        Before connecting, if the packet cannot be sent.
-    BrokerUnreachable
-        If connecting, writing or reading fails.
-    ClosedWithoutReply
-        If the broker hangs up without ack or nak.
-    ReplyTimeout
-        If no verdict arrives within ``timeout``.
-
-    Examples
-    --------
-    >>> packet = b'<VOEvent role="test" ivorn="ivo://a/b#1"/>'
-    >>> asyncio.run(publish("127.0.0.1", 1, packet))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    vohub.vtp.errors.BrokerUnreachable: cannot reach the broker: ... (peer=127.0.0.1:1, ...)
-    """
-    peer = f"{host}:{port}"
-    author = AuthorConnection(peer=peer, max_send_size=max_send_size)
-    author.send(packet)
-    try:
-        async with asyncio.timeout(timeout):
-            return await _submit(host, port, author)
-    except TimeoutError:
-        raise ReplyTimeout(
-            f"no ack or nak within {timeout:g} s", peer=peer, ivorn=author.ivorn
-        ) from None
-    except OSError as exc:
-        raise BrokerUnreachable(
-            f"cannot reach the broker: {exc}", peer=peer, ivorn=author.ivorn
-        ) from exc
-
-
-async def _submit(host: str, port: int, author: AuthorConnection) -> Ack | Nak:
-    reader, writer = await asyncio.open_connection(host, port)
-    try:
-        writer.write(author.data_to_send())
-        await writer.drain()
-        while True:
-            data = await reader.read(READ_SIZE)
-            if not data:
-                author.receive_eof()  # raises ClosedWithoutReply
-            reply = author.receive_data(data)
-            if reply is not None:
-                return reply
-    finally:
-        await _close(writer)
-
-
-async def _close(writer: asyncio.StreamWriter) -> None:
-    writer.close()
-    with contextlib.suppress(OSError):
-        await writer.wait_closed()
 
 
 def subscribe(
@@ -293,7 +207,7 @@ class Subscription:
         try:
             await self._pump(reader, writer, machine)
         finally:
-            await _close(writer)
+            await close_writer(writer)
 
     async def _pump(
         self,

@@ -17,27 +17,27 @@ any document with a DOCTYPE, so entity bombs are refused before any expansion.
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Final
 
 from lxml import etree
 
+from vohub.vtp import canonical
+from vohub.vtp.canonical import SCHEMA_LOCATION, TRANSPORT_NS
 from vohub.vtp.errors import MalformedMessage, RemoteProtocolError, UnknownMessage
 
-#: Namespace of the Transport messages we emit (Comet's).
-TRANSPORT_NS: Final = "http://www.telescope-networks.org/xml/Transport/v1.1"
-#: The ``xsi:schemaLocation`` Comet writes (it names a different URI than the namespace).
-SCHEMA_LOCATION: Final = (
-    "http://telescope-networks.org/schema/Transport/v1.1 "
-    "http://www.telescope-networks.org/schema/Transport-v1.1.xsd"
-)
 #: The VOEvent roles; any other role on a VOEvent root makes it an unknown message.
 VOEVENT_ROLES: Final = frozenset({"observation", "prediction", "utility", "test"})
 #: Name of the Meta/Param that carries one XPath filter (Comet's new style).
 FILTER_PARAM: Final = "xpath-filter"
+#: Name of the Meta/Param by which an author asks for, and a vohub broker grants, several
+#: events on one receive-port connection (a vohub extension; see :mod:`vohub.vtp.receiver`).
+PIPELINING_PARAM: Final = "vohub-pipelining"
 
-_XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
+_XSI: Final = canonical.XSI
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +73,15 @@ class Authenticate:
     """``authenticate``: a broker's greeting, or a subscriber's reply carrying XPath ``filters``.
 
     A reply (``response`` set) always has a ``Meta`` element, empty when there are no filters,
-    as Comet sends it; a greeting has one only if it carries filters.
+    as Comet sends it; a greeting has one only if it carries filters. ``pipelining`` is vohub's
+    opt-in for several events per author connection (``Meta/Param`` :data:`PIPELINING_PARAM`).
     """
 
     origin: str
     response: str | None = None
     filters: tuple[str, ...] = ()
     timestamp: str | None = field(default=None, compare=False)
+    pipelining: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,7 +122,12 @@ def timestamp(now: float) -> str:
     >>> timestamp(1_795_592_693.9)
     '2026-11-25T07:44:53Z'
     """
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+    return _stamp_of_second(int(now // 1))
+
+
+@functools.lru_cache(maxsize=4)  # one formatting per second, however many messages
+def _stamp_of_second(second: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
 
 
 def encode(message: Message, now: float) -> bytes:
@@ -158,14 +165,25 @@ def encode(message: Message, now: float) -> bytes:
         origin, role = message.ivorn, "ack" if isinstance(message, Ack) else "nak"
     else:
         origin, role = message.origin, _ROLE_OF[type(message)]
+    result = message.reason if isinstance(message, Nak) else None
+    if not isinstance(message, Authenticate) or not _has_meta(message):
+        fast = canonical.render(role, origin, message.response, timestamp(now), result)
+        if fast is not None:
+            return fast
     root = _transport(role, origin, message.response, now)
-    if isinstance(message, Nak) and message.reason is not None:
-        etree.SubElement(etree.SubElement(root, "Meta"), "Result").text = message.reason
-    elif isinstance(message, Authenticate) and (message.filters or message.response is not None):
+    if result is not None:
+        etree.SubElement(etree.SubElement(root, "Meta"), "Result").text = result
+    elif isinstance(message, Authenticate) and _has_meta(message):
         meta = etree.SubElement(root, "Meta")
         for expression in message.filters:
             etree.SubElement(meta, "Param", name=FILTER_PARAM, value=expression)
+        if message.pipelining:
+            etree.SubElement(meta, "Param", name=PIPELINING_PARAM, value="1")
     return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def _has_meta(message: Authenticate) -> bool:
+    return bool(message.filters) or message.pipelining or message.response is not None
 
 
 def decode(payload: bytes) -> Message:
@@ -200,6 +218,9 @@ def decode(payload: bytes) -> Message:
     ...
     vohub.vtp.errors.UnknownMessage: root element 'html' is neither Transport nor VOEvent
     """
+    fast = canonical.read(payload)
+    if fast is not None:
+        return _from_canonical(*fast)
     root = parse_xml(payload)
     name = etree.QName(root).localname
     role = root.get("role")
@@ -218,8 +239,21 @@ def decode(payload: bytes) -> Message:
     if role == "iamalive":
         return IAmAlive(origin, response, stamp)
     if role == "authenticate":
-        return Authenticate(origin, response, _meta_filters(root), stamp)
+        pipelining = "1" in _meta_params(root, PIPELINING_PARAM)
+        return Authenticate(origin, response, _meta_filters(root), stamp, pipelining)
     raise UnknownMessage(f"Transport message with unknown role {role!r}")
+
+
+def _from_canonical(
+    role: str, origin: str, response: str | None, stamp: str, result: str | None
+) -> TransportMessage:
+    if role == "ack":
+        return Ack(origin, response, stamp)
+    if role == "nak":
+        return Nak(origin, response, result, stamp)
+    if role == "iamalive":
+        return IAmAlive(origin, response, stamp)
+    return Authenticate(origin, response, (), stamp)
 
 
 def parse_event(payload: bytes) -> Event:
@@ -260,9 +294,11 @@ def parse_xml(payload: bytes) -> etree._Element:
     ...
     vohub.vtp.errors.MalformedMessage: XML with a DOCTYPE is refused (no entities or DTDs)
     """
-    parser = etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
-    )
+    parser = getattr(_parsers, "parser", None)
+    if parser is None:  # lxml parsers must not be shared between threads; building one is slow
+        parser = _parsers.parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+        )
     try:
         root = etree.fromstring(payload, parser=parser)
     except (etree.XMLSyntaxError, ValueError) as exc:
@@ -272,6 +308,8 @@ def parse_xml(payload: bytes) -> etree._Element:
         raise MalformedMessage("XML with a DOCTYPE is refused (no entities or DTDs)")
     return root
 
+
+_parsers = threading.local()
 
 _ROLE_OF: Final[dict[type, str]] = {
     Ack: "ack",
@@ -321,15 +359,19 @@ def _meta_result(root: etree._Element) -> str | None:
     return None
 
 
+def _meta_params(root: etree._Element, name: str) -> list[str]:
+    return [
+        p.get("value", "")
+        for meta in _local_children(root, "Meta")
+        for p in _local_children(meta, "Param")
+        if p.get("name") == name
+    ]
+
+
 def _meta_filters(root: etree._Element) -> tuple[str, ...]:
     # Comet reads new-style Param filters first, then old-style <filter type="xpath"> text.
     metas = _local_children(root, "Meta")
-    params = [
-        p.get("value", "")
-        for meta in metas
-        for p in _local_children(meta, "Param")
-        if p.get("name") == FILTER_PARAM
-    ]
+    params = _meta_params(root, FILTER_PARAM)
     olds = [
         f.text or ""
         for meta in metas

@@ -1,13 +1,14 @@
-"""Broker-side VTP state machine for the receive port: one author, one event, one verdict."""
+"""Broker-side VTP state machine for the receive port: one author, its events, their verdicts."""
 
 from __future__ import annotations
 
 import enum
+from collections import deque
 
 from vohub.vtp._endpoint import Endpoint
 from vohub.vtp.errors import IllegalTransition, UnknownMessage, VTPError
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
-from vohub.vtp.messages import Ack, Event, Message, Nak, Unreadable
+from vohub.vtp.messages import Ack, Authenticate, Event, Message, Nak, Unreadable
 
 #: Comet closes an author connection this long after connect, data or not.
 RECEIVE_TIMEOUT = 20.0
@@ -15,16 +16,35 @@ RECEIVE_TIMEOUT = 20.0
 # Theory of operation: the broker's end of an author connection
 # -------------------------------------------------------------
 #
-#     AWAITING_EVENT --VOEvent frame--> VALIDATING --accept()--> CLOSED (ack queued)
-#           |                               +------reject()--> CLOSED (nak queued)
+# One-shot, as VTP and Comet do it:
+#
+#     AWAITING_EVENT --VOEvent frame--> VALIDATING --accept()/reject()--> CLOSED (ack/nak queued)
+#           |
 #           +--unreadable / Transport / oversize frame--> CLOSED, error raised, nothing queued
 #
 # Comet takes one event per connection: it answers ack or nak and then *the broker* closes.
 # Unparsable data, non-VOEvent roles and oversize frames get no reply, just a close. The
-# deadline is fixed at connect + 20 s and data does not extend it. Invariants: at most one
-# reply is ever queued; frames after the first event are ignored (Comet relays a second
-# pipelined event but never acks it; we do neither); the edge closes once `closed` is true and
-# data_to_send() has been written.
+# deadline is fixed at connect + 20 s and data does not extend it. Frames after the first event
+# are ignored (Comet relays a second pipelined event but never acks it; we do neither).
+#
+# Pipelining, a vohub extension the author must ask for (and the broker allow):
+#
+#     AWAITING_EVENT --authenticate with Meta/Param vohub-pipelining=1--> PIPELINING
+#                      (reply queued: authenticate, Origin copied, Response = our IVOID, the
+#                      same Param, so the author knows it may go on)
+#     PIPELINING: every VOEvent frame is returned and joins the `awaiting` queue; accept() and
+#                 reject() answer the OLDEST one, so replies go out in the order of the events.
+#                 The deadline becomes an idle one: last frame + timeout, and only while no
+#                 event awaits a verdict.
+#     PIPELINING --EOF, unreadable or oversize frame, non-VOEvent--> DRAINING: nothing more is
+#                 read; once every awaiting event has its verdict --> CLOSED.
+#
+# A Comet broker (or any broker without the extension) answers the authenticate by closing
+# with no reply, as for any Transport message on this port, so an author falls back to one
+# connection per event without having sent an event it cannot get a verdict for.
+#
+# Invariants: exactly one reply per event returned, in order; nothing is queued after CLOSED;
+# the edge closes once `closed` is true and data_to_send() has been written.
 
 
 class ReceiverState(enum.Enum):
@@ -32,6 +52,8 @@ class ReceiverState(enum.Enum):
 
     AWAITING_EVENT = "awaiting-event"
     VALIDATING = "validating"
+    PIPELINING = "pipelining"
+    DRAINING = "draining"
     CLOSED = "closed"
 
 
@@ -45,11 +67,14 @@ class ReceiverConnection(Endpoint):
     now
         Connection time (seconds since the epoch); the deadline is ``now + timeout``.
     timeout
-        Seconds the author has to deliver its event (Comet: 20).
+        Seconds the author has to deliver its event (Comet: 20); when pipelining, the longest
+        silence allowed between events.
     peer
         ``host:port`` of the author, named in errors.
     max_frame_size
         Largest event accepted; at least Comet's 99 999 bytes.
+    allow_pipelining
+        Grant an author's request for several events on this connection (see the module).
 
     Examples
     --------
@@ -71,22 +96,33 @@ class ReceiverConnection(Endpoint):
         timeout: float = RECEIVE_TIMEOUT,
         peer: str | None = None,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
+        allow_pipelining: bool = False,
     ) -> None:
         super().__init__(
             peer=peer, max_frame_size=max_frame_size, max_send_size=COMET_MAX_FRAME_SIZE
         )
         self.local_ivo = local_ivo
+        self.timeout = timeout
+        self.connected_at = now
         self.deadline = now + timeout
+        self.allow_pipelining = allow_pipelining
         self.state = ReceiverState.AWAITING_EVENT
         self.event: Event | None = None
+        self.awaiting: deque[Event] = deque()
+        self.error: VTPError | None = None
 
     @property
     def closed(self) -> bool:
         """Whether the edge should close the connection (after writing :meth:`data_to_send`)."""
         return self.state is ReceiverState.CLOSED
 
+    @property
+    def pipelining(self) -> bool:
+        """Whether the author opted in to several events on this connection."""
+        return self.state in (ReceiverState.PIPELINING, ReceiverState.DRAINING)
+
     def timed_out(self, now: float) -> bool:
-        """Whether the connection's fixed deadline has passed without a verdict.
+        """Whether the deadline has passed with no event awaiting a verdict.
 
         Examples
         --------
@@ -94,10 +130,10 @@ class ReceiverConnection(Endpoint):
         >>> conn.timed_out(119.9), conn.timed_out(120.0)
         (False, True)
         """
-        return not self.closed and now >= self.deadline
+        return not self.closed and not self.awaiting and now >= self.deadline
 
     def receive_data(self, data: bytes) -> Event | None:
-        """Feed bytes from the author; return its event once complete.
+        """Feed bytes from a one-shot author; return its event once complete.
 
         Raises
         ------
@@ -120,16 +156,56 @@ class ReceiverConnection(Endpoint):
         """
         if self.state is not ReceiverState.AWAITING_EVENT:
             return None
+        events = self.receive_events(data, now=None)
+        if self.error is not None and self.closed:
+            raise self.error
+        return events[0] if events else None
+
+    def receive_events(self, data: bytes, now: float | None) -> list[Event]:
+        """Feed bytes from the author; return the events completed by them, in order.
+
+        A protocol error does not raise: it is kept in :attr:`error`, and the connection is
+        then CLOSED (one-shot: no reply, as Comet) or DRAINING (pipelining: the events already
+        returned still get their verdicts). ``now``, if given, moves a pipelining deadline.
+
+        Examples
+        --------
+        >>> from vohub.vtp.framing import encode_frame
+        >>> from vohub.vtp.messages import Authenticate, decode, encode
+        >>> conn = ReceiverConnection(local_ivo="ivo://hub/b", now=0.0, allow_pipelining=True)
+        >>> hello = Authenticate("ivo://me/author", pipelining=True)
+        >>> conn.receive_events(encode_frame(encode(hello, 0.0)), now=0.0)
+        []
+        >>> decode(conn.data_to_send()[4:]).pipelining
+        True
+        >>> two = b"".join(encode_frame(b'<VOEvent role="test" ivorn="ivo://a/b#%d"/>' % i)
+        ...                for i in (1, 2))
+        >>> [e.ivorn for e in conn.receive_events(two, now=1.0)]
+        ['ivo://a/b#1', 'ivo://a/b#2']
+        >>> conn.accept(now=2.0); conn.reject("no", now=2.0)
+        >>> from vohub.vtp.framing import FrameDecoder
+        >>> frames = FrameDecoder(); frames.feed(conn.data_to_send())
+        >>> [type(decode(f)).__name__ for f in frames]
+        ['Ack', 'Nak']
+        """
+        if self.state not in (ReceiverState.AWAITING_EVENT, ReceiverState.PIPELINING):
+            return []
+        events: list[Event] = []
         try:
             for message in self._frames(data):
-                return self._first(message)
-        except VTPError:
-            self.state = ReceiverState.CLOSED
-            raise
-        return None
+                event = self._take(message, self.connected_at if now is None else now)
+                if event is not None:
+                    events.append(event)
+                    if not self.pipelining:
+                        break
+        except VTPError as exc:
+            self._fail(exc)
+        if events and now is not None and self.pipelining:
+            self.deadline = now + self.timeout
+        return events
 
     def accept(self, now: float) -> None:
-        """Queue the ``ack`` for the event and close (handlers run after this, as in Comet).
+        """Queue the ``ack`` for the oldest event awaiting a verdict (handlers run after this).
 
         Raises
         ------
@@ -148,10 +224,10 @@ class ReceiverConnection(Endpoint):
         """
         event = self._verdict_for("accept")
         self._queue(Ack(event.ivorn, self.local_ivo), now)
-        self.state = ReceiverState.CLOSED
+        self._answered()
 
     def reject(self, reason: str, now: float) -> None:
-        """Queue a ``nak`` with Meta/Result ``Event rejected: <reason>`` (Comet's text) and close.
+        """Queue a ``nak`` with Meta/Result ``Event rejected: <reason>`` (Comet's text).
 
         Raises
         ------
@@ -168,10 +244,10 @@ class ReceiverConnection(Endpoint):
         """
         event = self._verdict_for("reject")
         self._queue(Nak(event.ivorn, self.local_ivo, f"Event rejected: {reason}"), now)
-        self.state = ReceiverState.CLOSED
+        self._answered()
 
     def receive_eof(self) -> None:
-        """Note that the author hung up.
+        """Note that the author hung up (or half-closed: verdicts still due are still sent).
 
         Raises
         ------
@@ -187,22 +263,54 @@ class ReceiverConnection(Endpoint):
         """
         if self.state is ReceiverState.AWAITING_EVENT:
             self.state = ReceiverState.CLOSED
-            self._decoder.close()
+        elif self.state is ReceiverState.PIPELINING:
+            self.state = ReceiverState.DRAINING if self.awaiting else ReceiverState.CLOSED
+        else:
+            return
+        self._decoder.close()
 
-    def _first(self, message: Message | Unreadable) -> Event:
+    def _take(self, message: Message | Unreadable, now: float) -> Event | None:
         if isinstance(message, Unreadable):
             raise message.error
-        if not isinstance(message, Event):
-            raise UnknownMessage(
-                f"expected a VOEvent on the receive port, got {type(message).__name__}",
-                peer=self.peer,
-            )
-        self.event, self.state = message, ReceiverState.VALIDATING
-        return message
+        if isinstance(message, Event):
+            self.awaiting.append(message)
+            if not self.pipelining:
+                self.event, self.state = message, ReceiverState.VALIDATING
+            return message
+        if isinstance(message, Authenticate) and self._grants(message):
+            reply = Authenticate(message.origin, self.local_ivo, pipelining=True)
+            self._queue(reply, now)
+            self.state = ReceiverState.PIPELINING
+            return None
+        raise UnknownMessage(
+            f"expected a VOEvent on the receive port, got {type(message).__name__}",
+            peer=self.peer,
+        )
+
+    def _grants(self, message: Authenticate) -> bool:
+        return (
+            message.pipelining
+            and self.allow_pipelining
+            and self.state is ReceiverState.AWAITING_EVENT
+        )
+
+    def _fail(self, error: VTPError) -> None:
+        self.error = error
+        if self.pipelining and self.awaiting:
+            self.state = ReceiverState.DRAINING
+        else:
+            self.state = ReceiverState.CLOSED
+
+    def _answered(self) -> None:
+        self.awaiting.popleft()
+        if self.state is ReceiverState.PIPELINING:
+            return
+        if self.state is ReceiverState.VALIDATING or not self.awaiting:
+            self.state = ReceiverState.CLOSED
 
     def _verdict_for(self, action: str) -> Event:
-        if self.state is not ReceiverState.VALIDATING or self.event is None:
+        if not self.awaiting or self.state is ReceiverState.CLOSED:
             raise IllegalTransition(
                 f"cannot {action}: connection is {self.state.value}", peer=self.peer
             )
-        return self.event
+        return self.awaiting[0]

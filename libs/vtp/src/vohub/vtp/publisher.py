@@ -1,0 +1,304 @@
+"""Publishing to a broker's receive port: one event per connection, or pipelined where granted.
+
+:func:`publish` is plain VTP, as Comet expects: connect, send one event, read the ack or nak,
+close. :class:`Publisher` sends many: it asks the broker once for pipelining
+(:mod:`vohub.vtp.pipeline`) and, where granted, keeps one connection with up to ``window``
+events in flight; where not (Comet), it falls back to :func:`publish` per event. Protocol
+decisions live in the sans-IO machines; this module connects, moves bytes and keeps time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import deque
+from types import TracebackType
+from typing import Self, cast
+
+from vohub.vtp.author import AuthorConnection
+from vohub.vtp.errors import BrokerUnreachable, ClosedWithoutReply, ReplyTimeout, VTPError
+from vohub.vtp.framing import COMET_MAX_FRAME_SIZE
+from vohub.vtp.messages import Ack, Nak
+from vohub.vtp.pipeline import ANONYMOUS_AUTHOR, PipelinedAuthor, PipelineState
+
+#: Bytes asked of the socket per read.
+READ_SIZE = 65536
+
+
+async def publish(
+    host: str,
+    port: int,
+    packet: bytes,
+    *,
+    timeout: float = 20.0,  # noqa: ASYNC109 (one deadline for connect, send and reply)
+    max_send_size: int = COMET_MAX_FRAME_SIZE,
+) -> Ack | Nak:
+    """Send one VOEvent to a broker's receive port and return its verdict.
+
+    One connection per event, as Comet expects; the broker closes it after replying.
+
+    Parameters
+    ----------
+    host, port
+        The broker's receive port (Comet's default is 8098).
+    packet
+        The VOEvent, sent byte for byte.
+    timeout
+        Seconds for the whole exchange (Comet itself gives an author 20 s).
+    max_send_size
+        Largest packet sent (Comet hangs up on frames over 99 999 bytes).
+
+    Returns
+    -------
+    Ack or Nak
+        ``Nak.reason`` holds the broker's explanation.
+
+    Raises
+    ------
+    InvalidOutgoingEvent, OutgoingFrameTooLarge
+        Before connecting, if the packet cannot be sent.
+    BrokerUnreachable
+        If connecting, writing or reading fails.
+    ClosedWithoutReply
+        If the broker hangs up without ack or nak.
+    ReplyTimeout
+        If no verdict arrives within ``timeout``.
+
+    Examples
+    --------
+    >>> packet = b'<VOEvent role="test" ivorn="ivo://a/b#1"/>'
+    >>> asyncio.run(publish("127.0.0.1", 1, packet))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vohub.vtp.errors.BrokerUnreachable: cannot reach the broker: ... (peer=127.0.0.1:1, ...)
+    """
+    peer = f"{host}:{port}"
+    author = AuthorConnection(peer=peer, max_send_size=max_send_size)
+    author.send(packet)
+    try:
+        async with asyncio.timeout(timeout):
+            return await _submit(host, port, author)
+    except TimeoutError:
+        raise ReplyTimeout(
+            f"no ack or nak within {timeout:g} s", peer=peer, ivorn=author.ivorn
+        ) from None
+    except OSError as exc:
+        raise BrokerUnreachable(
+            f"cannot reach the broker: {exc}", peer=peer, ivorn=author.ivorn
+        ) from exc
+
+
+async def _submit(host: str, port: int, author: AuthorConnection) -> Ack | Nak:
+    reader, writer = await asyncio.open_connection(host, port)
+    try:
+        writer.write(author.data_to_send())
+        await writer.drain()
+        while True:
+            data = await reader.read(READ_SIZE)
+            if not data:
+                author.receive_eof()  # raises ClosedWithoutReply
+            reply = author.receive_data(data)
+            if reply is not None:
+                return reply
+    finally:
+        await close_writer(writer)
+
+
+async def close_writer(writer: asyncio.StreamWriter) -> None:
+    """Close a stream, ignoring a peer that is already gone."""
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+
+
+class Publisher:
+    """Publish many events to one broker, pipelined on one connection where the broker agrees.
+
+    Use it as an async context manager and call :meth:`publish` from any number of tasks:
+    verdicts come back to each caller; on a pipelined connection at most ``window`` events
+    are in flight and events are judged in the order they were sent. ``pipelined`` says what
+    the broker answered (None before the first connection). Without a grant, each event gets
+    a connection of its own, ``fallback_concurrency`` at a time (1 by default: Comet's dedup
+    is not atomic across concurrent connections).
+
+    Examples
+    --------
+    >>> async def demo() -> None:
+    ...     async with Publisher("127.0.0.1", 1) as publisher:
+    ...         await publisher.publish(b'<VOEvent role="test" ivorn="ivo://a/b#1"/>')
+    >>> asyncio.run(demo())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    vohub.vtp.errors.BrokerUnreachable: cannot reach the broker: ... (peer=127.0.0.1:1)
+    """
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        *,
+        window: int = 64,
+        timeout: float = 20.0,
+        pipelining: bool = True,
+        fallback_concurrency: int = 1,
+        local_ivo: str = ANONYMOUS_AUTHOR,
+        max_send_size: int = COMET_MAX_FRAME_SIZE,
+    ) -> None:
+        self.host, self.port, self.peer = host, port, f"{host}:{port}"
+        self.timeout = timeout
+        self.local_ivo = local_ivo
+        self.max_send_size = max_send_size
+        self.pipelined: bool | None = None if pipelining else False
+        self._window = asyncio.Semaphore(window)
+        self._fallback = asyncio.Semaphore(fallback_concurrency)
+        self._link: _Link | None = None
+        self._connecting = asyncio.Lock()
+
+    async def connect(self) -> bool:
+        """Open the pipelined connection now (or learn there is none); return ``pipelined``.
+
+        Raises
+        ------
+        BrokerUnreachable, ReplyTimeout
+            If the broker cannot be reached or does not answer the request in time.
+        """
+        async with self._connecting:
+            if self.pipelined is False or (self._link is not None and self._link.usable):
+                return bool(self.pipelined)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    self._link = await self._open()
+                    self.pipelined = await self._link.granted
+            except TimeoutError:
+                raise ReplyTimeout("no answer to the pipelining request", peer=self.peer) from None
+            except OSError as exc:
+                raise BrokerUnreachable(f"cannot reach the broker: {exc}", peer=self.peer) from exc
+            return self.pipelined
+
+    async def _open(self) -> _Link:
+        machine = PipelinedAuthor(
+            now=time.time(), local_ivo=self.local_ivo, peer=self.peer,
+            max_send_size=self.max_send_size,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        _, link = await loop.create_connection(lambda: _Link(machine), self.host, self.port)
+        return link
+
+    async def publish(self, packet: bytes) -> Ack | Nak:
+        """Send one VOEvent and return its verdict (see :func:`publish` for the errors)."""
+        async with self._window:
+            link = await self._usable_link()
+            if link is None:
+                async with self._fallback:
+                    return await publish(
+                        self.host, self.port, packet,
+                        timeout=self.timeout, max_send_size=self.max_send_size,
+                    )  # fmt: skip
+            waiter = link.send(packet)
+            try:
+                async with asyncio.timeout(self.timeout):
+                    return await waiter
+            except TimeoutError:
+                raise ReplyTimeout(
+                    f"no ack or nak within {self.timeout:g} s", peer=self.peer
+                ) from None
+
+    async def _usable_link(self) -> _Link | None:
+        link = self._link
+        if link is not None and link.usable:
+            return link
+        return self._link if await self.connect() else None
+
+    async def aclose(self) -> None:
+        """Finish: tell the broker we are done, and close once it has answered everything."""
+        if self._link is not None:
+            await self._link.finish(self.timeout)
+            self._link = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+
+class _Link(asyncio.Protocol):
+    """One pipelined connection: writes events, hands each verdict to its waiter, in order."""
+
+    def __init__(self, machine: PipelinedAuthor) -> None:
+        self.machine = machine
+        self.granted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.waiters: deque[asyncio.Future[Ack | Nak]] = deque()
+        self.transport: asyncio.Transport | None = None
+        self.lost = asyncio.get_running_loop().create_future()
+
+    @property
+    def usable(self) -> bool:
+        return self.machine.state is PipelineState.OPEN and not self.lost.done()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        self.transport.write(self.machine.data_to_send())
+
+    def send(self, packet: bytes) -> asyncio.Future[Ack | Nak]:
+        assert self.transport is not None
+        self.machine.send(packet)
+        waiter: asyncio.Future[Ack | Nak] = asyncio.get_running_loop().create_future()
+        self.waiters.append(waiter)
+        self.transport.write(self.machine.data_to_send())
+        return waiter
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            replies = self.machine.receive_data(data)
+        except VTPError as exc:
+            self._fail_all(exc)
+            assert self.transport is not None
+            self.transport.abort()
+            return
+        if not self.granted.done() and self.machine.state is PipelineState.OPEN:
+            self.granted.set_result(True)
+        for reply in replies:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(reply)
+
+    def eof_received(self) -> bool | None:
+        try:
+            self.machine.receive_eof()
+        except VTPError as exc:
+            self._fail_all(exc)
+        if not self.granted.done():
+            self.granted.set_result(False)
+        return None
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.granted.done():
+            self.granted.set_result(False)
+        gone = ClosedWithoutReply("connection lost before ack or nak", peer=self.machine.peer)
+        self._fail_all(gone)
+        if not self.lost.done():
+            self.lost.set_result(None)
+
+    def _fail_all(self, error: VTPError) -> None:
+        while self.waiters:
+            waiter = self.waiters.popleft()
+            if not waiter.done():
+                waiter.set_exception(error)
+
+    async def finish(self, timeout: float) -> None:  # noqa: ASYNC109
+        """Half-close once every verdict is in (or ``timeout`` passed), then wait for the close."""
+        assert self.transport is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(timeout):
+                await asyncio.gather(*self.waiters, return_exceptions=True)
+                if self.transport.can_write_eof() and not self.transport.is_closing():
+                    self.transport.write_eof()
+                await asyncio.shield(self.lost)
+        self.transport.close()
