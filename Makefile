@@ -1,13 +1,14 @@
 # vohub developer entry points. `make run` and `make test` each install what they need first.
-.PHONY: install protos run test lint bench peers system-packages
+.PHONY: install protos run test lint bench system-packages
 
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
 
 install: system-packages
-	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --user --quiet uv
+	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --user --quiet uv \
+		|| python3 -m pip install --user --quiet --break-system-packages uv
 	$(UV) sync --all-packages --locked --quiet
-	$(PY) scripts/gen_protos.py >/dev/null
+	$(PY) scripts/gen_protos.py >/dev/null 2>&1 || $(PY) scripts/gen_protos.py
 	scripts/install-peers
 
 system-packages:
