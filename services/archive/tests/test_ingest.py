@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from sqlalchemy import Engine, func, select
 from vohub.archive.errors import ArchiveUnavailable
 from vohub.archive.filters import MapKind, PacketFilter
 from vohub.archive.importer import import_files
-from vohub.archive.ingest import Outcome
+from vohub.archive.ingest import BatchWriter, Outcome, to_rows
 from vohub.archive.query import conflict, coord, voevent
 from vohub.archive.store import Store
 from vohub.testing.archive import make_packet
@@ -201,3 +202,34 @@ def test_import_through_a_worker_process(store: Store, engine: Engine, data_dir:
     assert rows(engine, voevent) == 294
     again = import_files(store, [dump], batch=100, parallel=False)
     assert again.lines() == ["imported 0, duplicates 294, conflicts 0, invalid 0"]
+
+
+@pytest.mark.postgres
+def test_copy_falls_back_to_insert_when_an_ivorn_is_taken_after_the_check(
+    migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
+) -> None:
+    engine = migrated("postgresql", "unit")
+    empty(engine)
+    store = Store(engine)
+    taken = make_packet("ivo://vohub.test/race#1", positions=[(1.0, 2.0, 0.1)])
+    store.ingest_packets([(taken, RECEIVED)])
+
+    class LateCheck(BatchWriter):
+        """Sees the archive as it was before the other writer committed (first look only)."""
+
+        looked = False
+
+        def _stored_bytes(self, ivorns: list[str]) -> dict[str, bytes]:
+            if not self.looked:
+                self.looked = True
+                return {}
+            return super()._stored_bytes(ivorns)
+
+    fresh = make_packet("ivo://vohub.test/race#2", positions=[(3.0, 4.0, 0.1)])
+    batch = [to_rows(taken, RECEIVED), to_rows(fresh, RECEIVED)]
+    with engine.begin() as connection:
+        results = LateCheck(connection, RECEIVED).write(batch)
+    assert [r.outcome for r in results] == [Outcome.DUPLICATE, Outcome.STORED]
+    assert rows(engine, voevent) == 2
+    assert rows(engine, coord) == 2
+    assert [c.ra for c in store.synopsis("ivo://vohub.test/race#2").coords] == [3.0]

@@ -17,8 +17,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Connection, Insert, select
+from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
 
+from vohub.archive import pgcopy
 from vohub.archive.query import cite, conflict, coord, rollup, voevent
 from vohub.archive.sky import coord_sky, sky_rows
 from vohub.common.logs import get_logger
@@ -147,6 +149,60 @@ def _problem(position: Position, system: str | None) -> str | None:
     return None
 
 
+#: Column lists of the COPY path (PostgreSQL), in the order the encoders below emit them.
+VOEVENT_COLUMNS = (
+    "id",
+    "received",
+    "ivorn",
+    "stream",
+    "role",
+    "version",
+    "author_ivorn",
+    "author_datetime",
+    "xml",
+)
+COORD_COLUMNS = ("voevent_id", "ra", "dec", "error", "time")
+CITE_COLUMNS = ("voevent_id", "ref_ivorn", "cite_type", "description")
+NEXT_IDS = sql(
+    "SELECT nextval(pg_get_serial_sequence('voevent', 'id')) FROM generate_series(1, :n)"
+)
+
+
+def _voevent_copy(row_id: int, v: dict[str, Any]) -> bytes:
+    return pgcopy.row(
+        (
+            pgcopy.int4(row_id),
+            pgcopy.timestamptz(v["received"]),
+            pgcopy.text(v["ivorn"]),
+            pgcopy.text(v["stream"]),
+            pgcopy.text(v["role"]),
+            pgcopy.text(v["version"]),
+            pgcopy.text(v["author_ivorn"]),
+            pgcopy.timestamptz(v["author_datetime"]),
+            pgcopy.bytea(v["xml"]),
+        )
+    )
+
+
+def _coord_fields(voevent_id: int, c: dict[str, Any]) -> tuple[bytes, ...]:
+    return (
+        pgcopy.int4(voevent_id),
+        pgcopy.float8(c["ra"]),
+        pgcopy.float8(c["dec"]),
+        pgcopy.float8(c["error"]),
+        pgcopy.timestamptz(c["time"]),
+    )
+
+
+def _cite_fields(voevent_id: int, c: dict[str, Any]) -> tuple[bytes, ...]:
+    return (
+        pgcopy.int4(voevent_id),
+        pgcopy.text(c["ref_ivorn"]),
+        pgcopy.text(c["cite_type"]),
+        pgcopy.text(c["description"]),
+    )
+
+
 def digest(raw: bytes) -> str:
     """SHA-256 hex digest of a packet's bytes (identifies conflicting copies).
 
@@ -210,6 +266,10 @@ class BatchWriter:
     def _insert_packets(self, fresh: list[PacketRows]) -> dict[str, PacketRows]:
         if not fresh:
             return {}
+        if self.connection.dialect.name == "postgresql":
+            copied = self._copy_packets(fresh)
+            if copied is not None:
+                return copied
         statement: Insert = _insert(self.connection, voevent).on_conflict_do_nothing(
             index_elements=["ivorn"]
         )
@@ -219,6 +279,38 @@ class BatchWriter:
         ids = {ivorn: row_id for row_id, ivorn in returned}
         stored = {r.ivorn: r for r in fresh if r.ivorn in ids}
         self._insert_children(stored, ids)
+        self._bump_rollup(stored.values())
+        return stored
+
+    def _copy_packets(self, fresh: list[PacketRows]) -> dict[str, PacketRows] | None:
+        """COPY the batch with ids taken from the sequence; None if an IVORN was taken meanwhile.
+
+        The caller checked that no IVORN is stored; a concurrent writer may still store one
+        first, and then COPY fails on the unique index: the savepoint is rolled back and the
+        batch goes through ``INSERT ... ON CONFLICT DO NOTHING`` instead.
+        """
+        ids = sorted(self.connection.execute(NEXT_IDS, {"n": len(fresh)}).scalars())
+        integrity_error = self.connection.dialect.loaded_dbapi.IntegrityError
+        savepoint = self.connection.begin_nested()
+        try:
+            pgcopy.copy_rows(
+                self.connection,
+                "voevent",
+                VOEVENT_COLUMNS,
+                (_voevent_copy(row_id, r.voevent) for row_id, r in zip(ids, fresh, strict=True)),
+            )
+        except integrity_error:  # the unique IVORN: another writer got there first
+            savepoint.rollback()
+            return None
+        savepoint.commit()
+        stored = {r.ivorn: r for r in fresh}
+        by_ivorn = {r.ivorn: row_id for row_id, r in zip(ids, fresh, strict=True)}
+        coords = [pgcopy.row(_coord_fields(by_ivorn[r.ivorn], c)) for r in fresh for c in r.coords]
+        cites = [pgcopy.row(_cite_fields(by_ivorn[r.ivorn], c)) for r in fresh for c in r.cites]
+        if coords:
+            pgcopy.copy_rows(self.connection, "coord", COORD_COLUMNS, coords)
+        if cites:
+            pgcopy.copy_rows(self.connection, "cite", CITE_COLUMNS, cites)
         self._bump_rollup(stored.values())
         return stored
 

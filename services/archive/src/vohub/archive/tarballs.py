@@ -13,7 +13,7 @@ import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 from vohub.archive.errors import TarballError
 
@@ -46,21 +46,100 @@ def read(path: Path) -> Iterator[Member]:
         The file is missing, not bzip2 or not a tar archive (names the file).
     """
     try:
-        with path.open("rb") as raw, bz2.open(raw) as unzipped:
-            yield from _members(path, raw, unzipped)
+        with path.open("rb") as raw:
+            unzipped = _Unzipped(raw)
+            yield from _members(path, unzipped)
     except (OSError, EOFError, tarfile.TarError) as error:
         raise TarballError(str(path), f"cannot read dump: {error}") from None
 
 
-def _members(path: Path, raw: BinaryIO, unzipped: IO[bytes]) -> Iterator[Member]:
-    with tarfile.open(fileobj=unzipped, mode="r|") as archive:
+def _members(path: Path, unzipped: _Unzipped) -> Iterator[Member]:
+    # tarfile's seekable mode on a forward-only stream: it only ever seeks ahead (header,
+    # then data, then the next header), and skips the block-by-block copying of "r|".
+    with tarfile.open(fileobj=unzipped, mode="r:") as archive:  # type: ignore[call-overload]
         for info in archive:
             if not (info.isfile() and info.name.endswith(".xml")):
                 continue
             handle = archive.extractfile(info)
             if handle is None:
                 raise TarballError(str(path), f"member {info.name} has no contents")
-            yield Member(info.name, handle.read(), raw.tell())
+            yield Member(info.name, handle.read(), unzipped.consumed)
+
+
+class _Unzipped:
+    """A bzip2 file decompressed on demand in large chunks; reads and forward seeks only.
+
+    Multi-stream files (as ``pbzip2`` writes) are read through, as :mod:`bz2` does.
+
+    >>> import bz2, io
+    >>> z = _Unzipped(io.BytesIO(bz2.compress(b"abc") + bz2.compress(b"def")))
+    >>> z.read(2), z.seek(3), z.read(10), z.tell()
+    (b'ab', 3, b'def', 6)
+    """
+
+    CHUNK = 1 << 18
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self.raw = raw
+        self.decompressor = bz2.BZ2Decompressor()
+        self.buffer = b""
+        self.start = 0  # stream offset of buffer[0]
+        self.at = 0  # read position within buffer
+        self.consumed = 0  # compressed bytes read so far
+        self.ended = False
+        self.fresh = True  # the current decompressor has been given no data yet
+
+    def _fill(self, wanted: int) -> None:
+        pieces = [self.buffer[self.at :]]
+        have = len(pieces[0])
+        self.start += self.at
+        while have < wanted and not self.ended:
+            piece = self._decompress_more()
+            pieces.append(piece)
+            have += len(piece)
+        self.buffer, self.at = b"".join(pieces), 0
+
+    def _decompress_more(self) -> bytes:
+        if self.decompressor.eof:  # the next stream, if any, starts after this one's end
+            rest = self.decompressor.unused_data
+            self.decompressor = bz2.BZ2Decompressor()
+            self.fresh = True
+            if rest:
+                self.fresh = False
+                return self.decompressor.decompress(rest)
+        data = self.raw.read(self.CHUNK)
+        if not data:
+            if not (self.fresh or self.decompressor.eof):
+                raise EOFError("compressed file ended before the end-of-stream marker")
+            self.ended = True
+            return b""
+        self.consumed += len(data)
+        self.fresh = False
+        return self.decompressor.decompress(data)
+
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (all that is left when negative)."""
+        if size < 0:
+            size = 1 << 62
+        if len(self.buffer) - self.at < size:
+            self._fill(size)
+        data = self.buffer[self.at : self.at + size]
+        self.at += len(data)
+        return data
+
+    def tell(self) -> int:
+        """The position in the decompressed stream."""
+        return self.start + self.at
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Move to ``offset`` (absolute, or relative with ``whence`` 1); never backwards."""
+        target = offset if whence == 0 else self.tell() + offset
+        if whence not in (0, 1) or target < self.tell():
+            raise OSError(f"cannot seek back in a compressed stream (to {target})")
+        while self.tell() < target:
+            if not self.read(min(target - self.tell(), 1 << 22)):
+                break
+        return self.tell()
 
 
 def write(path: Path, packets: Iterable[tuple[str, bytes]]) -> int:
