@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterator
 
 from vohub.vtp._endpoint import Endpoint
 from vohub.vtp.canonical import ack_origin
@@ -145,15 +144,24 @@ class BroadcastConnection(Endpoint):
         >>> sub.drop_reason
         'nak received for ivo://a/b#1: no'
         """
-        received: list[Message | Unreadable] = []
+        self._decoder.feed(data)
         try:
-            for message in self._frames(data):
-                received.append(message)
-                if not self.closed:
-                    self._count(message)
+            payloads = self._decoder.frames()
         except VTPError as exc:
             self.drop(f"protocol error: {exc}")
             raise
+        received: list[Message | Unreadable] = []
+        for payload in payloads:  # a hot loop: N acks per event relayed
+            origin = ack_origin(payload)
+            if origin is not None:
+                received.append(Ack(origin))
+                if self.outstanding_acks and self.drop_reason is None:
+                    self.outstanding_acks -= 1
+                continue
+            message = self._decode(payload)
+            received.append(message)
+            if not self.closed:
+                self._count(message)
         return received
 
     def receive_eof(self) -> None:
@@ -240,17 +248,11 @@ class BroadcastConnection(Endpoint):
         if self.drop_reason is None:
             self.drop_reason = reason
 
-    def _frames(self, data: bytes) -> Iterator[Message | Unreadable]:
-        self._decoder.feed(data)
-        for payload in self._decoder:
-            origin = ack_origin(payload)
-            if origin is not None:
-                yield Ack(origin)
-                continue
-            try:
-                yield decode(payload)
-            except (MalformedMessage, UnknownMessage) as exc:
-                yield Unreadable(payload, type(exc)(exc.detail, peer=self.peer, ivorn=exc.ivorn))
+    def _decode(self, payload: bytes) -> Message | Unreadable:
+        try:
+            return decode(payload)
+        except (MalformedMessage, UnknownMessage) as exc:
+            return Unreadable(payload, type(exc)(exc.detail, peer=self.peer, ivorn=exc.ivorn))
 
     def _count(self, message: Message | Unreadable) -> None:
         if isinstance(message, IAmAlive):

@@ -147,8 +147,9 @@ def ack_origin(payload: bytes) -> str | None:
 
     Comet counts a subscriber's acks by role alone and matches nothing in them, so a broker
     does not need to parse them: this looks at the first 2 KiB for the root start tag (any
-    namespace prefix, any attribute order, an XML declaration allowed; a DOCTYPE is not).
-    The payload is not checked to be well-formed.
+    namespace prefix, any attribute order, an XML declaration allowed, but nothing else
+    before it: no DOCTYPE). The payload is not checked to be well-formed, and nothing in it
+    is expanded.
 
     Examples
     --------
@@ -158,7 +159,13 @@ def ack_origin(payload: bytes) -> str | None:
     >>> ack_origin(b'<Transport role="iamalive"><Origin>x</Origin></Transport>') is None
     True
     """
-    if _ACK_HEAD.match(payload, 0, 2048) is None or b"<!DOCTYPE" in payload:
+    if _ACK_HEAD.match(payload, 0, 2048) is None:
         return None
-    origin = _ORIGIN.search(payload)
-    return origin.group(1).decode(errors="replace").strip() if origin else ""
+    start = payload.find(b"<Origin>")  # the usual spelling; a prefixed one takes the pattern
+    end = payload.find(b"</Origin>", start) if start >= 0 else -1
+    if end >= 0 and payload.find(b"<", start + 8, end) < 0:
+        text = payload[start + 8 : end]
+    else:
+        origin = _ORIGIN.search(payload)
+        text = origin.group(1) if origin else b""
+    return text.decode(errors="replace").strip()

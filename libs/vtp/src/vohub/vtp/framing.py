@@ -164,6 +164,41 @@ class FrameDecoder:
         del self._buffer[:end]
         return payload
 
+    def frames(self) -> list[bytes]:
+        """Every complete payload buffered, in order (one pass; the same checks as iteration).
+
+        Raises
+        ------
+        FrameTooLarge
+            If a prefix announces more than ``max_size`` bytes (the frames before it are
+            consumed and lost with the connection, which must be dropped).
+
+        Examples
+        --------
+        >>> decoder = FrameDecoder()
+        >>> decoder.feed(b"\\x00\\x00\\x00\\x01a\\x00\\x00\\x00\\x02bc\\x00")
+        >>> decoder.frames(), decoder.pending
+        ([b'a', b'bc'], 1)
+        """
+        if self._error is not None:
+            raise self._error
+        buffer, out, pos, end = self._buffer, [], 0, len(self._buffer)
+        unpack, limit = _PREFIX.unpack_from, self.max_size
+        try:
+            while end - pos >= PREFIX_SIZE:
+                (size,) = unpack(buffer, pos)
+                if size > limit:
+                    self._error = FrameTooLarge(size, limit, peer=self.peer)
+                    raise self._error
+                stop = pos + PREFIX_SIZE + size
+                if stop > end:
+                    break
+                out.append(bytes(buffer[pos + PREFIX_SIZE : stop]))
+                pos = stop
+        finally:
+            del buffer[:pos]
+        return out
+
     def close(self) -> None:
         """Declare end of stream: fine between frames, an error inside one.
 

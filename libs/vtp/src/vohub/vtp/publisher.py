@@ -237,6 +237,7 @@ class _Link(asyncio.Protocol):
         self.waiters: deque[asyncio.Future[Ack | Nak]] = deque()
         self.transport: asyncio.Transport | None = None
         self.lost = asyncio.get_running_loop().create_future()
+        self.flush_due = False
 
     @property
     def usable(self) -> bool:
@@ -247,12 +248,20 @@ class _Link(asyncio.Protocol):
         self.transport.write(self.machine.data_to_send())
 
     def send(self, packet: bytes) -> asyncio.Future[Ack | Nak]:
-        assert self.transport is not None
         self.machine.send(packet)
-        waiter: asyncio.Future[Ack | Nak] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Ack | Nak] = loop.create_future()
         self.waiters.append(waiter)
-        self.transport.write(self.machine.data_to_send())
+        if not self.flush_due:  # events sent in one turn of the loop go out in one write
+            self.flush_due = True
+            loop.call_soon(self.flush)
         return waiter
+
+    def flush(self) -> None:
+        self.flush_due = False
+        data = self.machine.data_to_send()
+        if data and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
 
     def data_received(self, data: bytes) -> None:
         try:
