@@ -23,6 +23,7 @@ from vohub.testing.process import SupervisedProcess
 from vohub.testing.pygcn import PygcnListener
 from vohub.v1 import archive_pb2, archive_pb2_grpc, broker_pb2, broker_pb2_grpc
 from vohub.vtp import Ack, Nak, VTPError
+from vohub.vtp.client import Publisher as VtpPublisher
 from vohub.vtp.client import publish
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop]
@@ -118,24 +119,34 @@ def test_an_oversize_packet_is_archived_and_streamed_but_never_sent_to_vtp_peers
 
 
 class Publisher(threading.Thread):
-    """Publishes packets one by one, retrying each until the broker answers ack or nak."""
+    """Publishes packets, retrying each until the broker answers ack or nak.
 
-    def __init__(self, broker: BrokerServer, count: int) -> None:
+    One by one on a connection each (plain VTP), or ``window`` at a time on one pipelined
+    connection (vohub's extension), reconnecting after each crash.
+    """
+
+    def __init__(self, broker: BrokerServer, count: int, window: int) -> None:
         super().__init__(daemon=True)
         self.port = broker.receive[1]
+        self.window = window
         self.packets = [with_ivorn(BAT, f"ivo://vohub.test/crash#{i}") for i in range(count)]
         self.answered: dict[str, str] = {}
-        self.stop_at: int | None = None
 
     def run(self) -> None:
         asyncio.run(self._run())
 
     async def _run(self) -> None:
-        for i, packet in enumerate(self.packets):
-            ivorn = f"ivo://vohub.test/crash#{i}"
+        async with VtpPublisher("127.0.0.1", self.port, window=self.window, timeout=5,
+                                pipelining=self.window > 1) as author:  # fmt: skip
+            slots = asyncio.Semaphore(self.window)
+            await asyncio.gather(*(self._one(author, slots, i) for i in range(len(self.packets))))
+
+    async def _one(self, author: VtpPublisher, slots: asyncio.Semaphore, i: int) -> None:
+        ivorn = f"ivo://vohub.test/crash#{i}"
+        async with slots:
             while ivorn not in self.answered:
                 try:
-                    reply = await publish("127.0.0.1", self.port, packet, timeout=5)
+                    reply = await author.publish(self.packets[i])
                 except VTPError:
                     await asyncio.sleep(0.05)
                     continue
@@ -143,11 +154,12 @@ class Publisher(threading.Thread):
                     reply.reason if isinstance(reply, Nak) else reply)  # fmt: skip
 
 
+@pytest.mark.parametrize("window", [1, 16], ids=["one-per-connection", "pipelined"])
 def test_kill_9_on_broker_and_archive_loses_and_duplicates_nothing(
-    broker_factory: BrokerFactory, archive: Archive, tmp_path: Path
+    broker_factory: BrokerFactory, archive: Archive, tmp_path: Path, window: int
 ) -> None:
     broker = broker_factory(name="crashy", extra=["--archive", archive.address])
-    publisher = Publisher(broker, 300)
+    publisher = Publisher(broker, 300, window)
     publisher.start()
     wait_until(lambda: len(publisher.answered) >= 60, 60, "60 packets answered")
     broker.kill()  # mid-stream

@@ -53,6 +53,8 @@ SERVICE = "vohub.v1.Broker"
 PRUNE_INTERVAL = 6 * 3600.0
 #: Seconds between WAL checkpoints of the dedup store (run off the event loop).
 CHECKPOINT_INTERVAL = 2.0
+#: Without an archive, seconds between trims of the spool (each one writes its checkpoint).
+TRIM_INTERVAL = 0.5
 
 
 @dataclass
@@ -82,6 +84,7 @@ class BrokerApp:
             data / "seen.sqlite3", expiry=config.dedup_expiry_days * 86400, clock=clock
         )
         self.spool = Spool.open(data / "spool", segment_bytes=config.spool_segment_bytes)
+        self.metrics.spool_depth.set(self.spool.depth)  # what a crash left for the archive
         self.seen.add((r.ivorn, digest(r.xml), r.received) for r in self.spool.recovered)
         self.sandbox = FilterSandbox(budget=config.filter_timeout, on_timeout=lambda i, r: None)
         self.fanout = Fanout(self.sandbox, self.metrics)
@@ -108,6 +111,7 @@ class BrokerApp:
             spool=self.spool,
             metrics=self.metrics,
             max_bytes=config.max_inbound_bytes,
+            relay_early=config.relay == "accepted",
             clock=clock,
         )
         address = config.address("archive")
@@ -169,7 +173,11 @@ class BrokerApp:
         receive, broadcast = c.address("receive"), c.address("broadcast")
         if receive is not None:
             policy = AuthorPolicy(
-                c.local_ivo, c.author_timeout, c.max_inbound_bytes, c.duplicate_reply == "ack"
+                c.local_ivo,
+                c.author_timeout,
+                c.max_inbound_bytes,
+                c.duplicate_reply == "ack",
+                c.author_pipelining,
             )
             self.vtp.receive = await start_receive(
                 receive, lambda: VtpAuthor(policy, self.acceptor)
@@ -225,6 +233,7 @@ class BrokerApp:
             await self.spool.durable_event.wait()
             self.spool.durable_event.clear()
             await self.spool.ack(self.spool.committed)
+            await asyncio.sleep(TRIM_INTERVAL)  # one checkpoint write for many packets
 
     async def _prune_forever(self) -> None:
         loop = asyncio.get_running_loop()

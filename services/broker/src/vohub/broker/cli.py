@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from vohub.broker import config as broker_config
+from vohub.broker import logfast
 from vohub.common.errors import CommonError
 from vohub.common.logs import configure, get_logger
 
@@ -70,6 +71,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"vohub broker: configuration error: {exc}", file=sys.stderr)
         return 2
     configure("broker", level=config.log_level, fmt=config.log_format)
+    logfast.install("broker")
     _use_uvloop()
     return asyncio.run(_serve(config))
 

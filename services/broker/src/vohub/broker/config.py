@@ -117,6 +117,9 @@ class BrokerConfig:
     max_inbound_bytes: int = checked(1_000_000, _inbound)
     max_outbound_vtp_bytes: int = checked(COMET_FRAME_LIMIT, _outbound)
     author_timeout: float = checked(20.0, _positive)
+    #: Grant authors that ask for it several events per connection (a vohub extension; plain
+    #: VTP authors always get Comet's one event, ack, close).
+    author_pipelining: bool = True
     #: What an author hears for an exact repeat: Comet's nak "Previously seen by this broker",
     #: or an ack (idempotent publishing). Either way the packet is not relayed again.
     duplicate_reply: Literal["nak", "ack"] = "nak"

@@ -13,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from vohub.broker.filters import FilterSandbox
 from vohub.broker.metrics import Metrics
+from vohub.vtp.framing import encode_frame
 from vohub.vtp.messages import Event
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Accepted:
     """A packet the broker has accepted and made durable."""
 
@@ -29,11 +30,18 @@ class Accepted:
     stream: str
     received: float
     path: str
+    _frame: bytes | None = field(default=None, repr=False, compare=False)
 
     @property
     def ivorn(self) -> str:
         """The packet's IVORN."""
         return self.event.ivorn
+
+    def vtp_frame(self) -> bytes:
+        """The packet framed for VTP, built once and shared by every VTP subscriber."""
+        if self._frame is None:
+            self._frame = encode_frame(self.event.raw, max_size=len(self.event.raw))
+        return self._frame
 
 
 class Sink(Protocol):

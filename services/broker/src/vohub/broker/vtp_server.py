@@ -1,29 +1,35 @@
-"""The VTP edges: the receive port (one author event per connection) and the broadcast port.
+"""The VTP edges: the receive port (author events and their verdicts) and the broadcast port.
 
-Each author connection feeds a :class:`vohub.vtp.ReceiverConnection`; its event goes through
-the :class:`~.pipeline.accept.Acceptor`, and the ack or nak is written once the verdict is in
-(for an accepted packet, once it is durable), after which the broker closes, as Comet does.
-Unreadable data, non-VOEvent messages and oversize frames get a close with no reply; so does
-a connection that has not delivered its event by its deadline (Comet: 20 s from connect).
+Each author connection feeds a :class:`vohub.vtp.ReceiverConnection`; its events go through
+the :class:`~.pipeline.accept.Acceptor`, and each ack or nak is written once its verdict is in
+(for an accepted packet, once it is durable). A plain VTP author sends one event and the
+broker closes after the reply, as Comet does. An author that opted in to pipelining
+(:mod:`vohub.vtp.receiver`) may send more: each is judged as it arrives and the verdicts are
+written in the order of the events, several per write when several are ready, until the
+author closes its side or stays silent for ``timeout`` seconds. Unreadable data, non-VOEvent
+messages and oversize frames get a close with no reply; so does a one-shot connection that
+has not delivered its event by its deadline (Comet: 20 s from connect).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from vohub.broker.pipeline import Source
+from vohub.broker.pipeline import Outcome, Source
 from vohub.broker.pipeline.accept import Acceptor
 from vohub.broker.vtp_subscriber import VtpSubscriber
 from vohub.common.addresses import Address
 from vohub.common.logs import get_logger
-from vohub.vtp import Event, ReceiverConnection, VTPError
+from vohub.vtp import ReceiverConnection, VTPError
 
 log = get_logger("vohub.broker.author")
+
+Verdict = Outcome | asyncio.Future[Outcome]
 
 
 @dataclass(frozen=True)
@@ -34,6 +40,7 @@ class AuthorPolicy:
     timeout: float
     max_frame_size: int
     duplicate_ack: bool
+    pipelining: bool = True
 
 
 class VtpAuthor(asyncio.Protocol):
@@ -42,58 +49,86 @@ class VtpAuthor(asyncio.Protocol):
     def __init__(self, policy: AuthorPolicy, acceptor: Acceptor) -> None:
         self.policy, self.acceptor = policy, acceptor
         self.transport: asyncio.Transport | None = None
-        self.task: asyncio.Task[None] | None = None
+        self.verdicts: deque[Verdict] = deque()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.transport = transport
         self.host, port = transport.get_extra_info("peername")[:2]
         self.peer = f"{self.host}:{port}"
+        self.source = Source("author", self.peer, self.host)
         self.conn = ReceiverConnection(
             local_ivo=self.policy.local_ivo,
             now=time.time(),
             timeout=self.policy.timeout,
             peer=self.peer,
             max_frame_size=self.policy.max_frame_size,
+            allow_pipelining=self.policy.pipelining,
         )
         self.timer = asyncio.get_running_loop().call_later(self.policy.timeout, self._expire)
 
     def data_received(self, data: bytes) -> None:
-        try:
-            event = self.conn.receive_data(data)
-        except VTPError as exc:
-            log.warning("author.unreadable", peer=self.peer, error=str(exc))
-            self._close()
-            return
-        if event is not None:
-            self.task = asyncio.get_running_loop().create_task(self._judge(event))
+        events = self.conn.receive_events(data, time.time())
+        if self.conn.error is not None:
+            log.warning("author.unreadable", peer=self.peer, error=str(self.conn.error))
+            self.conn.error = None
+        for event in events:
+            verdict = self.acceptor.offer(event.raw, self.source, event)
+            self.verdicts.append(verdict)
+            if not isinstance(verdict, Outcome):
+                verdict.add_done_callback(self._settled)
+        self._answer()
 
-    async def _judge(self, event: Event) -> None:
-        source = Source("author", self.peer, self.host)
-        outcome = await self.acceptor.submit(event.raw, source, event)
-        if outcome.accepted or (outcome.status == "duplicate" and self.policy.duplicate_ack):
-            self.conn.accept(time.time())
-        else:
-            self.conn.reject(outcome.reason, time.time())
-        self._close()
+    def _settled(self, verdict: asyncio.Future[Outcome]) -> None:
+        if self.verdicts and self.verdicts[0] is verdict:
+            self._answer()
 
-    def _expire(self) -> None:
-        if self.task is None:
-            log.warning("author.timeout", peer=self.peer, timeout_s=self.policy.timeout)
-            self._close()
+    def _answer(self) -> None:
+        """Write every verdict that is ready, in order; close when the machine says so."""
+        now = time.time()
+        verdicts = self.verdicts
+        while verdicts:
+            head = verdicts[0]
+            if isinstance(head, Outcome):
+                outcome = head
+            elif head.done():
+                outcome = head.result()
+            else:
+                break
+            verdicts.popleft()
+            if outcome.accepted or (outcome.status == "duplicate" and self.policy.duplicate_ack):
+                self.conn.accept(now)
+            else:
+                self.conn.reject(outcome.reason, now)
+        self._write()
 
-    def _close(self) -> None:
+    def _write(self) -> None:
         assert self.transport is not None
-        if not self.transport.is_closing():
-            self.transport.write(self.conn.data_to_send())
+        if self.transport.is_closing():
+            return
+        data = self.conn.data_to_send()
+        if data:
+            self.transport.write(data)
+        if self.conn.closed:
             self.transport.close()
 
+    def _expire(self) -> None:
+        if self.conn.timed_out(time.time()):
+            if not self.conn.pipelining:
+                log.warning("author.timeout", peer=self.peer, timeout_s=self.policy.timeout)
+            assert self.transport is not None
+            self.transport.close()
+        elif not self.conn.closed:
+            delay = max(self.conn.deadline - time.time(), 0.0) or self.policy.timeout
+            self.timer = asyncio.get_running_loop().call_later(delay, self._expire)
+
     def eof_received(self) -> bool | None:
-        with contextlib.suppress(VTPError):
+        try:
             self.conn.receive_eof()
-        if self.task is None:
-            self._close()
-        return True  # keep our side open until the verdict is written
+        except VTPError as exc:
+            log.warning("author.unreadable", peer=self.peer, error=str(exc))
+        self._write()
+        return True  # keep our side open until the verdicts are written
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.timer.cancel()

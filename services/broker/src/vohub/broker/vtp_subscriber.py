@@ -15,10 +15,8 @@ sandbox, not the connection.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import cast
 
@@ -32,46 +30,11 @@ from vohub.vtp import (
     BroadcastConnection,
     FilterSet,
     IAmAlive,
-    MalformedMessage,
-    Message,
     Offer,
-    UnknownMessage,
-    Unreadable,
     VTPError,
-    decode,
 )
 
 log = get_logger("vohub.broker.subscriber")
-
-
-#: The start of a Transport ``ack``, whatever the namespace prefix or attribute order.
-_ACK_HEAD = re.compile(
-    rb"""^(?:<\?xml[^>]*>\s*)?<(?:[\w.-]+:)?Transport\b[^>]*\brole=["']ack["']"""
-)
-_ORIGIN = re.compile(rb"<Origin>([^<]*)</Origin>")
-
-
-class FastAckBroadcast(BroadcastConnection):
-    """:class:`BroadcastConnection` that recognises plain ``ack`` frames without an XML parse.
-
-    A subscriber sends one ack per event, so at N subscribers the acks outnumber everything
-    else N to 1, and parsing each with lxml was the broker's largest cost. Acks only count
-    (Comet matches nothing in them), so a frame whose root start tag is a Transport with
-    ``role="ack"`` becomes an :class:`Ack` from a regular expression; anything else goes to
-    the library's full decoder.
-    """
-
-    def _frames(self, data: bytes) -> Iterator[Message | Unreadable]:
-        self._decoder.feed(data)
-        for payload in self._decoder:
-            if _ACK_HEAD.match(payload, 0, 2048) and b"<!DOCTYPE" not in payload:
-                origin = _ORIGIN.search(payload)
-                yield Ack(origin.group(1).decode(errors="replace") if origin else "")
-                continue
-            try:
-                yield decode(payload)
-            except (MalformedMessage, UnknownMessage) as exc:
-                yield Unreadable(payload, type(exc)(exc.detail, peer=self.peer, ivorn=exc.ivorn))
 
 
 @dataclass(frozen=True)
@@ -102,7 +65,10 @@ class VtpSubscriber(asyncio.Protocol):
         self._ping_at = float("-inf")
         self._flush_due = False
         self._missed = 0
+        self._queued = 0  # packets offered since the last write (counted there, in one go)
         self._delivered = metrics.delivered.labels(kind=self.kind)
+        self._acks = metrics.replies.labels(role="ack")
+        self._loop = asyncio.get_running_loop()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -112,7 +78,7 @@ class VtpSubscriber(asyncio.Protocol):
             log.warning("subscriber.refused", peer=self.peer, reason="not in subscriber whitelist")
             transport.abort()
             return
-        self.conn = FastAckBroadcast(
+        self.conn = BroadcastConnection(
             local_ivo=self.policy.local_ivo,
             max_outstanding_acks=None,  # replaced by the rules in the module docstring
             now=time.time(),
@@ -131,20 +97,25 @@ class VtpSubscriber(asyncio.Protocol):
             messages = self.conn.receive_data(data)
         except VTPError as exc:
             log.warning("subscriber.protocol_error", peer=self.peer, error=str(exc))
-        else:
-            for message in messages:
+            messages = []
+        acks = 0
+        for message in messages:
+            if type(message) is Ack:  # the common case by far: N acks per event
+                acks += 1
+                if self._sent:
+                    self._sent.popleft()
+            else:
                 self._note(message)
-        self._flush()
+        if acks:
+            self._acks.inc(acks)
+        if self.conn.closed:  # a nak or a protocol error: drop it now
+            self._flush()
 
     def _note(self, message: object) -> None:
         assert self.conn is not None
-        if isinstance(message, Ack):
-            self.metrics.replies.labels(role="ack").inc()
-            if self._sent:
-                self._sent.popleft()
-        elif isinstance(message, IAmAlive):
+        if isinstance(message, IAmAlive):
             self.metrics.replies.labels(role="iamalive").inc()
-            while self._sent and self._sent[0] <= self._ping_at:
+            while self._sent and self._sent[0] < self._ping_at:  # sent before the ping
                 self._sent.popleft()
                 self._missed += 1
             if self._missed >= self.policy.max_missed:
@@ -163,13 +134,13 @@ class VtpSubscriber(asyncio.Protocol):
     def deliver(self, accepted: Accepted) -> None:
         if self.conn is None:
             return
-        offer = self.conn.offer(accepted.event)
+        offer = self.conn.offer(accepted.event, accepted.vtp_frame())
         if offer is Offer.SENT:
-            self._sent.append(time.monotonic())
-            self._delivered.inc()
-            if not self._flush_due:  # packets made durable together go out in one write
+            self._sent.append(self._loop.time())
+            self._queued += 1
+            if not self._flush_due:  # packets accepted together go out in one write
                 self._flush_due = True
-                asyncio.get_running_loop().call_soon(self._flush)
+                self._loop.call_soon(self._flush)
         elif offer is Offer.TOO_LARGE:
             self.metrics.oversize_skipped.inc()
             log.warning(
@@ -184,13 +155,13 @@ class VtpSubscriber(asyncio.Protocol):
         """The broker-wide iamalive tick (see the module docstring for the drop rules)."""
         if self.conn is None or self.conn.closed:
             return
-        if self._sent and time.monotonic() - self._sent[0] > self.policy.ack_timeout:
+        if self._sent and self._loop.time() - self._sent[0] > self.policy.ack_timeout:
             self.conn.drop(
                 f"peer is not acknowledging events (none for {self.policy.ack_timeout:g} s)"
             )
         else:
             self.conn.tick(now)
-            self._ping_at = time.monotonic()
+            self._ping_at = self._loop.time()
         self._flush()
 
     def drop(self, reason: str) -> None:
@@ -202,6 +173,9 @@ class VtpSubscriber(asyncio.Protocol):
         assert self.conn is not None
         assert self.transport is not None
         self._flush_due = False
+        if self._queued:
+            self._delivered.inc(self._queued)
+            self._queued = 0
         data = self.conn.data_to_send()
         if data and not self.transport.is_closing():
             self.transport.write(data)

@@ -16,6 +16,7 @@ relays only durable packets.
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -68,6 +69,19 @@ class Acceptor:
 
     async def submit(self, raw: bytes, source: Source, event: Event | None = None) -> Outcome:
         """The verdict on ``raw`` (already parsed as ``event`` by a VTP edge, if given)."""
+        verdict = self.offer(raw, source, event)
+        if isinstance(verdict, Outcome):
+            return verdict
+        return await asyncio.shield(verdict)
+
+    def offer(
+        self, raw: bytes, source: Source, event: Event | None = None
+    ) -> Outcome | asyncio.Future[Outcome]:
+        """Judge ``raw`` now: a refusal at once, or a future verdict resolved once it is durable.
+
+        Synchronous up to the spool, so an edge with several packets in hand (a pipelined
+        author) judges them in order without a task each.
+        """
         self._counter(self.metrics.received, source.path).inc()
         if len(raw) > self.max_bytes:
             message = f"packet of {len(raw)} bytes exceeds the limit of {self.max_bytes} bytes"
@@ -81,9 +95,9 @@ class Acceptor:
             refusal = validator(event, source)
             if refusal is not None:
                 return self._refuse(event.ivorn, refusal, source)
-        return await self._accept(event, source)
+        return self._accept(event, source)
 
-    async def _accept(self, event: Event, source: Source) -> Outcome:
+    def _accept(self, event: Event, source: Source) -> Outcome | asyncio.Future[Outcome]:
         received = self.clock()
         try:
             durable = self.spool.append(event.ivorn, event.raw, received)
@@ -93,23 +107,37 @@ class Acceptor:
         accepted = Accepted(event, stream_of(event.ivorn), received, source.path)
         if self.relay_early:
             self._run_handlers(accepted)
+        verdict: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        durable.add_done_callback(functools.partial(self._settle, verdict, accepted, source))
+        return verdict
+
+    def _settle(
+        self,
+        verdict: asyncio.Future[Outcome],
+        accepted: Accepted,
+        source: Source,
+        durable: asyncio.Future[None],
+    ) -> None:
+        ivorn = accepted.ivorn
+        error = None if durable.cancelled() else durable.exception()
+        if durable.cancelled() or error is not None:
+            self.seen.release(ivorn)
+            reason = f"broker storage failed: {getattr(error, 'strerror', None) or error}"
+            outcome = self._refuse(ivorn, Refusal("unavailable", reason), source)
         else:
-            durable.add_done_callback(lambda done: self._handle(done, accepted))
-        try:
-            await asyncio.shield(durable)
-        except OSError as exc:
-            self.seen.release(event.ivorn)
-            reason = f"broker storage failed: {exc.strerror}"
-            return self._refuse(event.ivorn, Refusal("unavailable", reason), source)
-        self._counter(self.metrics.accepted, source.path).inc()
-        log.info(
-            "packet.accepted",
-            ivorn=event.ivorn,
-            path=source.path,
-            peer=source.peer,
-            bytes=len(event.raw),
-        )
-        return Outcome("accepted", event.ivorn)
+            if not self.relay_early:
+                self._run_handlers(accepted)
+            self._counter(self.metrics.accepted, source.path).inc()
+            log.info(
+                "packet.accepted",
+                ivorn=ivorn,
+                path=source.path,
+                peer=source.peer,
+                bytes=len(accepted.event.raw),
+            )
+            outcome = Outcome("accepted", ivorn)
+        if not verdict.done():
+            verdict.set_result(outcome)
 
     def _counter(self, family: Counter, path: str) -> Any:
         """The child of a per-path counter, looked up once (labels() is slow on hot paths)."""
@@ -118,10 +146,6 @@ class Acceptor:
         if child is None:
             child = self._children[key] = family.labels(path=path)
         return child
-
-    def _handle(self, durable: asyncio.Future[None], accepted: Accepted) -> None:
-        if not durable.cancelled() and durable.exception() is None:
-            self._run_handlers(accepted)
 
     def _run_handlers(self, accepted: Accepted) -> None:
         for handler in self.handlers:

@@ -23,8 +23,16 @@ class CheckWhitelist:
 
     def __init__(self, networks: Sequence[Network]) -> None:
         self.networks = list(networks)
+        self._known: dict[str, bool] = {}  # host -> allowed; authors are few, packets many
 
     def __call__(self, event: Event, source: Source) -> Refusal | None:
-        if source.path == "upstream" or allowed(source.host, self.networks):
+        if source.path == "upstream":
+            return None
+        verdict = self._known.get(source.host)
+        if verdict is None:
+            if len(self._known) >= 4096:
+                self._known.clear()
+            verdict = self._known[source.host] = allowed(source.host, self.networks)
+        if verdict:
             return None
         return Refusal("whitelist", f"author {source.host} is not in the author whitelist")

@@ -1,0 +1,107 @@
+"""The receive port: Comet's one event per connection, and vohub's opt-in pipelining."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from vohub.vtp import Ack, Authenticate, FrameDecoder, Message, Nak, decode, encode, encode_frame
+from vohub.vtp.client import Publisher, subscribe
+
+from .conftest import AppFactory, PacketMaker, wait_for
+
+ASK = encode_frame(encode(Authenticate("ivo://vohub.test/author", pipelining=True), 0.0))
+
+
+async def exchange(port: int, data: bytes, *, half_close: bool = True) -> list[Message]:
+    """Write ``data`` on a raw connection and read every frame until the broker closes."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(data)
+    if half_close:
+        writer.write_eof()
+    decoder = FrameDecoder()
+    decoder.feed(await asyncio.wait_for(reader.read(), 10))  # until EOF: the broker closed
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return [decode(frame) for frame in decoder]
+
+
+async def test_a_plain_author_gets_one_ack_and_the_broker_closes(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory()
+    got = await exchange(app.ports.receive, encode_frame(packet(1)), half_close=False)
+    assert got == [Ack("ivo://vohub.test/unit#test-1", "ivo://vohub.test/unit")]
+
+
+async def test_a_second_event_without_the_opt_in_is_ignored_as_comet_would(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory()
+    got = await exchange(app.ports.receive, encode_frame(packet(1)) + encode_frame(packet(2)))
+    assert [type(m).__name__ for m in got] == ["Ack"]
+    assert app.metrics.value("vohub_broker_accepted_total", path="author") == 1
+
+
+async def test_pipelined_events_are_answered_in_order_and_relayed_in_order(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory()
+    sub = subscribe("127.0.0.1", app.ports.broadcast)
+    got: list[str] = []
+
+    async def follow() -> None:
+        async for event in sub:
+            got.append(event.ivorn)
+
+    task = asyncio.create_task(follow())
+    await wait_for(lambda: len(app.fanout.sinks) == 1)
+    packets = [packet(i) for i in range(30)] + [packet(3), packet(4).replace(b"  ", b" ", 1)]
+    async with Publisher("127.0.0.1", app.ports.receive, window=8) as publisher:
+        replies = await asyncio.gather(*(publisher.publish(p) for p in packets))
+    assert publisher.pipelined is True
+    assert replies[:30] == [Ack(f"ivo://vohub.test/unit#test-{i}", "ivo://vohub.test/unit")
+                            for i in range(30)]  # fmt: skip
+    assert isinstance(replies[30], Nak)
+    assert replies[30].reason == "Event rejected: Previously seen by this broker"
+    assert isinstance(replies[31], Nak)
+    assert "already seen with different content" in (replies[31].reason or "")
+    await wait_for(lambda: len(got) == 30)
+    assert got == [f"ivo://vohub.test/unit#test-{i}" for i in range(30)]
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await sub.aclose()
+
+
+async def test_a_bad_frame_ends_a_pipeline_after_the_earlier_verdicts(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory()
+    data = ASK + encode_frame(packet(1)) + encode_frame(b"<html/>") + encode_frame(packet(2))
+    got = await exchange(app.ports.receive, data, half_close=False)
+    assert got == [
+        Authenticate("ivo://vohub.test/author", "ivo://vohub.test/unit", pipelining=True),
+        Ack("ivo://vohub.test/unit#test-1", "ivo://vohub.test/unit"),
+    ]
+    assert app.metrics.value("vohub_broker_received_total", path="author") == 1
+
+
+async def test_an_idle_pipeline_is_closed_after_the_author_timeout(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory(author_timeout=0.3)
+    data = ASK + encode_frame(packet(1))
+    got = await asyncio.wait_for(exchange(app.ports.receive, data, half_close=False), 5)
+    assert [type(m).__name__ for m in got] == ["Authenticate", "Ack"]
+
+
+async def test_with_pipelining_off_authors_fall_back_to_a_connection_each(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    app = await app_factory(author_pipelining=False)
+    async with Publisher("127.0.0.1", app.ports.receive) as publisher:
+        replies = [await publisher.publish(packet(i)) for i in range(3)]
+    assert publisher.pipelined is False
+    assert all(isinstance(r, Ack) for r in replies)
