@@ -1,18 +1,30 @@
-"""Benchmark the vohub broker against Comet 3.1.0 in one run: throughput, latency, loss.
+"""Benchmark the vohub broker against Comet 3.1.0 in one run: throughput, latency, loss, CPU.
 
-Both brokers get the same load: real packets from data/tarballs/ (VOEvent 2.0, schema-valid,
-IVORNs made unique per run), sent one event per author connection (as Comet expects) with
-``--inflight`` connections at once, to N raw-socket subscribers that ack every event and
-timestamp its receipt. Each broker is fresh for each N (new process, empty dedup store).
-Comet runs from ``.peers/comet`` (Debian's Python, so its dedup store is dbm.ndbm); vohub as
-``vohub broker`` with no archive (its spool still fsyncs every accepted packet).
+Every broker gets the same load: ``--packets`` real packets from data/tarballs/ (VOEvent 2.0,
+schema-valid, IVORNs made unique per run), ``--inflight`` events in flight at once, to N
+raw-socket subscribers (spread over ``--sub-procs`` processes) that ack every event and
+timestamp its receipt. Each broker is fresh for each run (new process, empty dedup store).
+Three ways of running, interleaved so that machine noise hits all alike:
+
+* ``vohub``: one author connection, pipelined (vohub's opt-in extension, through
+  :class:`vohub.vtp.client.Publisher`): ``--inflight`` events in flight on it;
+* ``vohub-1c``: one connection per event, ``--inflight`` connections at once (plain VTP);
+* ``comet``: Comet 3.1.0 from ``.peers/comet`` (Debian's Python, dedup in dbm.ndbm), one
+  connection per event, ``--inflight`` at once: the only way Comet takes events (it acks,
+  then closes; a second event on a connection is never acked).
+
+vohub runs as ``vohub broker`` with no archive (its spool still fsyncs every accepted packet
+before the ack). Latency runs from just before the author writes an event (or opens its
+connection) to its receipt by a subscriber (``time.perf_counter``, CLOCK_MONOTONIC: one clock
+for every process on the machine). Broker CPU is the broker process's user+system time over
+the run, per accepted event; "gen CPU" is the load generator's (author and subscriber
+processes), as a share of one core.
 
     .venv/bin/python bench/bench_broker.py [--packets 2000] [--subscribers 1,10,100]
-        [--inflight 8] [--repeat 3]
+        [--inflight 8] [--repeat 3] [--modes vohub,vohub-1c,comet] [--sub-procs 2]
 
-Runs vohub and Comet alternately, ``--repeat`` times per N, and prints every run, then the
-median run per broker and N, then vohub/Comet ratios. Latency is from just before the
-author writes the event to its receipt by a subscriber.
+Prints every run, then the median of each figure per mode and N over the repeats, then the
+vohub/Comet ratios against the goal (≥ 10x Comet's delivered rate at N = 10, ≤ 1/5 of its p99).
 """
 
 from __future__ import annotations
@@ -20,21 +32,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import os
 import re
+import resource
 import statistics
 import struct
 import sys
 import tarfile
 import tempfile
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
+from typing import Any
 
 from vohub.testing.broker import start_broker
 from vohub.testing.comet_broker import CometOptions, start_comet
 from vohub.voevent.errors import VOEventError
 from vohub.voevent.loader import parse
+from vohub.vtp.client import Publisher
+from vohub.vtp.messages import Ack
 
 ROOT = Path(__file__).resolve().parents[1]
 TARBALLS = sorted((ROOT / "data" / "tarballs").glob("*.tar.bz2"))
@@ -46,13 +64,10 @@ ACK = (
     b'role="ack"><Origin>%s</Origin><Response>ivo://vohub.bench/sub</Response>'
     b"<TimeStamp>2026-01-01T00:00:00Z</TimeStamp></trn:Transport>"
 )
-ALIVE = (
-    b"<?xml version='1.0' encoding='UTF-8'?>\n<trn:Transport "
-    b'xmlns:trn="http://www.telescope-networks.org/xml/Transport/v1.1" version="1.0" '
-    b'role="iamalive"><Origin>%s</Origin><Response>ivo://vohub.bench/sub</Response>'
-    b"<TimeStamp>2026-01-01T00:00:00Z</TimeStamp></trn:Transport>"
-)
+ALIVE = ACK.replace(b'role="ack"', b'role="iamalive"')
 ORIGIN = re.compile(rb"<Origin>([^<]*)</Origin>")
+AUTHORS = {"vohub": "1 pipelined", "vohub-1c": "1 per event", "comet": "1 per event"}
+TICK = os.sysconf("SC_CLK_TCK")
 
 
 def load_packets(count: int) -> list[bytes]:
@@ -88,6 +103,18 @@ def frame(payload: bytes) -> bytes:
     return PREFIX.pack(len(payload)) + payload
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
+def own_cpu() -> float:
+    """User + system CPU time of this process and its waited-for children."""
+    usage = [resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(u.ru_utime + u.ru_stime for u in usage)
+
+
 @dataclass
 class Run:
     """What one broker did with one load."""
@@ -98,6 +125,8 @@ class Run:
     received: list[tuple[bytes, float]] = field(default_factory=list)
     first: float = 0.0
     last_ack: float = 0.0
+    broker_cpu: float = 0.0
+    gen_cpu: float = 0.0
 
 
 class Subscriber(asyncio.Protocol):
@@ -111,30 +140,33 @@ class Subscriber(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        now, buffer, replies = time.perf_counter(), self.buffer + data, []
-        while len(buffer) >= 4:
-            size = PREFIX.unpack_from(buffer)[0]
-            if len(buffer) < 4 + size:
+        now, buffer = time.perf_counter(), self.buffer + data if self.buffer else data
+        replies, pos, end = [], 0, len(buffer)
+        while end - pos >= 4:
+            start = pos + 4
+            stop = start + PREFIX.unpack_from(buffer, pos)[0]
+            if stop > end:
                 break
-            head, buffer = buffer[4 : min(4 + size, 1504)], buffer[4 + size :]
-            if b"Transport" in head:
-                if b'role="authenticate"' in head:
+            head = min(stop, start + 1500)
+            pos = stop
+            if buffer.find(b"Transport", start, head) >= 0:
+                if buffer.find(b'role="authenticate"', start, head) >= 0:
                     self.ready.set()
-                elif b'role="iamalive"' in head:
-                    origin = ORIGIN.search(head)
+                elif buffer.find(b'role="iamalive"', start, head) >= 0:
+                    origin = ORIGIN.search(buffer, start, stop)
                     replies.append(frame(ALIVE % (origin.group(1) if origin else b"")))
                 continue
-            match = IVORN.search(head)
+            match = IVORN.search(buffer, start, head)
             ivorn = match.group(1) if match else b"?"
             self.received.append((ivorn, now))
             replies.append(frame(ACK % ivorn))
-        self.buffer = buffer
+        self.buffer = buffer[pos:]
         if replies and self.transport is not None:
             self.transport.write(b"".join(replies))
 
 
-async def subscribe_all(port: int, n: int, go: Connection, seconds: Connection) -> None:
-    """In the subscriber process: connect n subscribers, report ready, record until told."""
+async def subscribe_all(port: int, n: int, go: Connection, out: Connection) -> None:
+    """In a subscriber process: connect n subscribers, report ready, record until told."""
     loop = asyncio.get_running_loop()
     received: list[tuple[bytes, float]] = []
     readies = [asyncio.Event() for _ in range(n)]
@@ -147,12 +179,12 @@ async def subscribe_all(port: int, n: int, go: Connection, seconds: Connection) 
     expected = await loop.run_in_executor(None, go.recv)
     idle_since, seen = time.perf_counter(), 0
     while len(received) < expected and time.perf_counter() - idle_since < 5:
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
         if len(received) != seen:
             seen, idle_since = len(received), time.perf_counter()
     for transport, _ in conns:
         transport.close()
-    seconds.send(received)
+    out.send(received)
 
 
 def subscriber_process(port: int, n: int, go: Connection, out: Connection) -> None:
@@ -161,7 +193,7 @@ def subscriber_process(port: int, n: int, go: Connection, out: Connection) -> No
 
 
 class Author(asyncio.Protocol):
-    """One author connection: send one event, read the verdict."""
+    """One plain VTP author connection: send one event, read the verdict."""
 
     def __init__(self, packet: bytes, done: asyncio.Future[bytes]) -> None:
         self.packet, self.done, self.buffer = packet, done, b""
@@ -182,43 +214,92 @@ class Author(asyncio.Protocol):
             self.done.set_result(b"")
 
 
-async def author(port: int, packet: bytes, run: Run, slots: asyncio.Semaphore) -> None:
-    async with slots:
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[bytes] = loop.create_future()
-        ivorn = IVORN.search(packet[:1500]).group(1)  # type: ignore[union-attr]
-        run.sent[ivorn] = time.perf_counter()
-        await loop.create_connection(lambda: Author(packet, done), "127.0.0.1", port)
-        reply = await done
-        if b'role="ack"' in reply:
-            run.acked += 1
-            run.last_ack = time.perf_counter()
-        else:
-            run.naked += 1
-
-
-async def send_all(port: int, packets: list[bytes], inflight: int, run: Run) -> None:
+async def one_per_event(port: int, packets: list[bytes], inflight: int, run: Run) -> None:
+    """Plain VTP: a connection per event, ``inflight`` at once."""
     slots = asyncio.Semaphore(inflight)
+    loop = asyncio.get_running_loop()
+
+    async def send(packet: bytes, ivorn: bytes) -> None:
+        async with slots:
+            done: asyncio.Future[bytes] = loop.create_future()
+            run.sent[ivorn] = time.perf_counter()
+            await loop.create_connection(lambda: Author(packet, done), "127.0.0.1", port)
+            note(run, b'role="ack"' in await done)
+
     run.first = time.perf_counter()
-    await asyncio.gather(*(author(port, p, run, slots) for p in packets))
+    await asyncio.gather(*(send(p, ivorn_of(p)) for p in packets))
 
 
-def drive(receive: int, broadcast: int, packets: list[bytes], n: int, inflight: int) -> Run:
-    """Subscribers in a child process (own CPU and GIL), authors here; one shared clock."""
+async def pipelined(port: int, packets: list[bytes], inflight: int, run: Run) -> None:
+    """vohub's extension: one connection, ``inflight`` events in flight on it."""
+    slots = asyncio.Semaphore(inflight)
+    async with Publisher("127.0.0.1", port, window=inflight) as publisher:
+        if not await publisher.connect():
+            raise SystemExit("the broker did not grant pipelining")
+
+        async def send(packet: bytes, ivorn: bytes) -> None:
+            async with slots:
+                run.sent[ivorn] = time.perf_counter()
+                note(run, isinstance(await publisher.publish(packet), Ack))
+
+        run.first = time.perf_counter()
+        await asyncio.gather(*(send(p, ivorn_of(p)) for p in packets))
+
+
+def ivorn_of(packet: bytes) -> bytes:
+    return IVORN.search(packet, 0, 1500).group(1)  # type: ignore[union-attr]
+
+
+def note(run: Run, acked: bool) -> None:
+    if acked:
+        run.acked += 1
+        run.last_ack = time.perf_counter()
+    else:
+        run.naked += 1
+
+
+Load = Callable[[int, list[bytes], int, Run], Coroutine[Any, Any, None]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How one run loads its broker."""
+
+    load: Load
+    inflight: int
+    procs: int
+
+
+def drive(pid: int, ports: tuple[int, int], packets: list[bytes], n: int, how: Settings) -> Run:
+    """Subscribers in child processes (own CPU and GIL), the author here; one shared clock."""
     context = multiprocessing.get_context("spawn")
-    go_here, go_there = context.Pipe()
-    out_here, out_there = context.Pipe()
-    child = context.Process(target=subscriber_process, args=(broadcast, n, go_there, out_there))
-    child.start()
-    if go_here.recv() != "ready":
-        raise SystemExit("subscribers did not connect")
+    shares = [n // how.procs + (i < n % how.procs) for i in range(how.procs)]
+    links, children = [], []
+    for share in (s for s in shares if s):
+        go_here, go_there = context.Pipe()
+        out_here, out_there = context.Pipe()
+        child = context.Process(
+            target=subscriber_process, args=(ports[1], share, go_there, out_there)
+        )
+        child.start()
+        links.append((share, go_here, out_here))
+        children.append(child)
+    for _, go, _ in links:
+        if go.recv() != "ready":
+            raise SystemExit("subscribers did not connect")
     time.sleep(0.5)
     run = Run()
     _fast_loop()
-    asyncio.run(send_all(receive, packets, inflight, run))
-    go_here.send(run.acked * n)
-    run.received = out_here.recv()
-    child.join(30)
+    cpu, gen = cpu_seconds(pid), own_cpu() + sum(cpu_seconds(c.pid or 0) for c in children)
+    asyncio.run(how.load(ports[0], packets, how.inflight, run))
+    for share, go, _ in links:
+        go.send(run.acked * share)
+    for _, _, out in links:
+        run.received += out.recv()
+    run.broker_cpu = cpu_seconds(pid) - cpu
+    for child in children:
+        child.join(30)
+    run.gen_cpu = own_cpu() - gen
     return run
 
 
@@ -230,13 +311,15 @@ def _fast_loop() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
 
 
-def summarise(name: str, n: int, run: Run) -> dict[str, float | str]:
+def summarise(mode: str, n: int, run: Run) -> dict[str, object]:
     latencies = sorted(t - run.sent[i] for i, t in run.received if i in run.sent)
     unique_pairs = len(set(run.received))
     last = max((t for _, t in run.received), default=run.last_ack)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
+    wall = max(last, run.last_ack) - run.first
     return {
-        "broker": name,
+        "broker": mode,
+        "author conn": AUTHORS[mode],
         "N": n,
         "accepted/s": run.acked / (run.last_ack - run.first),
         "delivered/s": len(run.received) / (last - run.first),
@@ -245,87 +328,105 @@ def summarise(name: str, n: int, run: Run) -> dict[str, float | str]:
         "lost": run.acked * n - unique_pairs,
         "dup": len(run.received) - unique_pairs,
         "nak": run.naked,
+        "CPU ms/ev": run.broker_cpu / max(run.acked, 1) * 1e3,
+        "gen CPU": run.gen_cpu / wall,
     }
 
 
-def bench_vohub(workdir: Path, packets: list[bytes], n: int, inflight: int) -> dict[str, object]:
-    server = start_broker(workdir, name=f"vohub-{n}", iamalive=60.0)
-    try:
-        run = drive(server.receive[1], server.broadcast[1], packets, n, inflight)
-    finally:
-        server.stop()
-    return summarise("vohub", n, run)
+def bench(
+    mode: str, workdir: Path, packets: list[bytes], n: int, args: argparse.Namespace
+) -> dict[str, object]:
+    """One run: a fresh broker, one load, the broker stopped."""
+    load = pipelined if mode == "vohub" else one_per_event
+    settings = Settings(load, args.inflight, min(args.sub_procs, n))
+    if mode == "comet":
+        comet = start_comet(workdir, CometOptions(verbose=False), name=f"comet-{n}")
+        try:
+            ports = (comet.receive_address[1], comet.broadcast_address[1])
+            run = drive(comet.process.pid, ports, packets, n, settings)
+        finally:
+            comet.stop()
+    else:
+        server = start_broker(workdir, name=f"{mode}-{n}", iamalive=60.0)
+        try:
+            ports = (server.receive[1], server.broadcast[1])
+            run = drive(server.process.pid, ports, packets, n, settings)
+        finally:
+            server.stop()
+    return summarise(mode, n, run)
 
 
-def bench_comet(workdir: Path, packets: list[bytes], n: int, inflight: int) -> dict[str, object]:
-    comet = start_comet(workdir, CometOptions(verbose=False), name=f"comet-{n}")
-    try:
-        receive, broadcast = comet.receive_address[1], comet.broadcast_address[1]
-        run = drive(receive, broadcast, packets, n, inflight)
-    finally:
-        comet.stop()
-    return summarise("comet", n, run)
+def medians(runs: list[dict[str, object]]) -> dict[str, object]:
+    """The median of each figure over the runs (lost, dup and nak: totals over all runs)."""
+    out = dict(runs[0])
+    for key in COLUMNS[3:]:
+        values = [r[key] for r in runs]
+        total = key in ("lost", "dup", "nak")
+        out[key] = sum(values) if total else statistics.median(values)  # type: ignore[arg-type]
+    return out
 
 
-def median_run(runs: list[dict[str, object]]) -> dict[str, object]:
-    """The run with the median delivered/s (lost and duplicated are summed over all runs)."""
-    ordered = sorted(runs, key=lambda r: r["delivered/s"])  # type: ignore[arg-type, return-value]
-    chosen = dict(ordered[len(ordered) // 2])
-    for key in ("lost", "dup", "nak"):
-        chosen[key] = sum(r[key] for r in runs)  # type: ignore[misc]
-    return chosen
-
-
-COLUMNS = ["broker", "N", "accepted/s", "delivered/s", "p50 ms", "p99 ms", "lost", "dup", "nak"]
+COLUMNS = ["broker", "author conn", "N", "accepted/s", "delivered/s", "p50 ms", "p99 ms",
+           "lost", "dup", "nak", "CPU ms/ev", "gen CPU"]  # fmt: skip
 
 
 def show(rows: list[dict[str, object]]) -> None:
     print(" | ".join(f"{c:>11}" for c in COLUMNS))
     for row in rows:
-        cells = [
-            f"{row[c]:>11.1f}" if isinstance(row[c], float) else f"{row[c]!s:>11}" for c in COLUMNS
-        ]
+        cells = []
+        for c in COLUMNS:
+            value = row[c]
+            text = f"{value:.0%}" if c == "gen CPU" else f"{value:.2f}" if c == "CPU ms/ev" else (
+                f"{value:.1f}" if isinstance(value, float) else str(value))  # fmt: skip
+            cells.append(f"{text:>11}")
         print(" | ".join(cells), flush=True)
+
+
+def compare(rows: list[dict[str, object]]) -> None:
+    by = {(r["broker"], r["N"]): r for r in rows}
+    for n in sorted({r["N"] for r in rows}):  # type: ignore[type-var]
+        comet = by.get(("comet", n))
+        for mode in ("vohub", "vohub-1c"):
+            mine = by.get((mode, n))
+            if mine and comet:
+                rate = mine["delivered/s"] / comet["delivered/s"]  # type: ignore[operator]
+                p99 = mine["p99 ms"] / comet["p99 ms"]  # type: ignore[operator]
+                goal = " (goal at N=10: >= 10x, <= 0.20)" if n == 10 else ""
+                print(f"N={n} {mode}/comet: delivered/s {rate:.1f}x, p99 {p99:.2f}{goal}")
 
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--packets", type=int, default=2000)
     parser.add_argument("--subscribers", default="1,10,100")
-    parser.add_argument("--inflight", type=int, default=8, help="author connections at once")
-    parser.add_argument("--only", choices=["vohub", "comet"])
-    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; the median is kept")
+    parser.add_argument("--inflight", type=int, default=8, help="events in flight at once")
+    parser.add_argument("--modes", default="vohub,vohub-1c,comet")
+    parser.add_argument("--sub-procs", type=int, default=2, help="subscriber processes")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per cell; medians are kept")
     args = parser.parse_args(argv)
+    modes = args.modes.split(",")
     base = load_packets(args.packets)
     print(
         f"{len(base)} packets, mean {sum(map(len, base)) / len(base):.0f} bytes, "
-        f"{args.inflight} author connections in flight",
+        f"{args.inflight} events in flight; author connections: vohub = one pipelined "
+        "connection (vohub extension); vohub-1c and comet = one connection per event "
+        "(the only way Comet takes events)",
         flush=True,
     )
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="bench-broker-") as tmp:
         for n in (int(x) for x in args.subscribers.split(",")):
-            runs: dict[str, list[dict[str, object]]] = {"vohub": [], "comet": []}
-            for attempt in range(args.repeat):  # interleaved, so both see the same noise
-                for name, bench in (("vohub", bench_vohub), ("comet", bench_comet)):
-                    if args.only in (None, name):
-                        tag = f"{name}{n}-{attempt}-{int(time.time())}"
-                        where = Path(tmp) / tag
-                        runs[name].append(bench(where, unique(base, tag), n, args.inflight))
-                        show(runs[name][-1:])
-            for name in ("vohub", "comet"):
-                if runs[name]:
-                    rows.append(median_run(runs[name]))
+            runs: dict[str, list[dict[str, object]]] = {m: [] for m in modes}
+            for attempt in range(args.repeat):  # interleaved, so all see the same noise
+                for mode in modes:
+                    tag = f"{mode}{n}-{attempt}-{int(time.time())}"
+                    where = Path(tmp) / tag
+                    runs[mode].append(bench(mode, where, unique(base, tag), n, args))
+                    show(runs[mode][-1:])
+            rows += [medians(runs[m]) for m in modes]
     print(f"\nmedian of {args.repeat} runs per cell (lost, dup, nak: totals over all runs)")
     show(rows)
-    by = {(r["broker"], r["N"]): r for r in rows}
-    for n in sorted({r["N"] for r in rows}):  # type: ignore[type-var]
-        v, c = by.get(("vohub", n)), by.get(("comet", n))
-        if v and c:
-            print(
-                f"N={n}: delivered/s vohub/comet = {v['delivered/s'] / c['delivered/s']:.1f}x, "  # type: ignore[operator]
-                f"p99 vohub/comet = {v['p99 ms'] / c['p99 ms']:.2f}"  # type: ignore[operator]
-            )
+    compare(rows)
     return 0
 
 
