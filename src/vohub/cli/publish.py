@@ -1,6 +1,8 @@
-"""``vohub publish``: send VOEvent files to a VTP broker, one connection each; report verdicts.
+"""``vohub publish``: send VOEvent files to a VTP broker; report each verdict.
 
-One line per file on standard output::
+Where the broker grants it (a vohub broker), every file goes down one pipelined connection;
+elsewhere (Comet) each file gets a connection of its own, one after the other, as plain VTP
+wants. One line per file on standard output, in the order given::
 
     ACK <file> <ivorn>
     NAK <file> <ivorn>: <reason>
@@ -17,12 +19,14 @@ import sys
 from pathlib import Path
 
 from vohub.vtp.address import parse_address
-from vohub.vtp.client import publish
+from vohub.vtp.client import Publisher
 from vohub.vtp.errors import VTPError
 from vohub.vtp.messages import Ack
 
 #: Seconds allowed per file (Comet gives an author 20 s).
 DEFAULT_TIMEOUT = 20.0
+#: Files in flight at once on a pipelined connection.
+WINDOW = 32
 
 
 def broker_address(text: str) -> tuple[str, int]:
@@ -66,23 +70,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Publish every file in turn; return 0 if all were acked, else 1."""
+    """Publish every file; return 0 if all were acked, else 1."""
     host, port = args.to
-    status = 0
-    for name in args.files:
-        line = _publish_one(name, host, port, args.timeout)
+    loaded = [(name, _read(name)) for name in args.files]
+    lines = asyncio.run(_publish_all(loaded, host, port, args.timeout))
+    for line in lines:
         print(line, flush=True)
-        status |= 0 if line.startswith("ACK ") else 1
-    return status
+    return 0 if all(line.startswith("ACK ") for line in lines) else 1
 
 
-def _publish_one(name: str, host: str, port: int, seconds: float) -> str:
+def _read(name: str) -> bytes | str:
+    """The file's bytes, or the line reporting why it cannot be read."""
     try:
-        packet = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        return sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
         return f"ERROR {name}: cannot read: {exc.strerror or exc}"
+
+
+async def _publish_all(
+    loaded: list[tuple[str, bytes | str]], host: str, port: int, seconds: float
+) -> list[str]:
+    async with Publisher(host, port, window=WINDOW, timeout=seconds) as publisher:
+        tasks = [asyncio.ensure_future(_publish_one(publisher, *item)) for item in loaded]
+        return [await task for task in tasks]
+
+
+async def _publish_one(publisher: Publisher, name: str, packet: bytes | str) -> str:
+    if isinstance(packet, str):
+        return packet
     try:
-        reply = asyncio.run(publish(host, port, packet, timeout=seconds))
+        reply = await publisher.publish(packet)
     except VTPError as exc:
         return f"ERROR {name}: {exc}"
     if isinstance(reply, Ack):

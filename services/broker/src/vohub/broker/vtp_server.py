@@ -68,7 +68,10 @@ class VtpAuthor(asyncio.Protocol):
         self.timer = asyncio.get_running_loop().call_later(self.policy.timeout, self._expire)
 
     def data_received(self, data: bytes) -> None:
+        pipelining = self.conn.pipelining
         events = self.conn.receive_events(data, time.time())
+        if self.conn.pipelining and not pipelining:
+            log.info("author.pipelining", peer=self.peer)
         if self.conn.error is not None:
             log.warning("author.unreadable", peer=self.peer, error=str(self.conn.error))
             self.conn.error = None
