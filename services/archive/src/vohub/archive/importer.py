@@ -158,7 +158,7 @@ class _Tracker:
 
     def write(self, item: tuple[int, Batch]) -> None:
         index, chunk = item
-        self.summary.add(chunk.names, self.store.write(chunk.prepared))
+        self.summary.add(chunk.names, self.store.write(chunk.prepared, durable=False))
         self.offsets[index] = chunk.offset
         if self.progress is not None:
             done = sum(self.offsets.values())

@@ -143,13 +143,21 @@ class Store:
         except InvalidPacket as error:
             return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
 
-    def write(self, prepared: Sequence[PacketRows | IngestResult]) -> list[IngestResult]:
-        """Store prepared packets in one transaction; results in order (INVALIDs pass through)."""
+    def write(
+        self, prepared: Sequence[PacketRows | IngestResult], *, durable: bool = True
+    ) -> list[IngestResult]:
+        """Store prepared packets in one transaction; results in order (INVALIDs pass through).
+
+        ``durable=False`` (bulk imports, which are idempotent and can simply be run again)
+        lets PostgreSQL acknowledge the commit before its WAL reaches the disk.
+        """
         batch = [p for p in prepared if isinstance(p, PacketRows)]
         if not batch:
             return [p for p in prepared if isinstance(p, IngestResult)]
         engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         with reachable(self.engine), engine.begin() as connection:
+            if not durable and connection.dialect.name == "postgresql":
+                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
             written = iter(BatchWriter(connection, self.clock()).write(batch))
         return [next(written) if isinstance(p, PacketRows) else p for p in prepared]
 
