@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from lxml import etree
 
 from vohub.vtp import canonical
-from vohub.vtp.messages import Ack, IAmAlive, Nak, decode, encode, parse_xml
+from vohub.vtp.errors import MalformedMessage, UnknownMessage
+from vohub.vtp.messages import Ack, IAmAlive, Nak, decode, encode, parse_event, parse_xml
+
+VOEVENTS = Path(__file__).resolve().parents[3] / "data" / "voevents"
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 
@@ -110,3 +115,30 @@ def test_ack_origin_counts_any_ack_and_nothing_else() -> None:
     assert canonical.ack_origin(encode(IAmAlive("ivo://a"), 0)) is None
     assert canonical.ack_origin(b'<!DOCTYPE x><Transport role="ack"/>') is None
     assert canonical.ack_origin(b'<Transport role="ack"/>') == ""
+
+
+def test_event_head_agrees_with_the_parser_on_every_real_packet() -> None:
+    packets = sorted(VOEVENTS.rglob("*.xml"))
+    assert len(packets) > 20
+    for path in packets:
+        raw = path.read_bytes()
+        head = canonical.event_head(raw)
+        try:
+            event = parse_event(raw)
+        except (MalformedMessage, UnknownMessage):
+            continue  # not a VOEvent: a None is fine, an answer must not contradict the parser
+        assert head is None or head == (event.ivorn, event.role), path
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        b'<VOEvent role="test" role="test" ivorn="ivo://a.b/c#1"/>',  # repeated attribute
+        b'<VOEvent role="test" ivorn="ivo://a.b/c#1&amp;2"/>',  # an entity: the parser reads it
+        b'<VOEvent role="test"/>',  # no IVORN
+        b"<Transport role='ack'/>",
+        b"\xff\xfe<\x00V\x00",  # not even ASCII-compatible
+    ],
+)
+def test_event_head_leaves_unusual_packets_to_the_parser(packet: bytes) -> None:
+    assert canonical.event_head(packet) is None

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 
 from vohub.vtp._endpoint import Endpoint
-from vohub.vtp.canonical import ack_origin
+from vohub.vtp.canonical import ack_origin, is_ack
 from vohub.vtp.errors import InvalidFilter, MalformedMessage, UnknownMessage, VTPError
 from vohub.vtp.filters import FilterSet, compile_filters_lenient
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, PREFIX_SIZE
@@ -84,6 +85,9 @@ class BroadcastConnection(Endpoint):
     max_outstanding_acks
         Unacked events at a tick that drop the subscriber (Comet: 10); ``None`` disables the
         rule, for an edge that applies its own ack policy.
+    report_acks
+        Return each ack from :meth:`receive_data` as an :class:`Ack`; ``False`` only counts
+        them in :attr:`acks_received` (all a broker does with them), which is cheaper.
 
     Examples
     --------
@@ -111,10 +115,13 @@ class BroadcastConnection(Endpoint):
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         max_send_size: int = COMET_MAX_FRAME_SIZE,
         max_outstanding_acks: int | None = MAX_OUTSTANDING_ACKS,
+        report_acks: bool = True,
     ) -> None:
         super().__init__(peer=peer, max_frame_size=max_frame_size, max_send_size=max_send_size)
         self.local_ivo = local_ivo
         self.max_outstanding_acks = max_outstanding_acks
+        self.report_acks = report_acks
+        self.acks_received = 0
         self.filters = FilterSet()
         self.filter_errors: tuple[InvalidFilter, ...] = ()
         self.outstanding_acks = 0
@@ -152,9 +159,10 @@ class BroadcastConnection(Endpoint):
             raise
         received: list[Message | Unreadable] = []
         for payload in payloads:  # a hot loop: N acks per event relayed
-            origin = ack_origin(payload)
-            if origin is not None:
-                received.append(Ack(origin))
+            if is_ack(payload):
+                self.acks_received += 1
+                if self.report_acks:
+                    received.append(Ack(ack_origin(payload) or ""))
                 if self.outstanding_acks and self.drop_reason is None:
                     self.outstanding_acks -= 1
                 continue
@@ -234,6 +242,34 @@ class BroadcastConnection(Endpoint):
             self._queue(event, 0.0)
         self.outstanding_acks += 1
         return Offer.SENT
+
+    def offer_many(self, events: Sequence[Event], frames: Sequence[bytes]) -> int:
+        """Offer several events at once; return how many were queued (the rest were not).
+
+        ``frames[i]`` is ``encode_frame(events[i].raw)``, built once for every subscriber.
+        Events are skipped as :meth:`offer` would skip them (too large, filtered); ask
+        :meth:`offer` about one to learn why.
+
+        Examples
+        --------
+        >>> from vohub.vtp.framing import encode_frame
+        >>> from vohub.vtp.messages import parse_event
+        >>> events = [parse_event(b'<VOEvent role="test" ivorn="ivo://a.b/c#%d"/>' % i)
+        ...           for i in (1, 2)]
+        >>> sub = BroadcastConnection(local_ivo="ivo://hub/b", now=0.0)
+        >>> sub.offer_many(events, [encode_frame(e.raw) for e in events]), sub.outstanding_acks
+        (2, 2)
+        """
+        if self.closed:
+            return 0
+        if (
+            self.filters.filters
+            or max(map(len, frames), default=0) > self.max_send_size + PREFIX_SIZE
+        ):
+            return sum(self.offer(e, f) is Offer.SENT for e, f in zip(events, frames, strict=True))
+        self._outbox += frames
+        self.outstanding_acks += len(frames)
+        return len(frames)
 
     def drop(self, reason: str) -> None:
         """Drop the subscriber (e.g. its send queue is full); the first reason is kept.

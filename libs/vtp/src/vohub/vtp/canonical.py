@@ -49,6 +49,8 @@ _READ = re.compile(
 )  # fmt: skip
 _ACK_HEAD = re.compile(rb"""(?:<\?xml[^>]*>\s*)?<(?:[\w.-]+:)?Transport\b[^>]*\brole=["']ack["']""")
 _ORIGIN = re.compile(rb"<(?:[\w.-]+:)?Origin>([^<]*)</(?:[\w.-]+:)?Origin>")
+_EVENT_HEAD = re.compile(rb"\s*(?:<\?xml[^>]*\?>\s*)?<(?:[\w.-]+:)?VOEvent\s([^>]*)>")
+_ATTRIBUTE = re.compile(rb"""([\w.:-]+)\s*=\s*(?:"([^"<&]*)"|'([^'<&]*)')""")
 
 
 def _escape(text: str) -> str:
@@ -142,6 +144,17 @@ def read(payload: bytes) -> tuple[str, str, str | None, str, str | None] | None:
     return role, origin.strip(), response, stamp.strip(), result
 
 
+def is_ack(payload: bytes) -> bool:
+    """Whether a frame's root start tag is a Transport ``ack`` (see :func:`ack_origin`).
+
+    Examples
+    --------
+    >>> is_ack(b'<trn:Transport role="ack"/>'), is_ack(b'<Transport role="nak"/>')
+    (True, False)
+    """
+    return _ACK_HEAD.match(payload, 0, 2048) is not None
+
+
 def ack_origin(payload: bytes) -> str | None:
     """The Origin of a frame whose root start tag is a Transport ``ack``; None for anything else.
 
@@ -169,3 +182,36 @@ def ack_origin(payload: bytes) -> str | None:
         origin = _ORIGIN.search(payload)
         text = origin.group(1) if origin else b""
     return text.decode(errors="replace").strip()
+
+
+def event_head(packet: bytes) -> tuple[str, str] | None:
+    """``(ivorn, role)`` from a VOEvent's root start tag, when it is plainly written; else None.
+
+    For an author about to send many packets: it reads the root start tag only (an XML
+    declaration before it allowed; attribute values without entities), so it does not prove
+    the rest well-formed (the broker does that). None means "look closer": the caller then
+    parses the packet in full, which also names whatever is wrong.
+
+    Examples
+    --------
+    >>> event_head(b'<?xml version="1.0"?>\\n<voe:VOEvent xmlns:voe="x" role="test" '
+    ...            b"ivorn='ivo://a.b/c#1'><Who/></voe:VOEvent>")
+    ('ivo://a.b/c#1', 'test')
+    >>> event_head(b'<!DOCTYPE x><VOEvent role="test" ivorn="ivo://a.b/c#1"/>') is None
+    True
+    """
+    match = _EVENT_HEAD.match(packet, 0, 4096)
+    if match is None:
+        return None
+    found: dict[bytes, bytes] = {}
+    for name, double, single in _ATTRIBUTE.findall(match.group(1)):
+        if name in found:  # a repeated attribute: not well-formed, let the parser say so
+            return None
+        found[name] = double or single
+    ivorn, role = found.get(b"ivorn"), found.get(b"role")
+    if not ivorn or role is None:
+        return None
+    try:
+        return ivorn.decode(), role.decode()
+    except UnicodeDecodeError:
+        return None

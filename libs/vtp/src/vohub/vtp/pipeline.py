@@ -16,6 +16,7 @@ import enum
 from collections import deque
 
 from vohub.vtp._endpoint import Endpoint
+from vohub.vtp.canonical import event_head
 from vohub.vtp.errors import (
     ClosedWithoutReply,
     IllegalTransition,
@@ -23,8 +24,16 @@ from vohub.vtp.errors import (
     RemoteProtocolError,
     UnexpectedMessage,
 )
-from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
-from vohub.vtp.messages import Ack, Authenticate, IAmAlive, Nak, Unreadable, parse_event
+from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, encode_frame
+from vohub.vtp.messages import (
+    VOEVENT_ROLES,
+    Ack,
+    Authenticate,
+    IAmAlive,
+    Nak,
+    Unreadable,
+    parse_event,
+)
 
 #: Origin of the request when the author names no IVOID of its own.
 ANONYMOUS_AUTHOR = "ivo://vohub/anonymous-author"
@@ -103,6 +112,9 @@ class PipelinedAuthor(Endpoint):
     def send(self, packet: bytes) -> str:
         """Queue ``packet`` (a VOEvent, sent byte for byte); return its IVORN.
 
+        Only its root start tag is checked when that is plainly written
+        (:func:`~vohub.vtp.canonical.event_head`); the whole packet otherwise.
+
         Raises
         ------
         InvalidOutgoingEvent
@@ -123,13 +135,17 @@ class PipelinedAuthor(Endpoint):
             raise IllegalTransition(
                 f"cannot send: connection is {self.state.value}", peer=self.peer
             )
-        try:
-            event = parse_event(packet)
-        except RemoteProtocolError as exc:
-            raise InvalidOutgoingEvent(f"not a VOEvent: {exc.detail}", peer=self.peer) from exc
-        self._queue(event, 0.0)
-        self.in_flight.append(event.ivorn)
-        return event.ivorn
+        head = event_head(packet)  # a bulk sender's check: the root tag (the broker does the rest)
+        if head is not None and head[1] in VOEVENT_ROLES:
+            ivorn = head[0]
+        else:
+            try:
+                ivorn = parse_event(packet).ivorn
+            except RemoteProtocolError as exc:
+                raise InvalidOutgoingEvent(f"not a VOEvent: {exc.detail}", peer=self.peer) from exc
+        self._queue_frame(encode_frame(packet, self.max_send_size, peer=self.peer))
+        self.in_flight.append(ivorn)
+        return ivorn
 
     def receive_data(self, data: bytes) -> list[Ack | Nak]:
         """Feed bytes from the broker; return the verdicts they complete, oldest event first.
