@@ -13,13 +13,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from vohub.broker.config import BrokerConfig
 from vohub.broker.dedup import SeenStore, digest
-from vohub.broker.fanout import Fanout
+from vohub.broker.fanout import Accepted, Fanout
 from vohub.broker.filters import FilterSandbox
 from vohub.broker.forward import ArchiveClient, Forwarder, GrpcArchive
 from vohub.broker.grpc_api import BrokerServicer
@@ -270,4 +270,8 @@ class BrokerApp:
 
 
 def _exec_handler(handler: ExecHandler) -> Handler:
-    return lambda accepted: handler(accepted.ivorn, accepted.event.raw)
+    def run(batch: Sequence[Accepted]) -> None:
+        for accepted in batch:
+            handler(accepted.ivorn, accepted.event.raw)
+
+    return run

@@ -44,6 +44,18 @@ class Accepted:
         return self._frame
 
 
+class Batch:
+    """Packets accepted together, in order, as every sink gets them; VTP frames built once."""
+
+    __slots__ = ("accepted", "events", "frames", "largest")
+
+    def __init__(self, accepted: Sequence[Accepted]) -> None:
+        self.accepted = list(accepted)
+        self.events = [a.event for a in self.accepted]
+        self.frames = [a.vtp_frame() for a in self.accepted]
+        self.largest = max(map(len, self.frames), default=0)
+
+
 class Sink(Protocol):
     """A subscriber as the fan-out sees it."""
 
@@ -55,6 +67,9 @@ class Sink(Protocol):
 
     def deliver(self, accepted: Accepted) -> None:
         """Queue the packet for sending; must not block."""
+
+    def deliver_many(self, batch: Batch) -> None:
+        """Queue the packets it wants of ``batch``, in order; must not block."""
 
     def drop(self, reason: str) -> None:
         """Disconnect the subscriber, saying why."""
@@ -107,13 +122,14 @@ class Fanout:
             self._filtered.discard(sink.sub_id)
             self.sandbox.drop(sink.sub_id)
 
-    def __call__(self, accepted: Accepted) -> None:
-        """Publish one accepted packet (the broker's relay handler)."""
+    def __call__(self, batch: Sequence[Accepted]) -> None:
+        """Publish packets accepted together (the broker's relay handler)."""
+        shared = Batch(batch)
         for sub_id, sink in list(self.sinks.items()):
-            if sub_id not in self._filtered and sink.wants(accepted):
-                sink.deliver(accepted)
+            if sub_id not in self._filtered:
+                sink.deliver_many(shared)
         if self._filtered:
-            self._pending.append(accepted)
+            self._pending += shared.accepted
             self._wake.set()
 
     async def run(self) -> None:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from vohub.broker.fanout import Accepted, Fanout, new_sub_id
+from vohub.broker.fanout import Accepted, Batch, Fanout, new_sub_id
 from vohub.broker.metrics import Metrics
 from vohub.broker.pipeline import Source
 from vohub.broker.pipeline.accept import Acceptor
@@ -65,6 +65,11 @@ class GrpcSink:
             self.drop(f"subscriber too slow: more than {self.capacity} packets queued")
             return
         self.queue.put_nowait(accepted)
+
+    def deliver_many(self, batch: Batch) -> None:
+        for accepted in batch.accepted:
+            if self.wants(accepted):
+                self.deliver(accepted)
 
     def drop(self, reason: str) -> None:
         if not self.closed:

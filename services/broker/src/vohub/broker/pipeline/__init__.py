@@ -3,12 +3,14 @@
 A *validator* looks at one incoming packet and either lets it through (returns None) or
 refuses it with a :class:`Refusal` naming the reason, which becomes the text of the ``nak``
 an author gets (or the ``reason`` of a gRPC ``PublishResponse``). A *handler* runs on every
-packet accepted and made durable (relay to subscribers, local ``--exec`` commands); it must
-not block.
+packet accepted and made durable (relay to subscribers, local ``--exec`` commands), in
+acceptance order, a batch at a time (the packets accepted in one turn of the event loop); it
+must not block.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -76,10 +78,10 @@ class Validator(Protocol):
 
 
 class Handler(Protocol):
-    """Acts on an accepted, durable packet; must return quickly."""
+    """Acts on accepted, durable packets, in order; must return quickly."""
 
-    def __call__(self, accepted: Accepted) -> None:
-        """Handle one packet."""
+    def __call__(self, batch: Sequence[Accepted]) -> None:
+        """Handle the packets accepted in one turn of the event loop."""
 
 
 __all__ = ["Handler", "Outcome", "Path", "Refusal", "Source", "Status", "Validator"]

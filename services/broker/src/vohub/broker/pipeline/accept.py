@@ -61,6 +61,7 @@ class Acceptor:
         self.relay_early = relay_early
         self.clock = clock
         self._children: dict[tuple[int, str], Any] = {}
+        self._relay: list[Accepted] = []
         spool.on_durable = self._durable
 
     def _durable(self, records: list[Record]) -> None:
@@ -148,8 +149,15 @@ class Acceptor:
         return child
 
     def _run_handlers(self, accepted: Accepted) -> None:
+        """Queue ``accepted`` for the handlers: they get the loop turn's packets in one batch."""
+        self._relay.append(accepted)
+        if len(self._relay) == 1:
+            asyncio.get_running_loop().call_soon(self._relay_batch)
+
+    def _relay_batch(self) -> None:
+        batch, self._relay = self._relay, []
         for handler in self.handlers:
-            handler(accepted)
+            handler(batch)
 
     def _refuse(self, ivorn: str, refusal: Refusal, source: Source) -> Outcome:
         self.metrics.rejected.labels(path=source.path, reason=refusal.label).inc()
