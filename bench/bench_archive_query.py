@@ -85,11 +85,15 @@ def replicate(name: str, rollup: bool) -> int:
                 ),
                 {"suffix": f"_r{k}", "base": base},
             )
+            # vohub copies the packet's author date onto its positions (schema 0003)
+            authored = (
+                (", author_datetime", f", c.author_datetime + {shift}") if rollup else ("", "")
+            )
             db.execute(
                 text(
-                    "INSERT INTO coord (voevent_id, ra, dec, error, time) SELECT r.new, c.ra,"
-                    f" c.dec, c.error, c.time + {shift} FROM coord c JOIN replica_ids r ON r.old ="
-                    " c.voevent_id ORDER BY c.id"
+                    f"INSERT INTO coord (voevent_id, ra, dec, error, time{authored[0]})"
+                    f" SELECT r.new, c.ra, c.dec, c.error, c.time + {shift}{authored[1]}"
+                    " FROM coord c JOIN replica_ids r ON r.old = c.voevent_id ORDER BY c.id"
                 )
             )
             db.execute(

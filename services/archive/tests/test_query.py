@@ -222,6 +222,13 @@ def test_cone(archive: Store, cone: tuple[float, float, float], expected: list[i
         ({"authored_since": at("2015-09-15T21:43:50")}, [2, 3, 8, 12, 13]),  # inclusive
         ({"authored_until": at("2015-01-10T00:00:00")}, [4, 15, 16, 17]),  # inclusive
         ({"authored_since": at("2015-01-01"), "role": ("test",), "coord": True}, [4, 5, 9]),
+        ({"cone": Cone(319.66, -34.91, 0.1), "authored_since": at("2015-09-15T21:43:50")}, [2]),
+        ({"cone": Cone(319.66, -34.91, 0.1), "authored_until": at("2015-09-15T21:43:49")}, [1]),
+        (
+            {"cone": Cone(0.0, 0.0, 180.0), "authored_since": at("2015-09-15T21:43:50")},
+            [2, 8, 12, 13],
+        ),
+        ({"dec_gt": -90.0, "authored_until": at("2015-01-10T00:00:00")}, [4, 16]),
     ],
 )
 def test_filter(archive: Store, filters: dict[str, object], expected: list[int]) -> None:

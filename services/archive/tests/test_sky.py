@@ -144,3 +144,22 @@ def test_explicit_q3c_ranges_select_what_q3c_radial_query_selects(
             ranged = connection.execute(count_query(f, engine.dialect, pixels)).scalar_one()
             assert ranged == plain, cone
             assert len(pixels) == 16
+
+
+@pytest.mark.postgres
+def test_cone_and_authored_range_count_is_one_index_only_scan(
+    migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
+) -> None:
+    from datetime import UTC, datetime
+
+    engine = load_sky(migrated("postgresql", "sky"), empty).engine
+    schema.optimize(engine)  # vacuumed: the visibility map lets the scan skip the heap
+    cone = Cone(10.0, 20.0, 3.0)
+    f = PacketFilter(cone=cone, authored_since=datetime(2015, 1, 1, tzinfo=UTC))
+    with engine.connect() as connection:
+        query = count_query(f, engine.dialect, q3c_ranges(connection, cone))
+        compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+        connection.execute(text("SET enable_seqscan = off"))
+        found = "\n".join(r[0] for r in connection.execute(text(f"EXPLAIN {compiled}")))
+    assert "Index Only Scan using ix_coord_q3c on coord" in found
+    assert "voevent" not in found

@@ -96,6 +96,20 @@ class PacketFilter:
             for name in ("cone", "dec_gt", "dec_lt", "event_since", "event_until")
         )
 
+    def is_coord_only(self) -> bool:
+        """True when a position is constrained and every filter set can be tested on it alone.
+
+        >>> PacketFilter(cone=Cone(1.0, 2.0, 3.0), authored_since=None).is_coord_only()
+        True
+        >>> PacketFilter(cone=Cone(1.0, 2.0, 3.0), role=("test",)).is_coord_only()
+        False
+        """
+        on_coord = {"cone", "dec_gt", "dec_lt", "event_since", "event_until"}
+        on_coord |= {"authored_since", "authored_until"}  # copied onto each position
+        return self.touches_coords() and all(
+            getattr(self, f.name) in (None, ()) for f in fields(self) if f.name not in on_coord
+        )
+
     def is_rollup_only(self) -> bool:
         """True when only stream, role and stream_prefix are set (the rollup can answer)."""
         rollup = {"stream", "role", "stream_prefix"}

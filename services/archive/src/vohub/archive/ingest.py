@@ -125,7 +125,11 @@ def coord_rows(packet: Packet) -> list[dict[str, Any]]:
     if problem is not None:
         log.debug("coords.dropped", ivorn=packet.ivorn, reason=problem)
         return []
-    return [{"ra": p.ra, "dec": p.dec, "error": p.error, "time": p.time} for p in packet.positions]
+    authored = packet.author_datetime
+    return [
+        {"ra": p.ra, "dec": p.dec, "error": p.error, "time": p.time, "author_datetime": authored}
+        for p in packet.positions
+    ]
 
 
 def _suppressed(packet: Packet) -> bool:
@@ -161,7 +165,7 @@ VOEVENT_COLUMNS = (
     "author_datetime",
     "xml",
 )
-COORD_COLUMNS = ("voevent_id", "ra", "dec", "error", "time")
+COORD_COLUMNS = ("voevent_id", "ra", "dec", "error", "time", "author_datetime")
 CITE_COLUMNS = ("voevent_id", "ref_ivorn", "cite_type", "description")
 NEXT_IDS = sql(
     "SELECT nextval(pg_get_serial_sequence('voevent', 'id')) FROM generate_series(1, :n)"
@@ -191,6 +195,7 @@ def _coord_fields(voevent_id: int, c: dict[str, Any]) -> tuple[bytes, ...]:
         pgcopy.float8(c["dec"]),
         pgcopy.float8(c["error"]),
         pgcopy.timestamptz(c["time"]),
+        pgcopy.timestamptz(c["author_datetime"]),
     )
 
 

@@ -113,6 +113,8 @@ class Coord(Base):
     dec: Mapped[float] = mapped_column(Float(precision=53), index=True)
     error: Mapped[float | None] = mapped_column(Float(precision=53))
     time: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+    #: The packet's author date, copied here so a cone + authored range reads only ``coord``.
+    author_datetime: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Cite(Base):

@@ -13,16 +13,18 @@ import math
 from dataclasses import dataclass
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     Connection,
+    FromClause,
     Table,
     and_,
     column,
     func,
-    or_,
     select,
     table,
     text,
+    values,
 )
 from sqlalchemy.engine import Dialect
 
@@ -143,21 +145,28 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
     return [(low, high) for low, high in merged] + padding
 
 
-def cone_condition(
+def cone_search(
     dialect: Dialect, coord: Table, cone: Cone, pixels: PixelRanges | None = None
-) -> ColumnElement[bool]:
-    """A WHERE clause on ``coord`` rows lying in ``cone``, using the backend's sky index.
+) -> tuple[FromClause, ColumnElement[bool]]:
+    """FROM and WHERE selecting the ``coord`` rows lying in ``cone``, through the sky index.
 
     On PostgreSQL ``pixels`` (from :func:`q3c_ranges`) replaces q3c_radial_query's own
-    expansion; the exact test is q3c's, so the rows are the same.
+    expansion: ``coord`` is joined to the ranges as a VALUES list, so each range is one index
+    scan (index-only when the other filters are on covered columns), and the exact test is
+    q3c's, so the rows are the same.
     """
     if dialect.name == "postgresql":
         if pixels is None:
-            return func.q3c_radial_query(coord.c.ra, coord.c.dec, cone.ra, cone.dec, cone.radius)
+            return coord, func.q3c_radial_query(
+                coord.c.ra, coord.c.dec, cone.ra, cone.dec, cone.radius
+            )
+        ranges = values(column("lo", BigInteger), column("hi", BigInteger), name="pix")
+        ranges = ranges.data(pixels)
         ipix = func.q3c_ang2ipix(coord.c.ra, coord.c.dec)
-        covered = or_(*(and_(ipix >= low, ipix < high) for low, high in pixels))
+        joined = coord.join(ranges, and_(ipix >= ranges.c.lo, ipix < ranges.c.hi))
         inside = func.power(func.sin(func.radians(cone.radius) / 2), 2)
-        return and_(covered, func.q3c_sindist(coord.c.ra, coord.c.dec, cone.ra, cone.dec) < inside)
+        distance = func.q3c_sindist(coord.c.ra, coord.c.dec, cone.ra, cone.dec)
+        return joined, distance < inside
     (x0, x1), (y0, y1), (z0, z1) = cap_box(cone)
     in_box = select(coord_sky.c.id).where(
         coord_sky.c.x1 >= x0,
@@ -170,7 +179,7 @@ def cone_condition(
     limit = math.sin(math.radians(min(cone.radius, 180.0)) / 2) ** 2
     distance = getattr(func, SIN2HALF)(coord.c.ra, coord.c.dec, cone.ra, cone.dec)
     # Strictly inside, as q3c_radial_query compares.
-    return and_(coord.c.id.in_(in_box), distance < limit)
+    return coord, and_(coord.c.id.in_(in_box), distance < limit)
 
 
 def sky_rows(coords: list[tuple[int, float, float]]) -> list[dict[str, float]]:
