@@ -38,6 +38,19 @@ class Endpoint:
         outbox.clear()
         return data
 
+    def chunks_to_send(self) -> list[bytes]:
+        """Take the queued bytes as a list of chunks (for a ``writelines``: no joined copy).
+
+        Examples
+        --------
+        >>> endpoint = Endpoint(peer=None, max_frame_size=10, max_send_size=10)
+        >>> endpoint._queue_frame(b"ab"); endpoint._queue_frame(b"c")
+        >>> endpoint.chunks_to_send(), endpoint.data_to_send()
+        ([b'ab', b'c'], b'')
+        """
+        chunks, self._outbox = self._outbox, []
+        return chunks
+
     def _queue(self, message: Message, now: float) -> None:
         self._outbox.append(encode_frame(encode(message, now), self.max_send_size, peer=self.peer))
 

@@ -14,6 +14,7 @@ alone, as Comet does, so it only needs to recognise the root start tag of an ``a
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Final
 
@@ -54,7 +55,9 @@ _ATTRIBUTE = re.compile(rb"""([\w.:-]+)\s*=\s*(?:"([^"<&]*)"|'([^'<&]*)')""")
 
 
 def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if "&" in text or "<" in text or ">" in text:
+        return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text
 
 
 def _unescape(text: str) -> str:
@@ -100,17 +103,19 @@ def render(
     >>> render("ack", "bad\\rtext", None, "x") is None
     True
     """
-    texts = (origin, response or "", stamp, result or "")
-    if any(_AWKWARD.search(text) for text in texts):
+    if _AWKWARD.search(f"{origin}{response or ''}{stamp}{result or ''}"):
         return None
-    parts = [_OPEN, role, '">\n  <Origin>', _escape(origin), "</Origin>\n"]
-    if response is not None:
-        parts += ["  <Response>", _escape(response), "</Response>\n"]
-    parts += ["  <TimeStamp>", _escape(stamp), "</TimeStamp>\n"]
-    if result is not None:
-        parts += ["  <Meta>\n    <Result>", _escape(result), "</Result>\n  </Meta>\n"]
-    parts.append(_CLOSE)
-    return "".join(parts).encode()
+    meta = (
+        "" if result is None else f"  <Meta>\n    <Result>{_escape(result)}</Result>\n  </Meta>\n"
+    )
+    head = f'{_OPEN}{role}">\n  <Origin>{_escape(origin)}'
+    return f"{head}{_middle(response, stamp)}{meta}{_CLOSE}".encode()
+
+
+@functools.lru_cache(maxsize=16)  # the same broker IVOID, the same second: built once
+def _middle(response: str | None, stamp: str) -> str:
+    said = "" if response is None else f"  <Response>{_escape(response)}</Response>\n"
+    return f"</Origin>\n{said}  <TimeStamp>{_escape(stamp)}</TimeStamp>\n"
 
 
 def read(payload: bytes) -> tuple[str, str, str | None, str, str | None] | None:

@@ -32,8 +32,9 @@ RECEIVE_TIMEOUT = 20.0
 #     AWAITING_EVENT --authenticate with Meta/Param vohub-pipelining=1--> PIPELINING
 #                      (reply queued: authenticate, Origin copied, Response = our IVOID, the
 #                      same Param, so the author knows it may go on)
-#     PIPELINING: every VOEvent frame is returned and joins the `awaiting` queue; accept() and
-#                 reject() answer the OLDEST one, so replies go out in the order of the events.
+#     PIPELINING: every VOEvent frame is returned, its IVORN joins the `awaiting` queue;
+#                 accept() and reject() answer the OLDEST one, so replies go out in the order
+#                 of the events.
 #                 The deadline becomes an idle one: last frame + timeout, and only while no
 #                 event awaits a verdict.
 #     PIPELINING --EOF, unreadable or oversize frame, non-VOEvent--> DRAINING: nothing more is
@@ -108,7 +109,7 @@ class ReceiverConnection(Endpoint):
         self.allow_pipelining = allow_pipelining
         self.state = ReceiverState.AWAITING_EVENT
         self.event: Event | None = None
-        self.awaiting: deque[Event] = deque()
+        self.awaiting: deque[str] = deque()  # IVORNs (not events: their trees can go early)
         self.error: VTPError | None = None
 
     @property
@@ -222,8 +223,7 @@ class ReceiverConnection(Endpoint):
         >>> decode(conn.data_to_send()[4:])
         Ack(ivorn='ivo://a/b#1', response='ivo://hub/b', timestamp='1970-01-01T00:00:01Z')
         """
-        event = self._verdict_for("accept")
-        self._queue(Ack(event.ivorn, self.local_ivo), now)
+        self._queue(Ack(self._verdict_for("accept"), self.local_ivo), now)
         self._answered()
 
     def reject(self, reason: str, now: float) -> None:
@@ -242,8 +242,8 @@ class ReceiverConnection(Endpoint):
         ...
         vohub.vtp.errors.IllegalTransition: cannot reject: connection is awaiting-event (peer=h:1)
         """
-        event = self._verdict_for("reject")
-        self._queue(Nak(event.ivorn, self.local_ivo, f"Event rejected: {reason}"), now)
+        ivorn = self._verdict_for("reject")
+        self._queue(Nak(ivorn, self.local_ivo, f"Event rejected: {reason}"), now)
         self._answered()
 
     def receive_eof(self) -> None:
@@ -273,7 +273,7 @@ class ReceiverConnection(Endpoint):
         if isinstance(message, Unreadable):
             raise message.error
         if isinstance(message, Event):
-            self.awaiting.append(message)
+            self.awaiting.append(message.ivorn)
             if not self.pipelining:
                 self.event, self.state = message, ReceiverState.VALIDATING
             return message
@@ -308,7 +308,7 @@ class ReceiverConnection(Endpoint):
         if self.state is ReceiverState.VALIDATING or not self.awaiting:
             self.state = ReceiverState.CLOSED
 
-    def _verdict_for(self, action: str) -> Event:
+    def _verdict_for(self, action: str) -> str:
         if not self.awaiting or self.state is ReceiverState.CLOSED:
             raise IllegalTransition(
                 f"cannot {action}: connection is {self.state.value}", peer=self.peer
