@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import io
 import logging
 from datetime import UTC, datetime
 
 import pytest
 
-from vohub.broker.logfast import FastEventFormatter
+from vohub.broker.logfast import FastEventFormatter, LoopFlushedStream
 from vohub.common.logs import EventFormatter
 
 
@@ -40,3 +42,33 @@ def test_lines_match_the_reference_formatter(fields: dict[str, object]) -> None:
 def test_json_lines_are_left_to_the_reference() -> None:
     line = record(1_767_225_600.5, "packet.refused", {"ivorn": "ivo://a/b#1"})
     assert '"ivorn": "ivo://a/b#1"' in FastEventFormatter("broker", "json").format(line)
+
+
+class CountingStream(io.StringIO):
+    """A stream that counts its flushes."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        self.flushes += 1
+        super().flush()
+
+
+async def test_lines_of_one_loop_turn_are_flushed_once_at_its_end() -> None:
+    inner = CountingStream()
+    stream = LoopFlushedStream(inner)
+    for n in range(3):
+        stream.write(f"line {n}\n")
+        stream.flush()
+    assert inner.flushes == 0  # still this turn
+    await asyncio.sleep(0)
+    assert inner.flushes == 1
+    assert inner.getvalue() == "line 0\nline 1\nline 2\n"
+
+
+def test_off_the_loop_a_flush_is_immediate() -> None:
+    inner = CountingStream()
+    stream = LoopFlushedStream(inner)
+    stream.write("x\n")
+    stream.flush()
+    assert inner.flushes == 1

@@ -190,9 +190,9 @@ class VtpSubscriber(asyncio.Protocol):
         if self._queued:
             self._delivered.inc(self._queued)
             self._queued = 0
-        data = self.conn.data_to_send()
-        if data and not self.transport.is_closing():
-            self.transport.write(data)
+        chunks = self.conn.chunks_to_send()  # the batch's frames, shared, written by writev
+        if chunks and not self.transport.is_closing():
+            self.transport.writelines(chunks)
         if (
             not self.conn.closed
             and self.transport.get_write_buffer_size() > self.policy.queue_bytes

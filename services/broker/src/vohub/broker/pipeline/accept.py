@@ -106,36 +106,37 @@ class Acceptor:
             self.seen.release(event.ivorn)
             return self._refuse(event.ivorn, Refusal("unavailable", exc.message), source)
         accepted = Accepted(event, stream_of(event.ivorn), received, source.path)
+        later = None  # what runs once durable keeps no packet (nor its tree) alive if it can
         if self.relay_early:
             self._run_handlers(accepted)
+        else:
+            later = accepted
         verdict: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
-        durable.add_done_callback(functools.partial(self._settle, verdict, accepted, source))
+        settle = functools.partial(
+            self._settle, verdict, event.ivorn, len(event.raw), source, later
+        )
+        durable.add_done_callback(settle)
         return verdict
 
     def _settle(
         self,
         verdict: asyncio.Future[Outcome],
-        accepted: Accepted,
+        ivorn: str,
+        size: int,
         source: Source,
+        accepted: Accepted | None,
         durable: asyncio.Future[None],
     ) -> None:
-        ivorn = accepted.ivorn
         error = None if durable.cancelled() else durable.exception()
         if durable.cancelled() or error is not None:
             self.seen.release(ivorn)
             reason = f"broker storage failed: {getattr(error, 'strerror', None) or error}"
             outcome = self._refuse(ivorn, Refusal("unavailable", reason), source)
         else:
-            if not self.relay_early:
+            if accepted is not None:
                 self._run_handlers(accepted)
             self._counter(self.metrics.accepted, source.path).inc()
-            log.info(
-                "packet.accepted",
-                ivorn=ivorn,
-                path=source.path,
-                peer=source.peer,
-                bytes=len(accepted.event.raw),
-            )
+            log.info("packet.accepted", ivorn=ivorn, path=source.path, peer=source.peer, bytes=size)
             outcome = Outcome("accepted", ivorn)
         if not verdict.done():
             verdict.set_result(outcome)
