@@ -185,3 +185,28 @@ async def test_publisher_pipelines_where_granted_and_falls_back_elsewhere(mini_b
     pipelined = MiniBroker.allow
     assert publisher.pipelined is pipelined
     assert MiniBroker.connections == (1 if pipelined else 11)  # one-shot: the request, then 10
+
+
+class SilentBroker(asyncio.Protocol):
+    """Grants pipelining, then never answers an event."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.conn = ReceiverConnection(local_ivo=HUB, now=time.time(), allow_pipelining=True)
+
+    def data_received(self, data: bytes) -> None:
+        self.conn.receive_events(data, time.time())
+        self.transport.write(self.conn.data_to_send())
+
+
+async def test_a_broker_that_stops_answering_times_every_event_out() -> None:
+    server = await asyncio.get_running_loop().create_server(SilentBroker, "127.0.0.1", 0)
+    port = int(server.sockets[0].getsockname()[1])
+    publisher = Publisher("127.0.0.1", port, timeout=0.3)
+    replies = await asyncio.gather(
+        *(publisher.publish(packet(n)) for n in range(3)), return_exceptions=True
+    )
+    assert [type(r).__name__ for r in replies] == ["ReplyTimeout"] * 3
+    assert "no ack or nak within 0.3 s" in str(replies[0])
+    await publisher.aclose()
+    server.close()

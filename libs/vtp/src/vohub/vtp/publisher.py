@@ -182,7 +182,9 @@ class Publisher:
             max_send_size=self.max_send_size,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
-        _, link = await loop.create_connection(lambda: _Link(machine), self.host, self.port)
+        _, link = await loop.create_connection(
+            lambda: _Link(machine, self.timeout), self.host, self.port
+        )
         return link
 
     async def publish(self, packet: bytes) -> Ack | Nak:
@@ -195,14 +197,7 @@ class Publisher:
                         self.host, self.port, packet,
                         timeout=self.timeout, max_send_size=self.max_send_size,
                     )  # fmt: skip
-            waiter = link.send(packet)
-            try:
-                async with asyncio.timeout(self.timeout):
-                    return await waiter
-            except TimeoutError:
-                raise ReplyTimeout(
-                    f"no ack or nak within {self.timeout:g} s", peer=self.peer
-                ) from None
+            return await link.send(packet)
 
     async def _usable_link(self) -> _Link | None:
         link = self._link
@@ -229,15 +224,24 @@ class Publisher:
 
 
 class _Link(asyncio.Protocol):
-    """One pipelined connection: writes events, hands each verdict to its waiter, in order."""
+    """One pipelined connection: writes events, hands each verdict to its waiter, in order.
 
-    def __init__(self, machine: PipelinedAuthor) -> None:
+    One watchdog per connection, not a timer per event: when the oldest event in flight has
+    waited ``timeout`` seconds, every waiter fails with ReplyTimeout and the connection is
+    dropped (replies come in order, so nothing behind it could be answered first).
+    """
+
+    def __init__(self, machine: PipelinedAuthor, timeout: float) -> None:
+        loop = asyncio.get_running_loop()
         self.machine = machine
-        self.granted: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self.timeout = timeout
+        self.granted: asyncio.Future[bool] = loop.create_future()
         self.waiters: deque[asyncio.Future[Ack | Nak]] = deque()
+        self.sent_at: deque[float] = deque()
         self.transport: asyncio.Transport | None = None
-        self.lost = asyncio.get_running_loop().create_future()
+        self.lost = loop.create_future()
         self.flush_due = False
+        self.watchdog: asyncio.TimerHandle | None = None
 
     @property
     def usable(self) -> bool:
@@ -252,10 +256,28 @@ class _Link(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[Ack | Nak] = loop.create_future()
         self.waiters.append(waiter)
+        self.sent_at.append(loop.time())
         if not self.flush_due:  # events sent in one turn of the loop go out in one write
             self.flush_due = True
             loop.call_soon(self.flush)
+        if self.watchdog is None:
+            self.watchdog = loop.call_later(self.timeout, self._watch)
         return waiter
+
+    def _watch(self) -> None:
+        self.watchdog = None
+        if not self.sent_at:
+            return
+        loop = asyncio.get_running_loop()
+        due = self.sent_at[0] + self.timeout
+        if loop.time() < due:
+            self.watchdog = loop.call_at(due, self._watch)
+            return
+        self._fail_all(
+            ReplyTimeout(f"no ack or nak within {self.timeout:g} s", peer=self.machine.peer)
+        )
+        if self.transport is not None:
+            self.transport.abort()
 
     def flush(self) -> None:
         self.flush_due = False
@@ -275,6 +297,7 @@ class _Link(asyncio.Protocol):
             self.granted.set_result(True)
         for reply in replies:
             waiter = self.waiters.popleft()
+            self.sent_at.popleft()
             if not waiter.done():
                 waiter.set_result(reply)
 
@@ -296,6 +319,7 @@ class _Link(asyncio.Protocol):
             self.lost.set_result(None)
 
     def _fail_all(self, error: VTPError) -> None:
+        self.sent_at.clear()
         while self.waiters:
             waiter = self.waiters.popleft()
             if not waiter.done():
