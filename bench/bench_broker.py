@@ -65,6 +65,8 @@ ACK = (
     b"<TimeStamp>2026-01-01T00:00:00Z</TimeStamp></trn:Transport>"
 )
 ALIVE = ACK.replace(b'role="ack"', b'role="iamalive"')
+ACK_HEAD, ACK_TAIL = ACK.split(b"%s")
+ACK_SIZE = len(ACK_HEAD) + len(ACK_TAIL)
 ORIGIN = re.compile(rb"<Origin>([^<]*)</Origin>")
 AUTHORS = {"vohub": "1 pipelined", "vohub-1c": "1 per event", "comet": "1 per event"}
 TICK = os.sysconf("SC_CLK_TCK")
@@ -147,22 +149,27 @@ class Subscriber(asyncio.Protocol):
             stop = start + PREFIX.unpack_from(buffer, pos)[0]
             if stop > end:
                 break
-            head = min(stop, start + 1500)
             pos = stop
-            if buffer.find(b"Transport", start, head) >= 0:
-                if buffer.find(b'role="authenticate"', start, head) >= 0:
-                    self.ready.set()
-                elif buffer.find(b'role="iamalive"', start, head) >= 0:
-                    origin = ORIGIN.search(buffer, start, stop)
-                    replies.append(frame(ALIVE % (origin.group(1) if origin else b"")))
+            head = min(stop, start + 1500)
+            if buffer.find(b"Transport", start, min(head, start + 300)) >= 0:
+                self.transport_message(buffer, start, stop, head, replies)
                 continue
-            match = IVORN.search(buffer, start, head)
-            ivorn = match.group(1) if match else b"?"
+            first = buffer.find(b'ivorn="', start, head) + 7
+            ivorn = buffer[first : buffer.find(b'"', first, head)] if first > 6 else b"?"
             self.received.append((ivorn, now))
-            replies.append(frame(ACK % ivorn))
+            replies += (PREFIX.pack(ACK_SIZE + len(ivorn)), ACK_HEAD, ivorn, ACK_TAIL)
         self.buffer = buffer[pos:]
         if replies and self.transport is not None:
             self.transport.write(b"".join(replies))
+
+    def transport_message(
+        self, buffer: bytes, start: int, stop: int, head: int, replies: list[bytes]
+    ) -> None:
+        if buffer.find(b'role="authenticate"', start, head) >= 0:
+            self.ready.set()
+        elif buffer.find(b'role="iamalive"', start, head) >= 0:
+            origin = ORIGIN.search(buffer, start, stop)
+            replies.append(frame(ALIVE % (origin.group(1) if origin else b"")))
 
 
 async def subscribe_all(port: int, n: int, go: Connection, out: Connection) -> None:
