@@ -152,9 +152,10 @@ def drive(pid: int, ports: tuple[int, int], packets: list[bytes], n: int, how: S
 
 
 def summarise(mode: str, n: int, run: Run) -> dict[str, object]:
-    latencies = sorted(t - run.sent[i] for i, t in run.received if i in run.sent)
-    unique_pairs = len(set(run.received))
-    last = max((t for _, t in run.received), default=run.last_ack)
+    every = [pair for got in run.received for pair in got]
+    latencies = sorted(t - run.sent[i] for i, t in every if i in run.sent)
+    unique_pairs = sum(len({i for i, _ in got}) for got in run.received)  # per subscriber
+    last = max((t for _, t in every), default=run.last_ack)
     q = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [0.0] * 99
     wall = max(last, run.last_ack) - run.first
     return {
@@ -162,11 +163,11 @@ def summarise(mode: str, n: int, run: Run) -> dict[str, object]:
         "author conn": AUTHORS[mode],
         "N": n,
         "accepted/s": run.acked / (run.last_ack - run.first),
-        "delivered/s": len(run.received) / (last - run.first),
+        "delivered/s": len(every) / (last - run.first),
         "p50 ms": q[49] * 1e3,
         "p99 ms": q[98] * 1e3,
         "lost": run.acked * n - unique_pairs,
-        "dup": len(run.received) - unique_pairs,
+        "dup": len(every) - unique_pairs,
         "nak": run.naked,
         "CPU ms/ev": run.broker_cpu / max(run.acked, 1) * 1e3,
         "gen CPU": run.gen_cpu / wall,

@@ -43,7 +43,7 @@ class Run:
     sent: dict[bytes, float] = field(default_factory=dict)
     acked: int = 0
     naked: int = 0
-    received: list[tuple[bytes, float]] = field(default_factory=list)
+    received: list[list[tuple[bytes, float]]] = field(default_factory=list)  # per subscriber
     first: float = 0.0
     last_ack: float = 0.0
     broker_cpu: float = 0.0
@@ -94,20 +94,20 @@ class Subscriber(asyncio.Protocol):
 async def subscribe_all(port: int, n: int, go: Connection, out: Connection) -> None:
     """In a subscriber process: connect n subscribers, report ready, record until told."""
     loop = asyncio.get_running_loop()
-    received: list[tuple[bytes, float]] = []
+    received: list[list[tuple[bytes, float]]] = [[] for _ in range(n)]
     readies = [asyncio.Event() for _ in range(n)]
     conns = [
-        await loop.create_connection(lambda r=r: Subscriber(received, r), "127.0.0.1", port)
-        for r in readies
+        await loop.create_connection(lambda r=r, g=g: Subscriber(g, r), "127.0.0.1", port)
+        for r, g in zip(readies, received, strict=True)
     ]
     await asyncio.wait_for(asyncio.gather(*(r.wait() for r in readies)), 30)
     go.send("ready")
     expected = await loop.run_in_executor(None, go.recv)
     idle_since, seen = time.perf_counter(), 0
-    while len(received) < expected and time.perf_counter() - idle_since < 5:
+    while (got := sum(map(len, received))) < expected and time.perf_counter() - idle_since < 5:
         await asyncio.sleep(0.02)
-        if len(received) != seen:
-            seen, idle_since = len(received), time.perf_counter()
+        if got != seen:
+            seen, idle_since = got, time.perf_counter()
     for transport, _ in conns:
         transport.close()
     out.send(received)
