@@ -14,7 +14,6 @@ from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    FromClause,
     Select,
     Table,
     and_,
@@ -31,7 +30,7 @@ from sqlalchemy.engine import Dialect
 
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.models import Cite, Conflict, Coord, Rollup, VOEvent
-from vohub.archive.sky import PixelRanges, cone_search, normalised
+from vohub.archive.sky import PixelRanges, cone_condition, in_pixels, normalised, pixel_table
 
 voevent = cast(Table, VOEvent.__table__)
 coord = cast(Table, Coord.__table__)
@@ -96,24 +95,22 @@ def _coord_conditions(
     if f.coord is not None:
         where.append(has_coord if f.coord else not_(has_coord))
     if f.touches_coords():
-        source, same = positions(f, dialect, pixels)
-        where.append(voevent.c.id.in_(select(coord.c.voevent_id).select_from(source).where(*same)))
+        where.append(voevent.c.id.in_(positions(f, dialect, pixels)))
     return where
 
 
-def positions(
-    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
-) -> tuple[FromClause, list[ColumnElement[bool]]]:
-    """FROM and WHERE clauses selecting the ``coord`` rows that meet ``f``'s position filters.
+def positions(f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None) -> Select[Any]:
+    """The packet ids of the ``coord`` rows meeting ``f``'s position and author-date filters.
 
-    The packet's author date is copied onto its positions, so the authored range narrows
-    the index scan of a cone too (the voevent-level test then only confirms it).
+    The packet's author date is copied onto its positions, so an authored range is tested in
+    the same scan (the voevent-level test then only confirms it).  With q3c ranges
+    (PostgreSQL), each range is one index scan (index-only: the index covers every column
+    tested) in a LATERAL subquery; its ``OFFSET 0`` keeps the planner from flattening it into
+    a join it would cost with guessed range selectivities (and then scan the whole table).
     """
-    source: FromClause = coord
     same: list[ColumnElement[bool]] = []
     if f.cone is not None:
-        source, inside = cone_search(dialect, coord, normalised(f.cone), pixels)
-        same.append(inside)
+        same.append(cone_condition(dialect, coord, normalised(f.cone), pixels))
     if f.dec_gt is not None:
         same.append(coord.c.dec > f.dec_gt)
     if f.dec_lt is not None:
@@ -126,7 +123,12 @@ def positions(
         same.append(coord.c.author_datetime >= f.authored_since)
     if f.authored_until is not None:
         same.append(coord.c.author_datetime <= f.authored_until)
-    return source, same
+    if f.cone is None or pixels is None:
+        return select(coord.c.voevent_id).where(*same)
+    ranges = pixel_table(pixels)
+    scan = select(coord.c.voevent_id).where(*in_pixels(coord, ranges), *same)
+    inside = scan.offset(0).lateral("inside")
+    return select(inside.c.voevent_id).select_from(ranges).join(inside, true())
 
 
 def _cite_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
@@ -156,8 +158,8 @@ def count_query(
     PostgreSQL).
     """
     if f.is_coord_only():
-        source, same = positions(f, dialect, pixels)
-        return select(func.count(distinct(coord.c.voevent_id))).select_from(source).where(*same)
+        found = positions(f, dialect, pixels).subquery("found")
+        return select(func.count(distinct(found.c.voevent_id)))
     return select(func.count()).select_from(voevent).where(*conditions(f, dialect, pixels))
 
 

@@ -16,7 +16,6 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
-    FromClause,
     Table,
     and_,
     column,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.expression import Values
 
 #: Name of the SQL function registered on every SQLite connection (see :func:`sin2half`).
 SIN2HALF = "vohub_sin2half"
@@ -145,28 +145,33 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
     return [(low, high) for low, high in merged] + padding
 
 
-def cone_search(
-    dialect: Dialect, coord: Table, cone: Cone, pixels: PixelRanges | None = None
-) -> tuple[FromClause, ColumnElement[bool]]:
-    """FROM and WHERE selecting the ``coord`` rows lying in ``cone``, through the sky index.
+def pixel_table(pixels: PixelRanges) -> Values:
+    """The q3c ranges of a cone as a VALUES list ``pix(lo, hi)``, one row per range."""
+    ranges = values(column("lo", BigInteger), column("hi", BigInteger), name="pix")
+    return ranges.data(pixels)
 
-    On PostgreSQL ``pixels`` (from :func:`q3c_ranges`) replaces q3c_radial_query's own
-    expansion: ``coord`` is joined to the ranges as a VALUES list, so each range is one index
-    scan (index-only when the other filters are on covered columns), and the exact test is
-    q3c's, so the rows are the same.
+
+def in_pixels(coord: Table, ranges: Values) -> list[ColumnElement[bool]]:
+    """``coord``'s q3c pixel lies in the current row of ``ranges`` (an index range scan)."""
+    ipix = func.q3c_ang2ipix(coord.c.ra, coord.c.dec)
+    return [ipix >= ranges.c.lo, ipix < ranges.c.hi]
+
+
+def cone_condition(
+    dialect: Dialect, coord: Table, cone: Cone, pixels: PixelRanges | None = None
+) -> ColumnElement[bool]:
+    """A WHERE clause on ``coord`` rows lying in ``cone``.
+
+    On PostgreSQL with ``pixels`` (from :func:`q3c_ranges`) this is only q3c's exact distance
+    test: the caller scans the index over the ranges (:func:`pixel_table`, :func:`in_pixels`)
+    instead of q3c_radial_query's own expansion, with the same rows.  On SQLite it goes
+    through the R*Tree.
     """
     if dialect.name == "postgresql":
         if pixels is None:
-            return coord, func.q3c_radial_query(
-                coord.c.ra, coord.c.dec, cone.ra, cone.dec, cone.radius
-            )
-        ranges = values(column("lo", BigInteger), column("hi", BigInteger), name="pix")
-        ranges = ranges.data(pixels)
-        ipix = func.q3c_ang2ipix(coord.c.ra, coord.c.dec)
-        joined = coord.join(ranges, and_(ipix >= ranges.c.lo, ipix < ranges.c.hi))
+            return func.q3c_radial_query(coord.c.ra, coord.c.dec, cone.ra, cone.dec, cone.radius)
         inside = func.power(func.sin(func.radians(cone.radius) / 2), 2)
-        distance = func.q3c_sindist(coord.c.ra, coord.c.dec, cone.ra, cone.dec)
-        return joined, distance < inside
+        return func.q3c_sindist(coord.c.ra, coord.c.dec, cone.ra, cone.dec) < inside
     (x0, x1), (y0, y1), (z0, z1) = cap_box(cone)
     in_box = select(coord_sky.c.id).where(
         coord_sky.c.x1 >= x0,
@@ -179,7 +184,7 @@ def cone_search(
     limit = math.sin(math.radians(min(cone.radius, 180.0)) / 2) ** 2
     distance = getattr(func, SIN2HALF)(coord.c.ra, coord.c.dec, cone.ra, cone.dec)
     # Strictly inside, as q3c_radial_query compares.
-    return coord, and_(coord.c.id.in_(in_box), distance < limit)
+    return and_(coord.c.id.in_(in_box), distance < limit)
 
 
 def sky_rows(coords: list[tuple[int, float, float]]) -> list[dict[str, float]]:
