@@ -84,3 +84,17 @@ def test_a_checkpoint_from_another_thread_keeps_every_row(tmp_path: Path) -> Non
     worker.join()
     store.close()
     assert len(SeenStore(path, expiry=60)) == 50
+
+
+def test_prefetched_answers_are_the_stored_ones_and_are_forgotten(tmp_path: Path) -> None:
+    store = SeenStore(tmp_path / "seen.sqlite3", expiry=3600.0)
+    store.check("ivo://a.b/c#old", b"o" * 20)
+    store.commit()
+    store.prefetch(["ivo://a.b/c#old", "ivo://a.b/c#new", "ivo://a.b/c#new"])
+    assert store.check("ivo://a.b/c#old", b"o" * 20) is Verdict.DUPLICATE
+    assert store.check("ivo://a.b/c#new", b"n" * 20) is Verdict.NEW
+    assert store.check("ivo://a.b/c#new", b"m" * 20) is Verdict.CONFLICT  # reserved meanwhile
+    store.forget()
+    store.commit()
+    assert store.check("ivo://a.b/c#new", b"n" * 20) is Verdict.DUPLICATE
+    store.close()

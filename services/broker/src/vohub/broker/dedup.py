@@ -26,7 +26,7 @@ import enum
 import hashlib
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 _SCHEMA = """
@@ -86,6 +86,7 @@ class SeenStore:
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
         self._pending: dict[str, tuple[bytes, float]] = {}
+        self._prefetched: dict[str, bytes | None] = {}
 
     def check(self, ivorn: str, fingerprint: bytes) -> Verdict:
         """Classify ``ivorn``; a NEW one is reserved until :meth:`commit` or :meth:`release`."""
@@ -100,11 +101,35 @@ class SeenStore:
         pending = self._pending.get(ivorn)
         if pending is not None:
             return pending[0]
+        if ivorn in self._prefetched:
+            return self._prefetched.pop(ivorn)
         row = self._db.execute(
             "SELECT digest FROM seen WHERE ivorn = ? AND seen_at >= ?",
             (ivorn, self.clock() - self.expiry),
         ).fetchone()
         return None if row is None else bytes(row[0])
+
+    def prefetch(self, ivorns: Sequence[str]) -> None:
+        """Look ``ivorns`` up in one query; their next :meth:`lookup` answers from it.
+
+        For a caller about to check several packets at once; it must :meth:`forget` the
+        answers afterwards (any not used), before the store can change under them.
+        """
+        found: dict[str, bytes | None] = dict.fromkeys(ivorns)
+        wanted, since = list(found), self.clock() - self.expiry
+        for start in range(0, len(wanted), 500):  # well under SQLite's limit on parameters
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._db.execute(
+                f"SELECT ivorn, digest FROM seen WHERE ivorn IN ({marks}) AND seen_at >= ?",
+                (*part, since),
+            )
+            found.update((ivorn, bytes(known)) for ivorn, known in rows)
+        self._prefetched = found
+
+    def forget(self) -> None:
+        """Drop what :meth:`prefetch` looked up and nobody asked for."""
+        self._prefetched = {}
 
     def release(self, ivorn: str) -> None:
         """Forget the reservation of ``ivorn`` (its packet was not accepted after all)."""

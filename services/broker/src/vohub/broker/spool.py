@@ -126,6 +126,7 @@ class Spool:
         self._checkpointing = False
         self._written_ack = 0
         self._buffer: list[Record] = []
+        self._encoded: list[bytes] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._handle: int | None = None
@@ -169,6 +170,7 @@ class Spool:
         self.next_seq += 1
         waiter = asyncio.get_running_loop().create_future()
         self._buffer.append(record)
+        self._encoded.append(record.encode())  # here: the I/O thread then barely needs the GIL
         self._waiters.append(waiter)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
@@ -178,10 +180,10 @@ class Spool:
         loop = asyncio.get_running_loop()
         try:
             while self._buffer:
-                records, waiters = self._buffer, self._waiters
-                self._buffer, self._waiters = [], []
+                records, encoded, waiters = self._buffer, self._encoded, self._waiters
+                self._buffer, self._encoded, self._waiters = [], [], []
                 try:
-                    await loop.run_in_executor(self._io, self._write, records)
+                    await loop.run_in_executor(self._io, self._write, records, encoded)
                 except OSError as exc:
                     for waiter in waiters:
                         waiter.set_exception(exc)
@@ -195,16 +197,15 @@ class Spool:
         finally:
             self._flusher = None
 
-    def _write(self, records: list[Record]) -> None:
+    def _write(self, records: list[Record], encoded: list[bytes]) -> None:
         """Write and fdatasync ``records``, starting a new segment whenever one is full."""
         chunk: list[bytes] = []
         size = 0
-        for record in records:
+        for record, data in zip(records, encoded, strict=True):
             if self._handle is None or self._size + size >= self.segment_bytes:
                 self._sync(chunk, size)
                 chunk, size = [], 0
                 self._rotate(record.seq)
-            data = record.encode()
             chunk.append(data)
             size += len(data)
         self._sync(chunk, size)

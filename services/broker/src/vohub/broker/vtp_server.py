@@ -88,9 +88,8 @@ class VtpAuthor(asyncio.Protocol):
     def _judge(self) -> None:
         """Judge the backlog a slice at a time: each slice is relayed before the next is judged."""
         backlog = self.backlog
-        for _ in range(min(len(backlog), JUDGE_SLICE)):
-            event = backlog.popleft()
-            verdict = self.acceptor.offer(event.raw, self.source, event)
+        events = [backlog.popleft() for _ in range(min(len(backlog), JUDGE_SLICE))]
+        for verdict in self.acceptor.offer_many(events, self.source):
             self.verdicts.append(verdict)
             if not isinstance(verdict, Outcome):
                 verdict.add_done_callback(self._settled)
