@@ -1,25 +1,30 @@
 """Query a 1 000 000-packet archive on PostgreSQL: vohub's engine vs voeventdb.server 1.3.4.
 
-Run: ``.venv/bin/python bench/bench_archive_query.py [--no-peer] [--reuse] [-n 200]``.
+Run: ``.venv/bin/python bench/bench_archive_query.py [--no-peer] [--reuse] [-n 200] [--rounds 3]``.
 
 Builds two databases holding the same 1 020 468 packets (the four real dumps, imported by
 each system's own loader, then replicated 11 times in SQL with IVORNs suffixed ``_rK`` and
-author and observation times shifted by K × 400 days), then times four queries with the
-same parameters on both and prints p50/p99 and the ratio of medians:
+author and observation times shifted by K × 400 days; both clustered on the q3c pixel,
+vacuumed and analysed alike), then times four queries with the same random parameters on
+both, in interleaved rounds (vohub first, then voeventdb first, ...; new parameters each
+round), and prints the median over rounds of each round's p50 and p99, and their ratios:
 
 * count with a 3° cone around a real position and a one-year authored range;
 * a list page of 100 IVORNs ordered by author_datetime (random offsets below 5000);
 * the stream_count map with no filter;
 * the synopsis of a random packet.
 
-vohub is timed through gRPC calls to a real ``vohub archive serve`` on 127.0.0.1 (round
-trip included); voeventdb.server through its Flask app's test client, in-process (no
-socket, which favours it).
+vohub is timed through gRPC calls to a real ``vohub archive serve`` on 127.0.0.1 (one
+channel, calls one after another, round trip included).  voeventdb.server is timed through
+its Flask app's test client in one process, as it ships (its sessions keep PostgreSQL's
+default settings, JIT included): no HTTP and no socket, which favours it.  No answer is
+cached by either side: every call runs its SQL.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -28,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote_plus
@@ -147,16 +152,16 @@ def build(peer: bool, reuse: bool) -> None:
         engine = create_engine(f"{PG_SA}/{THEIRS}", isolation_level="AUTOCOMMIT")
         with engine.connect() as db:
             db.execute(text("CLUSTER coord USING q3c_coord_idx"))
-            db.execute(text("ANALYZE"))
+            db.execute(text("VACUUM ANALYZE"))
         engine.dispose()
 
 
-def plan(n: int, warmup: int) -> dict[str, list[dict[str, object]]]:
-    """The same random parameters for both systems."""
-    rng = random.Random(1000000)
+def plan(n: int, warmup: int, seed: int) -> dict[str, list[dict[str, object]]]:
+    """The same random parameters for both systems (a new draw each round)."""
+    rng = random.Random(seed)
     engine = create_engine(f"{PG_SA}/{OURS}")
     with engine.connect() as db:
-        db.execute(text("SELECT setseed(0.25)"))
+        db.execute(text("SELECT setseed(:s)"), {"s": rng.random()})
         spots = db.execute(
             text("SELECT ra, dec FROM coord ORDER BY random() LIMIT :n"), {"n": n + warmup}
         ).all()
@@ -203,7 +208,9 @@ def grpc_calls(stub: archive_pb2_grpc.ArchiveStub) -> dict[str, Callable[[dict],
     }
 
 
-def time_vohub(queries: dict[str, list[dict]], warmup: int) -> dict[str, list[float]]:
+@contextlib.contextmanager
+def vohub_server() -> Iterator[archive_pb2_grpc.ArchiveStub]:
+    """A real ``vohub archive serve`` on the 1M database, and a stub over one channel to it."""
     address = f"127.0.0.1:{free_port()}"
     server = subprocess.Popen(
         [*VOHUB, "--db", f"{PG_HOST}/{OURS}", "serve", "--grpc", address, "--ops", ""],
@@ -211,17 +218,23 @@ def time_vohub(queries: dict[str, list[dict]], warmup: int) -> dict[str, list[fl
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while not serving(address):
             if time.monotonic() > deadline or server.poll() is not None:
                 raise SystemExit("vohub archive serve did not become ready")
             time.sleep(0.2)
         with grpc.insecure_channel(address) as channel:
-            calls = grpc_calls(archive_pb2_grpc.ArchiveStub(channel))
-            return {name: measure(calls[name], params, warmup) for name, params in queries.items()}
+            yield archive_pb2_grpc.ArchiveStub(channel)
     finally:
         server.terminate()
         server.wait(30)
+
+
+def time_vohub(
+    stub: archive_pb2_grpc.ArchiveStub, queries: dict[str, list[dict]], warmup: int
+) -> dict[str, list[float]]:
+    calls = grpc_calls(stub)
+    return {name: measure(calls[name], params, warmup) for name, params in queries.items()}
 
 
 def measure(call: Callable[[dict], object], params: list[dict], warmup: int) -> list[float]:
@@ -270,30 +283,54 @@ def pct(times: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] * 1000
 
 
+def run_rounds(args: argparse.Namespace, warmup: int) -> list[dict[str, dict[str, list[float]]]]:
+    """Interleaved rounds: vohub then voeventdb, then the other way round, fresh parameters."""
+    rounds = []
+    with vohub_server() as stub:
+        for k in range(args.rounds):
+            queries = plan(args.n, warmup, seed=1_000_000 + k)
+            order = ["vohub", "voeventdb"] if k % 2 == 0 else ["voeventdb", "vohub"]
+            timed: dict[str, dict[str, list[float]]] = {}
+            for system in order:
+                if system == "vohub":
+                    timed[system] = time_vohub(stub, queries, warmup)
+                elif not args.no_peer:
+                    timed[system] = time_peer(queries, warmup)
+            print(f"round {k + 1}/{args.rounds} done, load {os.getloadavg()[0]:.2f}", flush=True)
+            rounds.append(timed)
+    return rounds
+
+
+def report(rounds: list[dict[str, dict[str, list[float]]]]) -> None:
+    """Per query: the median over rounds of each round's p50 and p99, and their ratios."""
+
+    def med(system: str, name: str, q: float) -> float:
+        return statistics.median(pct(r[system][name], q) for r in rounds)
+
+    print(f"\nmedians of {len(rounds)} interleaved rounds (ms; ratio = voeventdb / vohub)")
+    head = f"{'query':26} {'vohub p50':>10} {'p99':>8} {'voeventdb p50':>14} {'p99':>8}"
+    print(head + f" {'p50 ratio':>10} {'p99 ratio':>10}")
+    for name in rounds[0]["vohub"]:
+        ours50, ours99 = med("vohub", name, 0.5), med("vohub", name, 0.99)
+        line = f"{name:26} {ours50:8.1f}ms {ours99:6.1f}ms"
+        if "voeventdb" in rounds[0]:
+            theirs50, theirs99 = med("voeventdb", name, 0.5), med("voeventdb", name, 0.99)
+            line += f" {theirs50:12.1f}ms {theirs99:6.1f}ms"
+            line += f" {theirs50 / ours50:9.1f}x {theirs99 / ours99:9.1f}x"
+        print(line)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-peer", action="store_true", help="skip voeventdb.server")
     parser.add_argument("--reuse", action="store_true", help="reuse 1M databases if present")
     parser.add_argument("--drop", action="store_true", help="drop the databases at the end")
-    parser.add_argument("-n", type=int, default=200, help="timed calls per query")
+    parser.add_argument("-n", type=int, default=200, help="timed calls per query and round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     args = parser.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores)", flush=True)
     build(not args.no_peer, args.reuse)
-    warmup = 10
-    queries = plan(args.n, warmup)
-    ours = time_vohub(queries, warmup)
-    theirs = time_peer(queries, warmup) if not args.no_peer else {}
-    print(
-        f"{'query':26} {'vohub p50':>10} {'p99':>8} {'voeventdb p50':>14} {'p99':>8} {'ratio':>6}"
-    )
-    for name in queries:
-        line = f"{name:26} {pct(ours[name], 0.5):8.1f}ms {pct(ours[name], 0.99):6.1f}ms"
-        if name in theirs:
-            line += (
-                f" {pct(theirs[name], 0.5):12.1f}ms {pct(theirs[name], 0.99):6.1f}ms"
-                f" {statistics.median(theirs[name]) / statistics.median(ours[name]):5.1f}x"
-            )
-        print(line)
+    report(run_rounds(args, warmup=10))
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if args.drop:
         drop_database(OURS)

@@ -20,13 +20,14 @@ from sqlalchemy import (
     and_,
     column,
     func,
+    literal,
     select,
     table,
     text,
-    values,
 )
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import Values
+from sqlalchemy.sql.expression import TableValuedAlias
 
 #: Name of the SQL function registered on every SQLite connection (see :func:`sin2half`).
 SIN2HALF = "vohub_sin2half"
@@ -145,13 +146,18 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
     return [(low, high) for low, high in merged] + padding
 
 
-def pixel_table(pixels: PixelRanges) -> Values:
-    """The q3c ranges of a cone as a VALUES list ``pix(lo, hi)``, one row per range."""
-    ranges = values(column("lo", BigInteger), column("hi", BigInteger), name="pix")
-    return ranges.data(pixels)
+def pixel_table(pixels: PixelRanges) -> TableValuedAlias:
+    """The q3c ranges of a cone as a table ``pix(lo, hi)``, one row per range.
+
+    It is ``unnest`` of two bound arrays, so every cone query compiles to the same SQL (and
+    SQLAlchemy's compiled cache serves it).
+    """
+    lows = literal([low for low, _ in pixels], ARRAY(BigInteger))
+    highs = literal([high for _, high in pixels], ARRAY(BigInteger))
+    return func.unnest(lows, highs).table_valued("lo", "hi").render_derived(name="pix")
 
 
-def in_pixels(coord: Table, ranges: Values) -> list[ColumnElement[bool]]:
+def in_pixels(coord: Table, ranges: TableValuedAlias) -> list[ColumnElement[bool]]:
     """``coord``'s q3c pixel lies in the current row of ``ranges`` (an index range scan)."""
     ipix = func.q3c_ang2ipix(coord.c.ra, coord.c.dec)
     return [ipix >= ranges.c.lo, ipix < ranges.c.hi]
