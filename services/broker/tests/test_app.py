@@ -226,7 +226,8 @@ async def test_a_subscriber_that_reads_but_never_acks_is_dropped(
     decoder, events = FrameDecoder(), 0
     await wait_for(lambda: len(app.fanout.sinks) == 1)
     broker = stub(app)  # both at once: a tick between them could drop it after the first
-    await asyncio.gather(*(broker.Publish(broker_pb2.PublishRequest(xml=packet(i))) for i in (0, 1)))
+    requests = [broker_pb2.PublishRequest(xml=packet(i)) for i in (0, 1)]
+    await asyncio.gather(*(broker.Publish(request) for request in requests))
     while not reader.at_eof():  # answer every iamalive, ack nothing
         decoder.feed(await asyncio.wait_for(reader.read(65536), 5))
         for frame in decoder:
