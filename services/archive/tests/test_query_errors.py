@@ -1,8 +1,11 @@
-"""Requests the archive cannot answer: InvalidQuery naming the field, on both backends."""
+"""Requests the archive cannot answer (InvalidQuery naming the field), and dropped connections."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
+from sqlalchemy import Engine
 
 from vohub.archive.errors import InvalidQuery
 from vohub.archive.filters import PacketFilter
@@ -41,3 +44,28 @@ def test_bad_filters_name_the_field(store: Store, filters: dict[str, object], me
         store.count(f)
     with pytest.raises(InvalidQuery, match=message):
         store.list_page(f)
+
+
+@pytest.mark.postgres
+def test_reads_and_writes_survive_the_server_dropping_pooled_connections(
+    migrated: Callable[[str, str], Engine],
+) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.pool import NullPool
+
+    store = Store(migrated("postgresql", "stale"))
+    store.ingest_packets([(make_packet("ivo://vohub.test/stale#1"), None)])
+    assert store.count(PacketFilter(coord=False)) == 1  # both pools hold open connections
+    killer = create_engine(store.engine.url, poolclass=NullPool)
+    with killer.connect() as connection:
+        connection.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        )
+    killer.dispose()
+    assert store.count(PacketFilter(coord=False)) == 1
+    assert store.xml("ivo://vohub.test/stale#1").startswith(b"<VOEvent")
+    [result] = store.ingest_packets([(make_packet("ivo://vohub.test/stale#2"), None)])
+    assert result.outcome == "stored"

@@ -10,16 +10,21 @@ the archive's index-backed queries take in all).
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
-from collections.abc import Iterator
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event, exc
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from vohub.archive.errors import ArchiveUnavailable, InvalidQuery
 from vohub.archive.sky import SIN2HALF, sin2half
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
@@ -40,13 +45,42 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     if backend == "sqlite":
         return _sqlite_engine(url)
     if backend == "postgresql":
-        return create_engine(
-            parsed.set(drivername="postgresql+psycopg2"),
-            pool_size=pool_size,
-            pool_pre_ping=True,
-            connect_args={"options": "-c timezone=UTC -c jit=off", "connect_timeout": 5},
-        )
+        return _postgresql_engine(parsed.set(drivername="postgresql+psycopg2"), pool_size)
     raise InvalidQuery("db", f"unsupported database {backend!r} (use sqlite or postgresql)")
+
+
+def _postgresql_engine(url: URL, pool_size: int, **options: Any) -> Engine:
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        connect_args={"options": "-c timezone=UTC -c jit=off", "connect_timeout": 5},
+        **options,
+    )
+
+
+_READERS: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+
+
+def reader(engine: Engine) -> Engine:
+    """An engine for reads beside ``engine``: on PostgreSQL its own pool in autocommit.
+
+    A read then sends its query alone: no BEGIN before it, no ROLLBACK after it, and no
+    switching of the connection's mode in and out of autocommit.  It is disposed of with
+    ``engine``.  SQLite reads use ``engine`` itself.
+
+    >>> e = make_engine("sqlite://")
+    >>> reader(e) is e
+    True
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    found = _READERS.get(engine)
+    if found is None:
+        size = engine.pool.size()  # type: ignore[attr-defined]
+        found = _postgresql_engine(engine.url, size, isolation_level="AUTOCOMMIT")
+        _READERS[engine] = found
+        event.listen(engine, "engine_disposed", lambda _: found.dispose())
+    return found
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -72,6 +106,25 @@ def _sqlite_begin(connection: Connection) -> None:
     connection.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
+def retry_stale(method: Callable[P, T]) -> Callable[P, T]:
+    """Run ``method`` once more when it failed on a dead pooled connection.
+
+    Connections are not pinged before use (a round trip per query); when one turns out to
+    be dead, SQLAlchemy renews the whole pool and the idempotent call is simply repeated.
+    """
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return method(*args, **kwargs)
+        except ArchiveUnavailable as error:
+            if not error.stale:
+                raise
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
 @contextlib.contextmanager
 def reachable(engine: Engine) -> Iterator[None]:
     """Turn a failure to reach the database into :class:`ArchiveUnavailable` naming it.
@@ -84,7 +137,8 @@ def reachable(engine: Engine) -> Iterator[None]:
     except (exc.OperationalError, exc.InterfaceError) as error:
         where = engine.url.render_as_string(hide_password=True)
         reason = str(error.orig or error).strip().splitlines()[0]
-        raise ArchiveUnavailable(where, f"database unavailable: {reason}") from error
+        stale = bool(getattr(error, "connection_invalidated", False))
+        raise ArchiveUnavailable(where, f"database unavailable: {reason}", stale=stale) from error
 
 
 def ping(engine: Engine) -> None:

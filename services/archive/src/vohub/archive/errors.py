@@ -23,9 +23,17 @@ class ArchiveError(Exception):
 
 
 class ArchiveUnavailable(ArchiveError):
-    """The database cannot be reached or refused the connection (callers retry)."""
+    """The database cannot be reached or refused the connection (callers retry).
+
+    ``stale`` is true when a pooled connection turned out to be dead (the server restarted
+    since it was opened): the pool has been renewed and one retry normally succeeds.
+    """
 
     code = grpc.StatusCode.UNAVAILABLE
+
+    def __init__(self, culprit: str, message: str, *, stale: bool = False) -> None:
+        super().__init__(culprit, message)
+        self.stale = stale
 
 
 class InvalidQuery(ArchiveError):

@@ -9,6 +9,7 @@ become index-friendly ranges on byte-ordered columns, substrings use ``instr``/`
 
 from __future__ import annotations
 
+import operator
 from datetime import datetime
 from typing import Any, cast
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    bindparam,
     distinct,
     exists,
     func,
@@ -30,7 +32,14 @@ from sqlalchemy.engine import Dialect
 
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.models import Cite, Conflict, Coord, Rollup, VOEvent
-from vohub.archive.sky import PixelRanges, cone_condition, in_pixels, normalised, pixel_table
+from vohub.archive.sky import (
+    PixelRanges,
+    cone_condition,
+    cone_params,
+    in_pixels,
+    normalised,
+    pixel_table,
+)
 
 voevent = cast(Table, VOEvent.__table__)
 coord = cast(Table, Coord.__table__)
@@ -99,6 +108,29 @@ def _coord_conditions(
     return where
 
 
+#: Position filters tested on one ``coord`` row: (filter field, column, comparison).
+_ON_POSITION = (
+    ("dec_gt", "dec", "gt"),
+    ("dec_lt", "dec", "lt"),
+    ("event_since", "time", "ge"),
+    ("event_until", "time", "le"),
+    ("authored_since", "author_datetime", "ge"),
+    ("authored_until", "author_datetime", "le"),
+)
+
+
+def position_params(
+    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
+) -> dict[str, Any]:
+    """The values :func:`positions` binds, by name (the statement's shape is their names)."""
+    params = {} if f.cone is None else cone_params(dialect, normalised(f.cone), pixels)
+    for name, _, _ in _ON_POSITION:
+        value = getattr(f, name)
+        if value is not None:
+            params[name] = value
+    return params
+
+
 def positions(f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None) -> Select[Any]:
     """The packet ids of the ``coord`` rows meeting ``f``'s position and author-date filters.
 
@@ -107,28 +139,43 @@ def positions(f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = No
     (PostgreSQL), each range is one index scan (index-only: the index covers every column
     tested) in a LATERAL subquery; its ``OFFSET 0`` keeps the planner from flattening it into
     a join it would cost with guessed range selectivities (and then scan the whole table).
+    Values are bound by name (:func:`position_params`).
     """
+    params = position_params(f, dialect, pixels)
     same: list[ColumnElement[bool]] = []
     if f.cone is not None:
-        same.append(cone_condition(dialect, coord, normalised(f.cone), pixels))
-    if f.dec_gt is not None:
-        same.append(coord.c.dec > f.dec_gt)
-    if f.dec_lt is not None:
-        same.append(coord.c.dec < f.dec_lt)
-    if f.event_since is not None:
-        same.append(coord.c.time >= f.event_since)
-    if f.event_until is not None:
-        same.append(coord.c.time <= f.event_until)
-    if f.authored_since is not None:
-        same.append(coord.c.author_datetime >= f.authored_since)
-    if f.authored_until is not None:
-        same.append(coord.c.author_datetime <= f.authored_until)
-    if f.cone is None or pixels is None:
+        same.append(cone_condition(dialect, coord, params))
+    for name, column_name, compare in _ON_POSITION:
+        if name in params:
+            column = coord.c[column_name]
+            bound = bindparam(name, params[name], type_=column.type)
+            same.append(getattr(operator, compare)(column, bound))
+    if "pix_lo" not in params:
         return select(coord.c.voevent_id).where(*same)
-    ranges = pixel_table(pixels)
+    ranges = pixel_table(params)
     scan = select(coord.c.voevent_id).where(*in_pixels(coord, ranges), *same)
     inside = scan.offset(0).lateral("inside")
     return select(inside.c.voevent_id).select_from(ranges).join(inside, true())
+
+
+#: Coord-only counts by shape (backend, bound names): built once, then only re-bound.
+_COORD_COUNTS: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
+
+
+def coord_count(
+    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
+) -> tuple[Select[Any], dict[str, Any]]:
+    """:func:`count_query` of a coord-only filter, as a reusable statement and its values.
+
+    Building a SQLAlchemy statement costs more than running this one; every filter of one
+    shape gets the same statement object, executed with its own values.
+    """
+    params = position_params(f, dialect, pixels)
+    key = (dialect.name, tuple(params))
+    statement = _COORD_COUNTS.get(key)
+    if statement is None:
+        statement = _COORD_COUNTS[key] = count_query(f, dialect, pixels)
+    return statement, params
 
 
 def _cite_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:

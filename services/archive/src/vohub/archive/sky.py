@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Float,
     Table,
     and_,
+    bindparam,
     column,
     func,
-    literal,
     select,
     table,
     text,
@@ -146,14 +148,32 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
     return [(low, high) for low, high in merged] + padding
 
 
-def pixel_table(pixels: PixelRanges) -> TableValuedAlias:
+def cone_params(dialect: Dialect, cone: Cone, pixels: PixelRanges | None) -> dict[str, Any]:
+    """The bound values of :func:`cone_condition` and :func:`pixel_table`, by name.
+
+    >>> sorted(cone_params(sqlite.dialect(), Cone(1.0, 2.0, 3.0), None))[:3]
+    ['cone_dec', 'cone_limit', 'cone_ra']
+    """
+    params: dict[str, Any] = {"cone_ra": cone.ra, "cone_dec": cone.dec}
+    if dialect.name == "postgresql":
+        params["cone_radius"] = cone.radius
+        if pixels is not None:
+            params["pix_lo"] = [low for low, _ in pixels]
+            params["pix_hi"] = [high for _, high in pixels]
+        return params
+    for axis, (low, high) in zip("xyz", cap_box(cone), strict=True):
+        params[f"box_{axis}0"], params[f"box_{axis}1"] = low, high
+    params["cone_limit"] = math.sin(math.radians(min(cone.radius, 180.0)) / 2) ** 2
+    return params
+
+
+def pixel_table(params: dict[str, Any]) -> TableValuedAlias:
     """The q3c ranges of a cone as a table ``pix(lo, hi)``, one row per range.
 
-    It is ``unnest`` of two bound arrays, so every cone query compiles to the same SQL (and
-    SQLAlchemy's compiled cache serves it).
+    It is ``unnest`` of two bound arrays, so every cone query has the same SQL.
     """
-    lows = literal([low for low, _ in pixels], ARRAY(BigInteger))
-    highs = literal([high for _, high in pixels], ARRAY(BigInteger))
+    lows = bindparam("pix_lo", params["pix_lo"], type_=ARRAY(BigInteger))
+    highs = bindparam("pix_hi", params["pix_hi"], type_=ARRAY(BigInteger))
     return func.unnest(lows, highs).table_valued("lo", "hi").render_derived(name="pix")
 
 
@@ -163,34 +183,37 @@ def in_pixels(coord: Table, ranges: TableValuedAlias) -> list[ColumnElement[bool
     return [ipix >= ranges.c.lo, ipix < ranges.c.hi]
 
 
-def cone_condition(
-    dialect: Dialect, coord: Table, cone: Cone, pixels: PixelRanges | None = None
-) -> ColumnElement[bool]:
-    """A WHERE clause on ``coord`` rows lying in ``cone``.
+def _bound(params: dict[str, Any], name: str) -> Any:
+    return bindparam(name, params[name], type_=Float())
 
-    On PostgreSQL with ``pixels`` (from :func:`q3c_ranges`) this is only q3c's exact distance
-    test: the caller scans the index over the ranges (:func:`pixel_table`, :func:`in_pixels`)
-    instead of q3c_radial_query's own expansion, with the same rows.  On SQLite it goes
-    through the R*Tree.
+
+def cone_condition(dialect: Dialect, coord: Table, params: dict[str, Any]) -> ColumnElement[bool]:
+    """A WHERE clause on ``coord`` rows lying in the cone of ``params`` (:func:`cone_params`).
+
+    On PostgreSQL with q3c ranges this is only q3c's exact distance test: the caller scans
+    the index over the ranges (:func:`pixel_table`, :func:`in_pixels`) instead of
+    q3c_radial_query's own expansion, with the same rows.  On SQLite it goes through the
+    R*Tree.  Values are bound by name, so one statement serves every cone.
     """
+    ra, dec = _bound(params, "cone_ra"), _bound(params, "cone_dec")
     if dialect.name == "postgresql":
-        if pixels is None:
-            return func.q3c_radial_query(coord.c.ra, coord.c.dec, cone.ra, cone.dec, cone.radius)
-        inside = func.power(func.sin(func.radians(cone.radius) / 2), 2)
-        return func.q3c_sindist(coord.c.ra, coord.c.dec, cone.ra, cone.dec) < inside
-    (x0, x1), (y0, y1), (z0, z1) = cap_box(cone)
+        radius = _bound(params, "cone_radius")
+        if "pix_lo" not in params:
+            return func.q3c_radial_query(coord.c.ra, coord.c.dec, ra, dec, radius)
+        inside = func.power(func.sin(func.radians(radius) / 2), 2)
+        return func.q3c_sindist(coord.c.ra, coord.c.dec, ra, dec) < inside
+    box = {key: _bound(params, key) for key in params if key.startswith("box_")}
     in_box = select(coord_sky.c.id).where(
-        coord_sky.c.x1 >= x0,
-        coord_sky.c.x0 <= x1,
-        coord_sky.c.y1 >= y0,
-        coord_sky.c.y0 <= y1,
-        coord_sky.c.z1 >= z0,
-        coord_sky.c.z0 <= z1,
+        coord_sky.c.x1 >= box["box_x0"],
+        coord_sky.c.x0 <= box["box_x1"],
+        coord_sky.c.y1 >= box["box_y0"],
+        coord_sky.c.y0 <= box["box_y1"],
+        coord_sky.c.z1 >= box["box_z0"],
+        coord_sky.c.z0 <= box["box_z1"],
     )
-    limit = math.sin(math.radians(min(cone.radius, 180.0)) / 2) ** 2
-    distance = getattr(func, SIN2HALF)(coord.c.ra, coord.c.dec, cone.ra, cone.dec)
+    distance = getattr(func, SIN2HALF)(coord.c.ra, coord.c.dec, ra, dec)
     # Strictly inside, as q3c_radial_query compares.
-    return and_(coord.c.id.in_(in_box), distance < limit)
+    return and_(coord.c.id.in_(in_box), distance < _bound(params, "cone_limit"))
 
 
 def sky_rows(coords: list[tuple[int, float, float]]) -> list[dict[str, float]]:

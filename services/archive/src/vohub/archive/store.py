@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select
 
 from vohub.archive import cursor, synopsis
-from vohub.archive.db import make_engine, reachable
+from vohub.archive.db import make_engine, reachable, reader, retry_stale
 from vohub.archive.errors import InvalidQuery, PacketNotFound
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.ingest import (
@@ -28,6 +28,7 @@ from vohub.archive.ingest import (
     to_rows,
 )
 from vohub.archive.query import (
+    coord_count,
     count_query,
     list_query,
     map_query,
@@ -111,6 +112,7 @@ class Store:
         use_rollup: bool = True,
     ) -> None:
         self.engine = engine
+        self.reader = reader(engine)
         self.parse = parse
         self.clock = clock
         self.max_list_limit = max_list_limit
@@ -143,6 +145,7 @@ class Store:
         except InvalidPacket as error:
             return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
 
+    @retry_stale
     def write(
         self, prepared: Sequence[PacketRows | IngestResult], *, durable: bool = True
     ) -> list[IngestResult]:
@@ -163,15 +166,21 @@ class Store:
 
     # -- queries ------------------------------------------------------------------------------
 
+    @retry_stale
     def count(self, f: PacketFilter) -> int:
         """Number of packets matching ``f`` (always the length of the full list)."""
         f.validate()
         with self._read() as connection:
             if self.use_rollup and f.is_rollup_only():
                 return int(connection.execute(rollup_count_query(f)).scalar_one())
-            query = count_query(f, connection.dialect, self._pixels(connection, f))
+            pixels = self._pixels(connection, f)
+            if f.is_coord_only():
+                statement, params = coord_count(f, connection.dialect, pixels)
+                return int(connection.execute(statement, params).scalar_one())
+            query = count_query(f, connection.dialect, pixels)
             return int(connection.execute(query).scalar_one())
 
+    @retry_stale
     def list_page(
         self,
         f: PacketFilter,
@@ -221,6 +230,7 @@ class Store:
             return {}
         return synopsis.load(connection, ids)
 
+    @retry_stale
     def map(self, f: PacketFilter, kind: MapKind) -> list[MapRow]:
         """Counts of matching packets per group, sorted by key (no-date month last)."""
         f.validate()
@@ -233,6 +243,7 @@ class Store:
         rows = [MapRow(key or None, sub or "", int(n)) for key, sub, n in found]
         return sorted(rows, key=lambda r: (r.key is None, r.key or "", r.subkey))
 
+    @retry_stale
     def synopsis(self, ivorn: str) -> Synopsis:
         """Everything about one packet but its XML; :class:`PacketNotFound` if absent."""
         with self._read() as connection:
@@ -243,6 +254,7 @@ class Store:
                 raise PacketNotFound(ivorn)
             return synopsis.load(connection, [row_id])[row_id]
 
+    @retry_stale
     def xml(self, ivorn: str) -> bytes:
         """The packet's bytes exactly as first received; :class:`PacketNotFound` if absent."""
         with self._read() as connection:
@@ -279,5 +291,6 @@ class Store:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        with reachable(self.engine), self.engine.connect() as connection:
+        """A connection in autocommit: reads need no transaction (no BEGIN, no ROLLBACK)."""
+        with reachable(self.engine), self.reader.connect() as connection:
             yield connection
