@@ -151,7 +151,7 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
 def cone_params(dialect: Dialect, cone: Cone, pixels: PixelRanges | None) -> dict[str, Any]:
     """The bound values of :func:`cone_condition` and :func:`pixel_table`, by name.
 
-    >>> sorted(cone_params(sqlite.dialect(), Cone(1.0, 2.0, 3.0), None))[:3]
+    >>> sorted(cone_params(sqlite.dialect(), Cone(1.0, 2.0, 3.0), None))[-3:]
     ['cone_dec', 'cone_limit', 'cone_ra']
     """
     params: dict[str, Any] = {"cone_ra": cone.ra, "cone_dec": cone.dec}
