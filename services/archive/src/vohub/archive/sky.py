@@ -151,6 +151,7 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
 def cone_params(dialect: Dialect, cone: Cone, pixels: PixelRanges | None) -> dict[str, Any]:
     """The bound values of :func:`cone_condition` and :func:`pixel_table`, by name.
 
+    >>> from sqlalchemy.dialects import sqlite
     >>> sorted(cone_params(sqlite.dialect(), Cone(1.0, 2.0, 3.0), None))[-3:]
     ['cone_dec', 'cone_limit', 'cone_ra']
     """
