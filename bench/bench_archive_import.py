@@ -1,9 +1,13 @@
 """Import the shared voeventdb dumps into PostgreSQL: vohub's archive vs voeventdb.server 1.3.4.
 
-Run: ``.venv/bin/python bench/bench_archive_import.py [--no-peer]``.  Both importers load the
-same four tarballs (data/tarballs/, 85 039 packets) into fresh PostgreSQL databases on
-127.0.0.1:5432 (user postgres), one after the other, and the packets/s of each and their
-ratio are printed.  voeventdb.server runs on Python 3.8 from a virtual environment built on
+Run: ``.venv/bin/python bench/bench_archive_import.py [--no-peer] [--rounds 3]``.  Both
+importers load the same four tarballs (data/tarballs/, 85 039 packets) into fresh PostgreSQL
+databases on 127.0.0.1:5432 (user postgres), in interleaved rounds (vohub first, then
+voeventdb first, ...); the median packets/s of each over the rounds and their ratio are
+printed.  vohub runs ``vohub archive import`` as shipped (two reader processes decompress
+and parse, the main process writes with COPY); voeventdb runs its own loader, one process.
+
+voeventdb.server runs on Python 3.8 from a virtual environment built on
 first use under bench/.peers/voeventdb (Flask 1.1.4, Werkzeug 1.0.1, SQLAlchemy 1.3.24,
 psycopg2-binary, voevent-parse 1.0.3).  Its set-up loads q3c by executing
 ``<pg_config --sharedir>/contrib/q3c.sql``, which q3c 2.x no longer ships, so the peer runs
@@ -18,6 +22,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -189,20 +194,35 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-peer", action="store_true", help="skip voeventdb.server")
     parser.add_argument("--keep", action="store_true", help="keep the databases afterwards")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     args = parser.parse_args()
     packets = 85_039
-    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores)")
-    ours, summary = vohub_import("bench_vohub_import", TARBALLS)
-    print(
-        f"vohub archive import     {packets} packets  {ours:7.1f} s  {packets / ours:7.0f}/s"
-        f"   ({summary})"
-    )
-    if not args.no_peer:
-        theirs, loaded = peer_import("bench_voeventdb_import", TARBALLS)
-        print(
-            f"voeventdb.server 1.3.4   {loaded} packets  {theirs:7.1f} s  {loaded / theirs:7.0f}/s"
-        )
-        print(f"ratio (vohub / voeventdb): {(packets / ours) / (loaded / theirs):.1f}x")
+    print(f"load average at start: {os.getloadavg()[0]:.2f} (2 cores)", flush=True)
+    ours: list[float] = []
+    theirs: list[float] = []
+    for k in range(args.rounds):
+        order = ["vohub", "voeventdb"] if k % 2 == 0 else ["voeventdb", "vohub"]
+        for system in order:
+            if system == "vohub":
+                seconds, summary = vohub_import("bench_vohub_import", TARBALLS)
+                ours.append(packets / seconds)
+                print(
+                    f"round {k + 1}: vohub     {packets / seconds:7.0f}/s  ({summary})", flush=True
+                )
+            elif not args.no_peer:
+                seconds, loaded = peer_import("bench_voeventdb_import", TARBALLS)
+                theirs.append(loaded / seconds)
+                print(
+                    f"round {k + 1}: voeventdb {loaded / seconds:7.0f}/s  ({loaded} packets)",
+                    flush=True,
+                )
+    print(f"\nmedians of {args.rounds} interleaved rounds, {packets} packets each:")
+    print(f"vohub archive import     {statistics.median(ours):7.0f} packets/s")
+    if theirs:
+        print(f"voeventdb.server 1.3.4   {statistics.median(theirs):7.0f} packets/s")
+        ratios = ", ".join(f"{o / t:.1f}x" for o, t in zip(ours, theirs, strict=True))
+        median_ratio = statistics.median(ours) / statistics.median(theirs)
+        print(f"ratio (vohub / voeventdb): {median_ratio:.1f}x  (per round: {ratios})")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if not args.keep:
         drop_database("bench_vohub_import")

@@ -2,15 +2,20 @@
 
 Builds (once) a PostgreSQL + q3c archive of ``--packets`` packets (default 1 000 000) with the
 archive's own schema, whose ``voevent``/``coord``/``cite`` tables voeventdb.server reads as its
-own. Then runs ``vohub archive serve`` + ``vohub gateway`` and voeventdb.server's Flask app
-under gunicorn with the same worker count, and loads each with the same request mix from a
-separate process: count (cone + time), list page, stream map, packet XML. Prints requests/s,
-p50 and p99 per request type and the vohub/voeventdb ratios.
+own; then migrates it to head and runs ``vohub archive optimize`` on it (one database, so both
+servers get the same indexes, clustering and statistics). Runs ``vohub archive serve`` +
+``vohub gateway`` and voeventdb.server's Flask app under gunicorn with the same worker class,
+worker and thread counts (gthread; HTTP keep-alive on both), and loads each from separate
+processes with the same request mix: count (cone + time), list page, stream map, packet XML,
+with random parameters (new ones each round). Neither server caches answers. Rounds are
+interleaved (vohub first, then voeventdb first, ...); the table gives medians over rounds of
+requests/s, p50 and p99, the ratios, and the CPU milliseconds per request of each process
+group (archive, gateway workers, voeventdb workers, PostgreSQL backends of this database).
 
 voeventdb.server runs from a Python 3.8 virtualenv in ``bench/.peers/voeventdb-server``
 (created on first use, with the 2016-era pins it needs).
 
-    .venv/bin/python bench/bench_gateway.py [--packets N] [--workers 2] [--seconds 15]
+    .venv/bin/python bench/bench_gateway.py [--packets N] [--workers 2] [--seconds 10] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import os
 import random
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,6 +116,14 @@ def build_database(n: int) -> None:
     print(f"built {n} packets in {time.monotonic() - started:.0f} s", flush=True)
 
 
+def prepare_database() -> None:
+    """Bring the schema to head and run ``vohub archive optimize`` (cluster positions on the
+    q3c pixel, vacuum, analyse): both servers then read the same, well-kept database."""
+    vohub = [sys.executable, "-m", "vohub.cli", "archive", "--db", db_url()]
+    for action in ("migrate", "optimize"):
+        subprocess.run([*vohub, action], check=True, capture_output=True)
+
+
 def fill_sql(n: int, template: str) -> str:
     """Deterministic synthetic packets: 20 streams, 80 % with a position spread uniformly on the
     sky (RA and sin(dec) from two independent Weyl sequences, frac(g*(sqrt(2)-1)) and
@@ -130,10 +144,11 @@ SELECT g, timestamptz '2024-01-01 00:00:00+00',
        convert_to(replace('{tpl}', '@IVORN@',
                           'ivo://' || ({streams})[1 + g % 20] || '#bench-' || g), 'UTF8')
 FROM generate_series(1, {n}) AS g;
-INSERT INTO coord (voevent_id, ra, dec, error, time)
+INSERT INTO coord (voevent_id, ra, dec, error, time, author_datetime)
 SELECT g, 360.0 * (g * 0.4142135623730950 - floor(g * 0.4142135623730950)),
        degrees(asin(2 * (g * 0.6180339887498949 - floor(g * 0.6180339887498949)) - 1)),
-       0.05, timestamptz '2014-01-01 00:00:00+00' + g * (300 * 1000000 / {n}) * interval '1 second'
+       0.05, timestamptz '2014-01-01 00:00:00+00' + g * (300 * 1000000 / {n}) * interval '1 second',
+       (SELECT author_datetime FROM voevent WHERE id = g)
 FROM generate_series(1, {n}) AS g WHERE g % 10 < 8;
 INSERT INTO cite (voevent_id, ref_ivorn, cite_type, description)
 SELECT g, 'ivo://' || ({streams})[1 + (g - 20) % 20] || '#bench-' || (g - 20), 'followup', 'bench'
@@ -185,7 +200,9 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def start_vohub(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
+def start_vohub(
+    workdir: Path, workers: int, threads: int
+) -> tuple[str, list[subprocess.Popen[bytes]]]:
     grpc_addr = f"127.0.0.1:{free_port()}"
     vohub = [sys.executable, "-m", "vohub.cli"]
     env = {**os.environ, "VOHUB_ARCHIVE__OPS": ""}
@@ -193,14 +210,17 @@ def start_vohub(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen
                     workdir / "archive.log", env)  # fmt: skip
     port = free_port()
     gateway = start([*vohub, "gateway", "--bind", f"127.0.0.1:{port}", "--archive", grpc_addr,
-                     "--workers", str(workers), "--log-level", "WARNING"],
+                     "--workers", str(workers), "--threads", str(threads),
+                     "--log-level", "WARNING"],
                     workdir / "gateway.log")  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz")
     return url, [gateway, archive]
 
 
-def start_peer(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen[bytes]]]:
+def start_peer(
+    workdir: Path, workers: int, threads: int
+) -> tuple[str, list[subprocess.Popen[bytes]]]:
     python = ensure_peer()
     (workdir / "peer_wsgi.py").write_text(WSGI_PEER.format(url=db_url()))
     port = free_port()
@@ -212,6 +232,10 @@ def start_peer(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen[
         str(workdir),
         "--workers",
         str(workers),
+        "--worker-class",
+        "gthread",  # as the gateway's workers: threads, and HTTP keep-alive
+        "--threads",
+        str(threads),
         "--bind",
         f"127.0.0.1:{port}",
         "--log-level",
@@ -228,9 +252,11 @@ def start_peer(workdir: Path, workers: int) -> tuple[str, list[subprocess.Popen[
     return url, [server]
 
 
-def request_mix(n: int, count: int = 400) -> dict[str, list[str]]:
-    """The same concrete URL paths for both servers, seeded."""
-    rng = random.Random(20161001)
+def request_mix(n: int, count: int = 400, seed: int = 0) -> dict[str, list[str]]:
+    """The same concrete URL paths for both servers: random cones, dates, streams, offsets,
+    roles and IVORNs (seeded; a new seed each round), so no answer is asked for twice in a
+    row and neither server gains from a cache of its own (neither caches answers)."""
+    rng = random.Random(20161001 + seed)
     mix: dict[str, list[str]] = {"count_cone_time": [], "list_page": [], "stream_map": [],
                                  "packet_xml": []}  # fmt: skip
     for _ in range(count):
@@ -243,9 +269,8 @@ def request_mix(n: int, count: int = 400) -> dict[str, list[str]]:
         mix["list_page"].append(
             f"/apiv1/list/ivorn?stream={stream}&limit=100&offset={rng.randint(0, 40) * 100}"
         )
-        mix["stream_map"].append(
-            rng.choice(["/apiv1/map/stream_count", "/apiv1/map/stream_count?role=observation"])
-        )
+        role = rng.choice(["", "observation", "utility", "test"])
+        mix["stream_map"].append("/apiv1/map/stream_count" + (f"?role={role}" if role else ""))
         g = rng.randint(1, n)
         ivorn = f"ivo://{STREAMS[g % 20]}#bench-{g}"
         mix["packet_xml"].append("/apiv1/packet/xml/" + quote_plus(ivorn))
@@ -265,48 +290,102 @@ def check_same_answers(vohub: str, peer: str, mix: dict[str, list[str]]) -> None
                 raise SystemExit(f"{kind}: vohub and voeventdb differ on {path}")
 
 
+def cpu_seconds() -> dict[str, float]:
+    """CPU seconds so far of each side's processes, by component (from /proc)."""
+    found: dict[str, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        for marker, name in COMPONENTS:
+            if marker in command:
+                found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+                break
+    return found
+
+
+#: Command-line markers of the processes whose CPU time is reported, and their names.
+COMPONENTS = (
+    ("archive serve", "archive"),
+    ("vohub.cli gateway", "gateway"),
+    ("peer_wsgi:application", "voeventdb"),
+    (f"{DB_NAME} 127.0.0.1", "postgres"),
+)
+
+
+def measure(url: str, paths: list[str], args: argparse.Namespace) -> dict[str, float]:
+    """One cell: the load's figures plus CPU milliseconds per request of each component."""
+    before = cpu_seconds()
+    result = run_load(url, paths, args.concurrency, args.seconds)
+    after = cpu_seconds()
+    answered = max(result["rps"] * args.seconds, 1.0)
+    for name, total in after.items():
+        result[f"cpu {name}"] = (total - before.get(name, 0.0)) * 1000 / answered
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=15.0, help="per server and type")
+    parser.add_argument("--seconds", type=float, default=10.0, help="per server, type, round")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     if args.rebuild or packet_count() < args.packets:
         build_database(args.packets)
+    prepare_database()
     n = packet_count()
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    mix = request_mix(n)
-    vohub_url, vohub_procs = start_vohub(workdir, args.workers)
-    peer_url, peer_procs = start_peer(workdir, args.workers)
+    vohub_url, vohub_procs = start_vohub(workdir, args.workers, args.threads)
+    peer_url, peer_procs = start_peer(workdir, args.workers, args.threads)
+    rounds: list[dict[tuple[str, str], dict[str, float]]] = []
     try:
-        check_same_answers(vohub_url, peer_url, mix)
-        results = {}
-        for name, url in (("vohub", vohub_url), ("voeventdb", peer_url)):
+        check_same_answers(vohub_url, peer_url, request_mix(n, seed=0))
+        for k in range(args.rounds):
+            mix = request_mix(n, seed=k + 1)  # fresh parameters each round
+            servers = [("vohub", vohub_url), ("voeventdb", peer_url)]
+            results = {}
             for kind, paths in mix.items():
-                results[name, kind] = run_load(url, paths, args.concurrency, args.seconds)
+                for name, url in servers if k % 2 == 0 else servers[::-1]:
+                    results[name, kind] = measure(url, paths, args)
+            rounds.append(results)
+            print(f"round {k + 1}/{args.rounds} done, load {os.getloadavg()[0]:.2f}", flush=True)
     finally:
         for process in [*vohub_procs, *peer_procs]:
             stop(process)
-    report(results, mix, n, args)
+    report(rounds, n, args)
     return 0
 
 
-def report(results: dict[tuple[str, str], dict[str, float]], mix: dict[str, list[str]],
-           n: int, args: argparse.Namespace) -> None:  # fmt: skip
-    print(f"\n{n} packets on PostgreSQL + q3c; gunicorn workers {args.workers} each; "
-          f"{args.concurrency} concurrent clients; {args.seconds:g} s per cell")  # fmt: skip
+def report(rounds: list[dict[tuple[str, str], dict[str, float]]], n: int,
+           args: argparse.Namespace) -> None:  # fmt: skip
+    def med(name: str, kind: str, key: str) -> float:
+        return statistics.median(r[name, kind].get(key, 0.0) for r in rounds)
+
+    print(f"\n{n} packets on PostgreSQL + q3c; both under gunicorn gthread, {args.workers} "
+          f"workers x {args.threads} threads; {args.concurrency} concurrent keep-alive clients; "
+          f"medians of {len(rounds)} interleaved rounds, {args.seconds:g} s per cell")  # fmt: skip
     head = f"{'request':<16} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>9} {'errors':>6}"
-    print(head + "\n" + "-" * len(head))
-    for kind in mix:
+    print(head + "   CPU ms per request\n" + "-" * len(head))
+    for kind in dict.fromkeys(k for _, k in rounds[0]):
         for name in ("vohub", "voeventdb"):
-            r = results[name, kind]
-            print(f"{kind:<16} {name:<10} {r['rps']:>8.1f} {r['p50']:>8.1f} {r['p99']:>9.1f} "
-                  f"{int(r['errors']):>6}")  # fmt: skip
-        v, p = results["vohub", kind], results["voeventdb", kind]
-        print(f"{'':<16} {'ratio':<10} {v['rps'] / max(p['rps'], 1e-9):>7.1f}x "
-              f"{'':>8} {v['p99'] / max(p['p99'], 1e-9):>8.2f}x")  # fmt: skip
+            cpu = {c: med(name, kind, f"cpu {c}") for _, c in COMPONENTS}
+            shown = " ".join(f"{c} {v:.2f}" for c, v in cpu.items() if v > 0.05)
+            print(f"{kind:<16} {name:<10} {med(name, kind, 'rps'):>8.1f} "
+                  f"{med(name, kind, 'p50'):>8.1f} {med(name, kind, 'p99'):>9.1f} "
+                  f"{int(med(name, kind, 'errors')):>6}   {shown}")  # fmt: skip
+        rps = med("vohub", kind, "rps") / max(med("voeventdb", kind, "rps"), 1e-9)
+        p99 = med("vohub", kind, "p99") / max(med("voeventdb", kind, "p99"), 1e-9)
+        print(
+            f"{'':<16} {'ratio':<10} {rps:>7.1f}x {'':>8} {p99:>8.2f}x   "
+            "(throughput vohub/voeventdb; p99 vohub/voeventdb)"
+        )
 
 
 if __name__ == "__main__":
