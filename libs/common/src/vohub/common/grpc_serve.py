@@ -56,7 +56,17 @@ class GrpcServer:
         self.host = bind.host
 
     async def start(self) -> int:
-        """Start serving (every service NOT_SERVING) and return the bound port."""
+        """Start serving (every service NOT_SERVING) and return the bound port.
+
+        >>> async def demo() -> tuple[bool, str]:
+        ...     server = GrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Demo"])
+        ...     port = await server.start()
+        ...     status = await server.probe("vohub.v1.Demo")
+        ...     await server.stop(grace=0)
+        ...     return port == server.port, status
+        >>> asyncio.run(demo())
+        (True, 'NOT_SERVING')
+        """
         for name in self.services:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -64,7 +74,18 @@ class GrpcServer:
         return self.port
 
     async def set_serving(self, serving: bool) -> None:
-        """Mark every service (and the server as a whole) SERVING or NOT_SERVING."""
+        """Mark every service (and the server as a whole) SERVING or NOT_SERVING.
+
+        >>> async def demo() -> str:
+        ...     server = GrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Demo"])
+        ...     await server.start()
+        ...     await server.set_serving(True)
+        ...     status = await server.probe()  # the server as a whole
+        ...     await server.stop(grace=0)
+        ...     return status
+        >>> asyncio.run(demo())
+        'SERVING'
+        """
         status = (
             health_pb2.HealthCheckResponse.SERVING
             if serving
@@ -74,7 +95,19 @@ class GrpcServer:
             await self.health.set(name, status)
 
     async def probe(self, service: str = "") -> str:
-        """Ask this server's health service over a real channel; returns the status name."""
+        """Ask this server's health service over a real channel; returns the status name.
+
+        >>> async def demo() -> list[str]:
+        ...     server = GrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.A"])
+        ...     await server.start()
+        ...     before = await server.probe("vohub.v1.A")
+        ...     await server.set_serving(True)
+        ...     after = await server.probe("vohub.v1.A")
+        ...     await server.stop(grace=0)
+        ...     return [before, after]
+        >>> asyncio.run(demo())
+        ['NOT_SERVING', 'SERVING']
+        """
         target = f"{self.host}:{self.port}"
         async with grpc.aio.insecure_channel(target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
@@ -82,12 +115,36 @@ class GrpcServer:
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Report NOT_SERVING to watchers, then stop, letting calls in flight finish."""
+        """Report NOT_SERVING to watchers, then stop, letting calls in flight finish.
+
+        >>> async def demo() -> str:
+        ...     server = GrpcServer(Address("127.0.0.1", 0), [], services=[])
+        ...     await server.start()
+        ...     await server.stop(grace=0)
+        ...     try:
+        ...         return await server.probe()
+        ...     except grpc.aio.AioRpcError as exc:
+        ...         return exc.code().name
+        >>> asyncio.run(demo())
+        'UNAVAILABLE'
+        """
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
 
     async def wait_for_signal(self) -> None:
-        """Block until SIGTERM or SIGINT arrives."""
+        """Block until SIGTERM or SIGINT arrives.
+
+        >>> import os
+        >>> async def demo() -> str:
+        ...     server = GrpcServer(Address("127.0.0.1", 0), [], services=[])
+        ...     await server.start()
+        ...     asyncio.get_running_loop().call_soon(os.kill, os.getpid(), signal.SIGTERM)
+        ...     await server.wait_for_signal()
+        ...     await server.stop(grace=0)
+        ...     return "stopped on SIGTERM"
+        >>> asyncio.run(demo())
+        'stopped on SIGTERM'
+        """
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

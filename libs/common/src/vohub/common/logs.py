@@ -48,23 +48,67 @@ class EventLogger:
             self.logger.log(level, event, extra={_FIELDS: fields}, stacklevel=3)
 
     def debug(self, event: str, **fields: Any) -> None:
-        """Log ``event`` at DEBUG level with ``fields``."""
+        """Log ``event`` at DEBUG level with ``fields``.
+
+        >>> import io
+        >>> out = io.StringIO()
+        >>> configure("demo", level="DEBUG", stream=out)
+        >>> get_logger("vohub.demo").debug("cache.miss", key="k1")
+        >>> out.getvalue().split()[1:]
+        ['level=debug', 'service=demo', 'logger=vohub.demo', 'event=cache.miss', 'key=k1']
+        """
         self._log(logging.DEBUG, event, fields)
 
     def info(self, event: str, **fields: Any) -> None:
-        """Log ``event`` at INFO level with ``fields``."""
+        """Log ``event`` at INFO level with ``fields``.
+
+        >>> import io
+        >>> out = io.StringIO()
+        >>> configure("demo", level="DEBUG", stream=out)
+        >>> get_logger("vohub.demo").info("packet.accepted", ivorn="ivo://a/b#1")
+        >>> out.getvalue().split()[1:]
+        ['level=info', 'service=demo', 'logger=vohub.demo', 'event=packet.accepted', 'ivorn=ivo://a/b#1']
+        """
         self._log(logging.INFO, event, fields)
 
     def warning(self, event: str, **fields: Any) -> None:
-        """Log ``event`` at WARNING level with ``fields``."""
+        """Log ``event`` at WARNING level with ``fields``.
+
+        >>> import io
+        >>> out = io.StringIO()
+        >>> configure("demo", level="DEBUG", stream=out)
+        >>> get_logger("vohub.demo").warning("peer.slow", lag_s=2.5)
+        >>> out.getvalue().split()[1:]
+        ['level=warning', 'service=demo', 'logger=vohub.demo', 'event=peer.slow', 'lag_s=2.5']
+        """
         self._log(logging.WARNING, event, fields)
 
     def error(self, event: str, **fields: Any) -> None:
-        """Log ``event`` at ERROR level with ``fields``."""
+        """Log ``event`` at ERROR level with ``fields``.
+
+        >>> import io
+        >>> out = io.StringIO()
+        >>> configure("demo", level="DEBUG", stream=out)
+        >>> get_logger("vohub.demo").error("store.down", retry_s=5)
+        >>> out.getvalue().split()[1:]
+        ['level=error', 'service=demo', 'logger=vohub.demo', 'event=store.down', 'retry_s=5']
+        """
         self._log(logging.ERROR, event, fields)
 
     def exception(self, event: str, **fields: Any) -> None:
-        """Log ``event`` at ERROR level with ``fields`` and the current exception's text."""
+        """Log ``event`` at ERROR level with ``fields`` and the current exception's text.
+
+        >>> import io
+        >>> out = io.StringIO()
+        >>> configure("demo", fmt="json", stream=out)
+        >>> try:
+        ...     1 / 0
+        ... except ZeroDivisionError:
+        ...     get_logger("vohub.demo").exception("job.failed", job=7)
+        >>> record = json.loads(out.getvalue())
+        >>> record["level"], record["job"], record["error"]
+        ('error', 7, 'ZeroDivisionError: division by zero')
+        """
         exc = sys.exc_info()[1]
         if exc is not None:
             fields = {**fields, "error": f"{type(exc).__name__}: {exc}"}
@@ -90,6 +134,16 @@ class EventFormatter(logging.Formatter):
         self.clock = clock or (lambda: datetime.now(UTC))
 
     def format(self, record: logging.LogRecord) -> str:
+        """One line for ``record``: ``key=value`` pairs (quoted where needed) or JSON.
+
+        >>> record = logging.makeLogRecord({"name": "vohub.x", "levelname": "INFO",
+        ...                                 "msg": "started", _FIELDS: {"n": "a b"}})
+        >>> new_year = lambda: datetime(2026, 1, 1, tzinfo=UTC)
+        >>> print(EventFormatter("s", "kv", clock=new_year).format(record))
+        ts=2026-01-01T00:00:00.000Z level=info service=s logger=vohub.x event=started n="a b"
+        >>> json.loads(EventFormatter("s", "json", clock=new_year).format(record))["n"]
+        'a b'
+        """
         stamp = self.clock().strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         fields: dict[str, Any] = {
             "ts": stamp,

@@ -47,16 +47,45 @@ class OpsServer:
 
     @property
     def port(self) -> int:
-        """The bound port (useful when constructed with port 0)."""
+        """The bound port (useful when constructed with port 0), known before :meth:`start`.
+
+        >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {}))
+        >>> server.port > 0
+        True
+        >>> server.start() == server.port
+        True
+        >>> server.stop()
+        """
         return int(self._httpd.server_address[1])
 
     def start(self) -> int:
-        """Start serving in the background and return the bound port."""
+        """Start serving in the background and return the bound port.
+
+        >>> import urllib.request
+        >>> from prometheus_client import Counter
+        >>> registry = CollectorRegistry()
+        >>> Counter("demo_packets", "Packets seen.", registry=registry).inc()
+        >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {}), registry)
+        >>> port = server.start()
+        >>> b"demo_packets_total 1.0" in urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read()
+        True
+        >>> server.stop()
+        """
         self._thread.start()
         return self.port
 
     def stop(self) -> None:
-        """Stop serving and close the socket."""
+        """Stop serving and close the socket.
+
+        >>> import socket
+        >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {}))
+        >>> port = server.start()
+        >>> server.stop()
+        >>> socket.create_connection(("127.0.0.1", port))
+        Traceback (most recent call last):
+        ...
+        ConnectionRefusedError: [Errno 111] Connection refused
+        """
         self._httpd.shutdown()
         self._httpd.server_close()
 

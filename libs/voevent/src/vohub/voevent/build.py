@@ -102,7 +102,13 @@ class PacketBuilder:
     def author(
         self, ivorn: str | None = None, *, date: datetime | None = None, **contact: str
     ) -> PacketBuilder:
-        """Set ``Who``: AuthorIVORN, Date (default now, UTC) and Author contact fields."""
+        """Set ``Who``: AuthorIVORN, Date (default now, UTC) and Author contact fields.
+
+        >>> when = datetime(2020, 1, 1, tzinfo=UTC)
+        >>> who = PacketBuilder("example.org/demo").author(date=when, title="Demo").root[0]
+        >>> who.findtext("Date"), who.findtext("Author/title")
+        ('2020-01-01T00:00:00', 'Demo')
+        """
         unknown = set(contact) - {k for k, _ in _AUTHOR_TAGS}
         if unknown:
             raise TypeError(f"unknown Author field(s): {', '.join(sorted(unknown))}")
@@ -120,7 +126,11 @@ class PacketBuilder:
         return self
 
     def param(self, name: str | Param, value: object = None, **attrs: Any) -> PacketBuilder:
-        """Add a top-level ``What/Param`` (a :class:`Param` or the :func:`make_param` arguments)."""
+        """Add a top-level ``What/Param`` (a :class:`Param` or the :func:`make_param` arguments).
+
+        >>> dict(PacketBuilder("example.org/demo").param("snr", 7.5).root.find("What/Param").attrib)
+        {'name': 'snr', 'value': '7.5', 'dataType': 'float'}
+        """
         param = name if isinstance(name, Param) else make_param(name, value, **attrs)
         _param_element(self._section("What"), param)
         return self
@@ -133,7 +143,12 @@ class PacketBuilder:
         type: str | None = None,
         description: str | None = None,
     ) -> PacketBuilder:
-        """Add a ``What/Group`` of params (the schema requires at least one)."""
+        """Add a ``What/Group`` of params (the schema requires at least one).
+
+        >>> b = PacketBuilder("example.org/demo").group("flags", [make_param("ok", True)])
+        >>> b.root.find("What/Group[@name='flags']/Param").get("value")
+        'true'
+        """
         group = etree.SubElement(self._section("What"), "Group", _attrs(name=name, type=type))
         if description:
             etree.SubElement(group, "Description").text = description
@@ -144,13 +159,23 @@ class PacketBuilder:
         return self
 
     def description(self, text: str, *, section: str = "What") -> PacketBuilder:
-        """Add a Description to ``What`` (default), ``How``, ``Why`` or the root (``""``)."""
+        """Add a Description to ``What`` (default), ``How``, ``Why`` or the root (``""``).
+
+        >>> b = PacketBuilder("example.org/demo").description("A test.", section="How")
+        >>> b.root.findtext("How/Description")
+        'A test.'
+        """
         parent = self._section(section) if section else self.root
         etree.SubElement(parent, "Description").text = text
         return self
 
     def reference(self, uri: str, *, section: str = "What", **attrs: str) -> PacketBuilder:
-        """Add a ``Reference`` (uri, type, meaning, mimetype) to a section or the root."""
+        """Add a ``Reference`` (uri, type, meaning, mimetype) to a section or the root.
+
+        >>> b = PacketBuilder("example.org/demo").reference("https://example.org/lc", type="url")
+        >>> dict(b.root.find("What/Reference").attrib)
+        {'uri': 'https://example.org/lc', 'type': 'url'}
+        """
         parent = self._section(section) if section else self.root
         etree.SubElement(parent, "Reference", _attrs(uri=uri, **attrs))
         return self
@@ -170,6 +195,10 @@ class PacketBuilder:
         ``error`` is an ``Angle``/``Quantity`` or degrees; ``time`` an astropy ``Time`` or
         an aware datetime.  The system defaults to UTC-ICRS-GEO (UTC-FK5-GEO for an FK5
         ``SkyCoord``).
+
+        >>> b = PacketBuilder("example.org/demo").position(10.0, -20.0, error=0.1)
+        >>> [e.text for e in b.root.find(".//Position2D").iter("C1", "C2", "Error2Radius")]
+        ['10.0', '-20.0', '0.1']
         """
         ra_deg, dec_deg, frame = _radec(ra, dec)
         system = coord_system or f"UTC-{frame}-GEO"
@@ -193,7 +222,12 @@ class PacketBuilder:
     def how(
         self, descriptions: Iterable[str] = (), references: Iterable[Reference] = ()
     ) -> PacketBuilder:
-        """Add ``How`` descriptions and references."""
+        """Add ``How`` descriptions and references.
+
+        >>> b = PacketBuilder("example.org/demo").how(["Found by a robot."])
+        >>> b.root.findtext("How/Description")
+        'Found by a robot.'
+        """
         how = self._section("How")
         for text in descriptions:
             etree.SubElement(how, "Description").text = text
@@ -212,7 +246,12 @@ class PacketBuilder:
         concepts: Iterable[str] = (),
         names: Iterable[str] = (),
     ) -> PacketBuilder:
-        """Set ``Why``: importance, expiry, inferences, bare Concept and Name elements."""
+        """Set ``Why``: importance, expiry, inferences, bare Concept and Name elements.
+
+        >>> why = PacketBuilder("example.org/demo").why(importance=0.5, concepts=["GRB"]).root[0]
+        >>> why.get("importance"), why.findtext("Concept")
+        ('0.5', 'GRB')
+        """
         why = self._section("Why")
         for key, val in (("importance", importance), ("expires", expires)):
             if val is not None:
@@ -227,7 +266,12 @@ class PacketBuilder:
     def cite(
         self, ivorn: str, cite: str = "followup", description: str | None = None
     ) -> PacketBuilder:
-        """Cite an earlier event (followup, supersedes or retraction)."""
+        """Cite an earlier event (followup, supersedes or retraction).
+
+        >>> b = PacketBuilder("example.org/demo").cite("ivo://example.org/demo#0", "retraction")
+        >>> b.root.find("Citations/EventIVORN").get("cite")
+        'retraction'
+        """
         if cite not in CITE_TYPES:
             raise ValueError(f"cite type {cite!r} is not one of {CITE_TYPES}")
         parse_ivorn(ivorn)
@@ -241,13 +285,22 @@ class PacketBuilder:
         return self
 
     def to_bytes(self, *, pretty: bool = False) -> bytes:
-        """The packet as UTF-8 XML bytes with a declaration (not validated)."""
+        """The packet as UTF-8 XML bytes with a declaration (not validated).
+
+        >>> PacketBuilder("example.org/demo", ivorn="ivo://example.org/demo#1").to_bytes()[:38]
+        b"<?xml version='1.0' encoding='UTF-8'?>"
+        """
         return etree.tostring(
             self.root, xml_declaration=True, encoding="UTF-8", pretty_print=pretty
         )
 
     def build(self, *, pretty: bool = False) -> Packet:
-        """Serialise, validate against the XSD and parse back into a :class:`Packet`."""
+        """Serialise, validate against the XSD and parse back into a :class:`Packet`.
+
+        >>> packet = PacketBuilder("example.org/demo", role="test").param("n", 1).build()
+        >>> packet.role, packet.param("n").typed_value, packet.problems
+        ('test', 1, ())
+        """
         return parse(self.to_bytes(pretty=pretty), strict=True, source=self.ivorn)
 
 

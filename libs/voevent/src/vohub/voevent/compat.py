@@ -47,26 +47,47 @@ class MultiDict:
         raise KeyError(key)
 
     def get(self, key: str | None, default: object = None) -> object:
-        """The first value for ``key``, or ``default``."""
+        """The first value for ``key``, or ``default``.
+
+        >>> d = MultiDict([("a", 1), ("a", 3)])
+        >>> d.get("a"), d.get("b"), d.get("b", 0)
+        (1, None, 0)
+        """
         try:
             return self[key]
         except KeyError:
             return default
 
     def getlist(self, key: str | None) -> list[object]:
-        """Every value for ``key``, in document order."""
+        """Every value for ``key``, in document order.
+
+        >>> MultiDict([("a", 1), ("b", 2), ("a", 3)]).getlist("a")
+        [1, 3]
+        """
         return [v for k, v in self._items if k == key]
 
     def keys(self) -> list[str | None]:
-        """Distinct keys in first-seen order."""
+        """Distinct keys in first-seen order.
+
+        >>> MultiDict([("b", 1), ("a", 2), ("b", 3)]).keys()
+        ['b', 'a']
+        """
         return list(dict.fromkeys(k for k, _ in self._items))
 
     def allitems(self) -> list[tuple[str | None, object]]:
-        """Every ``(key, value)`` pair, duplicates included."""
+        """Every ``(key, value)`` pair, duplicates included.
+
+        >>> MultiDict([("a", 1), ("a", 2)]).allitems()
+        [('a', 1), ('a', 2)]
+        """
         return list(self._items)
 
     def allvalues(self) -> list[object]:
-        """Every value, duplicates included."""
+        """Every value, duplicates included.
+
+        >>> MultiDict([("a", 1), ("b", 2), ("a", 3)]).allvalues()
+        [1, 2, 3]
+        """
         return [v for _, v in self._items]
 
     def __iter__(self) -> Iterator[str | None]:

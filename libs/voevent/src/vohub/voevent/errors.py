@@ -27,7 +27,11 @@ class VOEventError(Exception):
 
     @property
     def nak_reason(self) -> str:
-        """The text a broker puts in a ``nak`` for this packet."""
+        """The text a broker puts in a ``nak`` for this packet.
+
+        >>> MalformedXML("<bytes>", "mismatched tag", line=3).nak_reason
+        'malformed XML: mismatched tag, line 3'
+        """
         where = f", line {self.line}" if self.line is not None else ""
         return f"{self.kind}: {self.reason}{where}"
 

@@ -38,7 +38,11 @@ class Ivorn:
 
     @property
     def stream(self) -> str:
-        """Authority plus resource key, without ``ivo://``: voeventdb's ``stream``."""
+        """Authority plus resource key, without ``ivo://``: voeventdb's ``stream``.
+
+        >>> Ivorn("gaia.cam.uk", "/alerts", "Gaia16aac").stream
+        'gaia.cam.uk/alerts'
+        """
         return self.authority + self.resource
 
     def __str__(self) -> str:

@@ -92,7 +92,16 @@ class Table:
     rows: tuple[tuple[str, ...], ...] = ()
 
     def column(self, name: str) -> tuple[str, ...]:
-        """The cells of the column whose Field is called ``name`` (KeyError if none)."""
+        """The cells of the column whose Field is called ``name`` (KeyError if none).
+
+        >>> table = Table("t", fields=(Param("x"), Param("y")), rows=(("1", "2"), ("3",)))
+        >>> table.column("y")
+        ('2', '')
+        >>> table.column("z")
+        Traceback (most recent call last):
+        ...
+        KeyError: 'z'
+        """
         index = next((i for i, f in enumerate(self.fields) if f.name == name), None)
         if index is None:
             raise KeyError(name)

@@ -80,7 +80,13 @@ class AuthorConnection(Endpoint):
 
     @property
     def ivorn(self) -> str | None:
-        """IVORN of the event being sent, once :meth:`send` succeeded."""
+        """IVORN of the event being sent, once :meth:`send` succeeded.
+
+        >>> author = AuthorConnection()
+        >>> author.send(b'<VOEvent role="test" ivorn="ivo://a/b#1"/>')
+        >>> author.ivorn, AuthorConnection().ivorn
+        ('ivo://a/b#1', None)
+        """
         return self.event.ivorn if self.event else None
 
     def send(self, packet: bytes) -> None:

@@ -131,7 +131,14 @@ class BroadcastConnection(Endpoint):
 
     @property
     def closed(self) -> bool:
-        """Whether the subscriber was dropped; the edge closes after :meth:`data_to_send`."""
+        """Whether the subscriber was dropped; the edge closes after :meth:`data_to_send`.
+
+        >>> sub = BroadcastConnection(local_ivo="ivo://hub/b", now=0.0)
+        >>> sub.closed
+        False
+        >>> sub.drop("shutting down"); sub.closed
+        True
+        """
         return self.drop_reason is not None
 
     def receive_data(self, data: bytes) -> list[Message | Unreadable]:

@@ -133,7 +133,23 @@ class Subscription:
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Start connecting now rather than at the first ``__anext__`` (needs a running loop)."""
+        """Start connecting now rather than at the first ``__anext__`` (needs a running loop).
+
+        >>> from vohub.vtp.broadcaster import BroadcastConnection
+        >>> async def demo() -> int:
+        ...     async def broker(reader, writer):  # greets, then waits for the hang-up
+        ...         writer.write(BroadcastConnection(local_ivo="ivo://b/x", now=0).data_to_send())
+        ...         await reader.read()
+        ...         writer.close()
+        ...     async with await asyncio.start_server(broker, "127.0.0.1", 0) as server:
+        ...         subscription = subscribe(*server.sockets[0].getsockname())
+        ...         subscription.start()
+        ...         await subscription.ready.wait()  # the broker's authenticate arrived
+        ...         await subscription.aclose()
+        ...     return subscription.connections
+        >>> asyncio.run(demo())
+        1
+        """
         if self._task is None and not self._closed.is_set():
             self._task = asyncio.create_task(self._run(), name=f"vtp-subscribe-{self.peer}")
 
@@ -160,7 +176,16 @@ class Subscription:
         raise StopAsyncIteration
 
     async def aclose(self) -> None:
-        """Stop reading, close the connection, and end every pending iteration."""
+        """Stop reading, close the connection, and end every pending iteration.
+
+        >>> async def demo() -> list[Event]:
+        ...     subscription = subscribe("127.0.0.1", 1)  # nobody there: it would retry forever
+        ...     subscription.start()
+        ...     await subscription.aclose()
+        ...     return [event async for event in subscription]
+        >>> asyncio.run(demo())
+        []
+        """
         self._closed.set()
         if self._task is not None:
             self._task.cancel()

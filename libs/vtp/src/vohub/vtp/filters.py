@@ -55,7 +55,11 @@ class FilterSet:
 
     @property
     def expressions(self) -> tuple[str, ...]:
-        """The source expressions, in order."""
+        """The source expressions, in order.
+
+        >>> compile_filters(["//Why", "//How"]).expressions
+        ('//Why', '//How')
+        """
         return tuple(f.expression for f in self.filters)
 
     def matches(self, root: etree._Element) -> bool:

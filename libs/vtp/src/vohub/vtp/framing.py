@@ -120,7 +120,13 @@ class FrameDecoder:
 
     @property
     def pending(self) -> int:
-        """Number of buffered bytes that do not yet form a complete frame (or are not yet read)."""
+        """Number of buffered bytes that do not yet form a complete frame (or are not yet read).
+
+        >>> decoder = FrameDecoder()
+        >>> decoder.feed(b"\\x00\\x00\\x00\\x01!\\x00")
+        >>> decoder.pending, decoder.next_frame(), decoder.pending
+        (6, b'!', 1)
+        """
         return len(self._buffer)
 
     def __iter__(self) -> Iterator[bytes]:

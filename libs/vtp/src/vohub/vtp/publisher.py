@@ -106,7 +106,16 @@ async def _submit(host: str, port: int, author: AuthorConnection) -> Ack | Nak:
 
 
 async def close_writer(writer: asyncio.StreamWriter) -> None:
-    """Close a stream, ignoring a peer that is already gone."""
+    """Close a stream, ignoring a peer that is already gone.
+
+    >>> async def demo() -> bool:
+    ...     async with await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0) as srv:
+    ...         _, writer = await asyncio.open_connection(*srv.sockets[0].getsockname())
+    ...         await close_writer(writer)
+    ...     return writer.is_closing()
+    >>> asyncio.run(demo())
+    True
+    """
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
@@ -162,6 +171,18 @@ class Publisher:
         ------
         BrokerUnreachable, ReplyTimeout
             If the broker cannot be reached or does not answer the request in time.
+
+        Examples
+        --------
+        >>> async def demo() -> bool:
+        ...     async def comet(reader, writer):  # as Comet: hangs up on a Transport message
+        ...         await reader.read(READ_SIZE)
+        ...         await close_writer(writer)
+        ...     async with await asyncio.start_server(comet, "127.0.0.1", 0) as server:
+        ...         async with Publisher(*server.sockets[0].getsockname()) as publisher:
+        ...             return await publisher.connect()
+        >>> asyncio.run(demo())
+        False
         """
         async with self._connecting:
             if self.pipelined is False or (self._link is not None and self._link.usable):
@@ -188,7 +209,22 @@ class Publisher:
         return link
 
     async def publish(self, packet: bytes) -> Ack | Nak:
-        """Send one VOEvent and return its verdict (see :func:`publish` for the errors)."""
+        """Send one VOEvent and return its verdict (see :func:`publish` for the errors).
+
+        >>> from vohub.vtp.receiver import ReceiverConnection
+        >>> async def demo() -> Ack | Nak:
+        ...     async def comet(reader, writer):  # one event per connection: ack, hang up
+        ...         conn = ReceiverConnection(local_ivo="ivo://hub/b", now=0.0)
+        ...         conn.receive_data(await reader.read(READ_SIZE))
+        ...         conn.accept(now=0.0)
+        ...         writer.write(conn.data_to_send())
+        ...         await close_writer(writer)
+        ...     async with await asyncio.start_server(comet, "127.0.0.1", 0) as server:
+        ...         async with Publisher(*server.sockets[0].getsockname(), pipelining=False) as p:
+        ...             return await p.publish(b'<VOEvent role="test" ivorn="ivo://a/b#1"/>')
+        >>> asyncio.run(demo())
+        Ack(ivorn='ivo://a/b#1', response='ivo://hub/b', timestamp='1970-01-01T00:00:00Z')
+        """
         async with self._window:
             link = await self._usable_link()
             if link is None:
@@ -206,7 +242,25 @@ class Publisher:
         return self._link if await self.connect() else None
 
     async def aclose(self) -> None:
-        """Finish: tell the broker we are done, and close once it has answered everything."""
+        """Finish: tell the broker we are done, and close once it has answered everything.
+
+        >>> from vohub.vtp.receiver import ReceiverConnection
+        >>> async def demo() -> list[bytes]:
+        ...     async def broker(reader, writer):  # grants pipelining, reads to the author's EOF
+        ...         conn = ReceiverConnection(local_ivo="ivo://b/x", now=0, allow_pipelining=True)
+        ...         conn.receive_events(await reader.read(READ_SIZE), now=0.0)
+        ...         writer.write(conn.data_to_send())
+        ...         seen.append(await reader.read())
+        ...         await close_writer(writer)
+        ...     seen: list[bytes] = []
+        ...     async with await asyncio.start_server(broker, "127.0.0.1", 0) as server:
+        ...         publisher = Publisher(*server.sockets[0].getsockname())
+        ...         await publisher.connect()
+        ...         await publisher.aclose()
+        ...     return seen
+        >>> asyncio.run(demo())
+        [b'']
+        """
         if self._link is not None:
             await self._link.finish(self.timeout)
             self._link = None

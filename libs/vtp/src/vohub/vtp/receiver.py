@@ -114,12 +114,27 @@ class ReceiverConnection(Endpoint):
 
     @property
     def closed(self) -> bool:
-        """Whether the edge should close the connection (after writing :meth:`data_to_send`)."""
+        """Whether the edge should close the connection (after writing :meth:`data_to_send`).
+
+        >>> conn = ReceiverConnection(local_ivo="ivo://hub/b", now=0.0)
+        >>> conn.closed
+        False
+        >>> conn.receive_eof(); conn.closed
+        True
+        """
         return self.state is ReceiverState.CLOSED
 
     @property
     def pipelining(self) -> bool:
-        """Whether the author opted in to several events on this connection."""
+        """Whether the author opted in to several events on this connection.
+
+        >>> from vohub.vtp.framing import encode_frame
+        >>> from vohub.vtp.messages import encode
+        >>> conn = ReceiverConnection(local_ivo="ivo://hub/b", now=0.0, allow_pipelining=True)
+        >>> hello = encode_frame(encode(Authenticate("ivo://me/a", pipelining=True), 0.0))
+        >>> conn.pipelining, conn.receive_events(hello, now=0.0), conn.pipelining
+        (False, [], True)
+        """
         return self.state in (ReceiverState.PIPELINING, ReceiverState.DRAINING)
 
     def timed_out(self, now: float) -> bool:

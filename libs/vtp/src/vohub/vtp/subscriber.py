@@ -96,7 +96,11 @@ class SubscriberConnection(Endpoint):
 
     @property
     def deadline(self) -> float:
-        """Time after which, without any readable message, the broker counts as gone."""
+        """Time after which, without any readable message, the broker counts as gone.
+
+        >>> SubscriberConnection(local_ivo=None, now=10.0, idle_timeout=60.0).deadline
+        70.0
+        """
         return self.last_activity + self.idle_timeout
 
     def timed_out(self, now: float) -> bool:
