@@ -1,4 +1,4 @@
-"""Root pytest configuration: shared fixtures come from plugins in libs/testing."""
+"""Root pytest configuration: shared fixtures come from plugins in tests/support (vohub.testing)."""
 
 pytest_plugins = [
     "vohub.testing.fixtures",
