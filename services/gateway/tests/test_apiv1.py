@@ -223,6 +223,17 @@ def test_post_is_json_405(client: Any) -> None:
     assert r.json["error"]["code"] == 405
 
 
+def test_head_has_the_get_headers_and_no_body(client: Any, archive: Any) -> None:
+    archive.count_reply = 7
+    got = client.simulate_get("/apiv1/count")
+    head = client.simulate_head("/apiv1/count")
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(got.content))
+    assert head.headers["content-type"] == "application/json"
+    assert client.simulate_head("/apiv1/nowhere").status_code == 404
+
+
 def test_root_document(client: Any) -> None:
     body = client.simulate_get("/apiv1/").json
     assert body["api_version"] == "apiv1"

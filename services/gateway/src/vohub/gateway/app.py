@@ -35,6 +35,23 @@ class UriLimit:
             raise UriTooLong(message, "uri")
 
 
+class HeadAsGet:
+    """Answers HEAD with the GET responder's headers (falcon then drops the body), as Flask did."""
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        """Route a HEAD request to the resource's ``on_get``."""
+        if req.method == "HEAD":
+            req.context.head = True
+            req.method = "GET"
+
+    def process_response(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    ) -> None:
+        """Restore the method, so the response goes out without a body."""
+        if req.context.get("head"):
+            req.method = "HEAD"
+
+
 def create_app(
     config: GatewayConfig, archive: ArchiveClient | None = None
 ) -> falcon.App[falcon.Request, falcon.Response]:
@@ -51,7 +68,7 @@ def create_app(
             deadline_s=config.archive_deadline_s,
             retries=config.archive_retries,
         )
-    middleware: list[Any] = [MetricsMiddleware(), UriLimit(config.max_uri_bytes)]
+    middleware: list[Any] = [MetricsMiddleware(), UriLimit(config.max_uri_bytes), HeadAsGet()]
     app = falcon.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False
