@@ -44,7 +44,13 @@ def packet() -> PacketMaker:
 
 
 @pytest.fixture
-async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
+def judge_workers() -> int:
+    """Judge processes of the brokers ``app_factory`` starts (a module may parametrize it)."""
+    return 0
+
+
+@pytest.fixture
+async def app_factory(tmp_path: Path, judge_workers: int) -> AsyncIterator[AppFactory]:
     """``await app_factory(**settings)``: a started in-process broker on port 0 everywhere."""
     apps: list[BrokerApp] = []
 
@@ -56,6 +62,7 @@ async def app_factory(tmp_path: Path) -> AsyncIterator[AppFactory]:
             "data_dir": tmp_path / f"broker{len(apps)}",
             "local_ivo": "ivo://vohub.test/unit",
             "iamalive_interval": 0.5,
+            "judge_workers": judge_workers,
         }
         config = load(env={}, overrides={**base, **settings})
         app = BrokerApp(config, archive=archive)

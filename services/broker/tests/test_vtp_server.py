@@ -5,12 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
+import pytest
+
 from vohub.vtp import Ack, Authenticate, FrameDecoder, Message, Nak, decode, encode, encode_frame
 from vohub.vtp.client import Publisher, subscribe
 
 from .conftest import AppFactory, PacketMaker, wait_for
 
 ASK = encode_frame(encode(Authenticate("ivo://vohub.test/author", pipelining=True), 0.0))
+
+
+@pytest.fixture(params=[0, 1], ids=["in-process", "judge-process"])
+def judge_workers(request: pytest.FixtureRequest) -> int:
+    """Every test here runs with the parse and XSD check in the broker, then in a judge."""
+    return int(request.param)
 
 
 async def exchange(port: int, data: bytes, *, half_close: bool = True) -> list[Message]:

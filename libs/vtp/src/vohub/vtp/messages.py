@@ -89,12 +89,23 @@ class Event:
     """An incoming VOEvent: the exact bytes received, its IVORN and role, and its parsed root.
 
     ``raw`` is what gets relayed, unchanged, because downstream brokers de-duplicate on the bytes.
+    An event read by its head only (:func:`vohub.vtp.receiver.peek_event`) has no ``tree`` yet;
+    :attr:`element` parses it on first use.
     """
 
     raw: bytes
     ivorn: str
     role: str
-    element: etree._Element = field(compare=False, repr=False)
+    tree: etree._Element | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def element(self) -> etree._Element:
+        """The parsed root (parsed on first use if read by its head; MalformedMessage if bad)."""
+        tree = self.tree
+        if tree is None:
+            tree = parse_xml(self.raw)
+            object.__setattr__(self, "tree", tree)
+        return tree
 
 
 TransportMessage = Ack | Nak | IAmAlive | Authenticate

@@ -5,10 +5,20 @@ from __future__ import annotations
 import enum
 from collections import deque
 
+from vohub.vtp import canonical
 from vohub.vtp._endpoint import Endpoint
 from vohub.vtp.errors import IllegalTransition, UnknownMessage, VTPError
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
-from vohub.vtp.messages import Ack, Authenticate, Event, Message, Nak, Unreadable
+from vohub.vtp.messages import (
+    VOEVENT_ROLES,
+    Ack,
+    Authenticate,
+    Event,
+    Message,
+    Nak,
+    Unreadable,
+    decode,
+)
 
 #: Comet closes an author connection this long after connect, data or not.
 RECEIVE_TIMEOUT = 20.0
@@ -76,6 +86,10 @@ class ReceiverConnection(Endpoint):
         Largest event accepted; at least Comet's 99 999 bytes.
     allow_pipelining
         Grant an author's request for several events on this connection (see the module).
+    read_heads
+        Read events by their root start tag only when plainly written
+        (:func:`peek_event`: no tree), for a broker that parses and checks
+        them elsewhere; it then reports one that proves unreadable with :meth:`unreadable`.
 
     Examples
     --------
@@ -98,6 +112,7 @@ class ReceiverConnection(Endpoint):
         peer: str | None = None,
         max_frame_size: int = DEFAULT_MAX_FRAME_SIZE,
         allow_pipelining: bool = False,
+        read_heads: bool = False,
     ) -> None:
         super().__init__(
             peer=peer, max_frame_size=max_frame_size, max_send_size=COMET_MAX_FRAME_SIZE
@@ -107,6 +122,7 @@ class ReceiverConnection(Endpoint):
         self.connected_at = now
         self.deadline = now + timeout
         self.allow_pipelining = allow_pipelining
+        self.read_heads = read_heads
         self.state = ReceiverState.AWAITING_EVENT
         self.event: Event | None = None
         self.awaiting: deque[str] = deque()  # IVORNs (not events: their trees can go early)
@@ -284,6 +300,34 @@ class ReceiverConnection(Endpoint):
             return
         self._decoder.close()
 
+    def unreadable(self, error: VTPError) -> None:
+        """The oldest event awaiting its verdict (read by its head) proved unreadable.
+
+        The connection ends as if its frame were unreadable: no reply for it nor for the
+        events after it (dropped), and a close once the verdicts already queued are written.
+
+        Examples
+        --------
+        >>> from vohub.vtp.framing import encode_frame
+        >>> from vohub.vtp.errors import MalformedMessage
+        >>> conn = ReceiverConnection(local_ivo="ivo://hub/b", now=0.0, read_heads=True)
+        >>> _ = conn.receive_data(encode_frame(b'<VOEvent role="test" ivorn="ivo://a/b#1">'))
+        >>> conn.unreadable(MalformedMessage("not well-formed XML"))
+        >>> conn.closed, conn.data_to_send()
+        (True, b'')
+        """
+        self._verdict_for("drop")
+        self.awaiting.clear()
+        self.error = error
+        self.state = ReceiverState.CLOSED
+
+    def _message(self, payload: bytes) -> Message:
+        if self.read_heads:
+            event = peek_event(payload)
+            if event is not None:
+                return event
+        return decode(payload)
+
     def _take(self, message: Message | Unreadable, now: float) -> Event | None:
         if isinstance(message, Unreadable):
             raise message.error
@@ -329,3 +373,28 @@ class ReceiverConnection(Endpoint):
                 f"cannot {action}: connection is {self.state.value}", peer=self.peer
             )
         return self.awaiting[0]
+
+
+def peek_event(payload: bytes) -> Event | None:
+    """A VOEvent read by its root start tag only (no tree), when that is plainly enough; else None.
+
+    For a broker that checks the rest elsewhere: IVORN and role come from
+    :func:`vohub.vtp.canonical.event_head`, when a parser would read them the same (printable
+    ASCII, no whitespace, a known role). None means "decode it in full" (which names what is
+    wrong). It is not proved well-formed: :attr:`~vohub.vtp.messages.Event.element` raises.
+
+    Examples
+    --------
+    >>> event = peek_event(b'<VOEvent role="test" ivorn="ivo://a.b/c#1"><Who/></VOEvent>')
+    >>> event.ivorn, event.role, event.tree
+    ('ivo://a.b/c#1', 'test', None)
+    >>> peek_event(b'<VOEvent role="drill" ivorn="ivo://a.b/c#1"/>') is None
+    True
+    """
+    head = canonical.event_head(payload)
+    if head is None:
+        return None
+    ivorn, role = head
+    if role not in VOEVENT_ROLES or not ivorn.isascii() or not ivorn.isprintable() or " " in ivorn:
+        return None
+    return Event(payload, ivorn, role)

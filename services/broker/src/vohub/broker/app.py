@@ -24,8 +24,9 @@ from vohub.broker.filters import FilterSandbox
 from vohub.broker.forward import ArchiveClient, Forwarder, GrpcArchive
 from vohub.broker.grpc_api import BrokerServicer
 from vohub.broker.handlers import ExecHandler
+from vohub.broker.judge import JudgeProcess
 from vohub.broker.metrics import Metrics
-from vohub.broker.pipeline import Handler, Validator
+from vohub.broker.pipeline import Handler
 from vohub.broker.pipeline.accept import Acceptor
 from vohub.broker.pipeline.schema import CheckSchema
 from vohub.broker.pipeline.seen import CheckPreviouslySeen
@@ -98,14 +99,14 @@ class BrokerApp:
             )
             for argv in config.commands()
         ]
-        validators: list[Validator] = [
-            CheckWhitelist(config.networks("author_whitelist")),
-            CheckSchema(strict=config.validation == "strict"),
-            CheckPreviouslySeen(self.seen),  # last: it reserves the IVORN
-        ]
+        strict = config.validation == "strict"
+        self.judge = JudgeProcess(strict=strict) if config.judge_workers else None
         handlers: list[Handler] = [self.fanout, *(_exec_handler(e) for e in self.execs)]
         self.acceptor = Acceptor(
-            validators=validators,
+            screens=[CheckWhitelist(config.networks("author_whitelist"))],
+            checks=[CheckSchema(strict=strict)],
+            dedup=CheckPreviouslySeen(self.seen),  # last: it reserves the IVORN
+            judge=self.judge,
             handlers=handlers,
             seen=self.seen,
             spool=self.spool,
@@ -145,6 +146,8 @@ class BrokerApp:
     async def start(self) -> Ports:
         """Bind every listener, start the background tasks, then report SERVING."""
         await self.sandbox.start()
+        if self.judge is not None:
+            await self.judge.start()
         self._spawn(self.fanout.run(), self._prune_forever(), self._forward_forever())
         await self._start_vtp()
         await self._start_grpc()
@@ -261,6 +264,8 @@ class BrokerApp:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.spool.close()
         await self.sandbox.close()
+        if self.judge is not None:
+            await self.judge.close()
         if isinstance(self.archive, GrpcArchive):
             await self.archive.close()
         self.seen.close()

@@ -79,6 +79,11 @@ def _positive(value: float) -> None:
         raise ValueError(f"must be positive, not {value!r}")
 
 
+def _judges(value: int) -> None:
+    if value not in (0, 1):
+        raise ValueError(f"must be 0 (in the broker process) or 1, not {value!r}")
+
+
 def _heartbeat(value: float) -> None:
     if not 0 < value < PEER_SILENCE_LIMIT:
         raise ValueError(
@@ -114,6 +119,9 @@ class BrokerConfig:
     subscriber_whitelist: list[str] = checked(["0.0.0.0/0", "::/0"], _cidr, each=True)
     # --- acceptance
     validation: Literal["strict", "lenient"] = "strict"
+    #: Processes that parse and XSD-check VTP authors' packets off the event loop (0: the
+    #: broker's own process does it; at most 1 for now: dedup needs one ordered stream).
+    judge_workers: int = checked(0, _judges)
     max_inbound_bytes: int = checked(1_000_000, _inbound)
     max_outbound_vtp_bytes: int = checked(COMET_FRAME_LIMIT, _outbound)
     author_timeout: float = checked(20.0, _positive)

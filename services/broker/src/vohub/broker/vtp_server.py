@@ -9,23 +9,31 @@ written in the order of the events, several per write when several are ready, un
 author closes its side or stays silent for ``timeout`` seconds. Unreadable data, non-VOEvent
 messages and oversize frames get a close with no reply; so does a one-shot connection that
 has not delivered its event by its deadline (Comet: 20 s from connect).
+
+With a judge process (``judge_workers = 1``), events are read by their heads only and their
+parse and XSD check happen there (:mod:`.judge`); one that proves unreadable ends the
+connection just as an unreadable frame does, and the events after it are never judged.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
-from vohub.broker.pipeline import Outcome, Source
+from vohub.broker.judge import Verdicts
+from vohub.broker.judge_worker import UNREADABLE
+from vohub.broker.pipeline import Outcome, Refusal, Source
 from vohub.broker.pipeline.accept import Acceptor
 from vohub.broker.vtp_subscriber import VtpSubscriber
 from vohub.common.addresses import Address
 from vohub.common.logs import get_logger
 from vohub.vtp import Event, ReceiverConnection, VTPError
+from vohub.vtp.errors import MalformedMessage
 
 log = get_logger("vohub.broker.author")
 
@@ -56,6 +64,7 @@ class VtpAuthor(asyncio.Protocol):
         self.verdicts: deque[Verdict] = deque()
         self.backlog: deque[Event] = deque()
         self.judging = False
+        self.broken = False  # an event proved unreadable: nothing after it is judged
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -70,6 +79,7 @@ class VtpAuthor(asyncio.Protocol):
             peer=self.peer,
             max_frame_size=self.policy.max_frame_size,
             allow_pipelining=self.policy.pipelining,
+            read_heads=self.acceptor.judge is not None,
         )
         self.timer = asyncio.get_running_loop().call_later(self.policy.timeout, self._expire)
 
@@ -89,14 +99,52 @@ class VtpAuthor(asyncio.Protocol):
         """Judge the backlog a slice at a time: each slice is relayed before the next is judged."""
         backlog = self.backlog
         events = [backlog.popleft() for _ in range(min(len(backlog), JUDGE_SLICE))]
-        for verdict in self.acceptor.offer_many(events, self.source):
-            self.verdicts.append(verdict)
-            if not isinstance(verdict, Outcome):
-                verdict.add_done_callback(self._settled)
+        if self.acceptor.judge is None:
+            for verdict in self.acceptor.offer_many(events, self.source):
+                self._expect(verdict)
+        else:
+            self._send_to_judge(events)
         self.judging = bool(backlog)
         if self.judging:
             asyncio.get_running_loop().call_soon(self._judge)
         self._answer()
+
+    def _expect(self, verdict: Verdict) -> None:
+        self.verdicts.append(verdict)
+        if not isinstance(verdict, Outcome):
+            verdict.add_done_callback(self._settled)
+
+    def _send_to_judge(self, events: list[Event]) -> None:
+        """Screen ``events`` here, and send those that pass to the judge process."""
+        assert self.acceptor.judge is not None
+        loop = asyncio.get_running_loop()
+        passed: list[tuple[Event, asyncio.Future[Outcome]]] = []
+        for event in events:
+            verdict: Verdict | None = self.acceptor.screen(event, self.source)
+            if verdict is None:
+                verdict = loop.create_future()
+                passed.append((event, verdict))
+            self._expect(verdict)
+        if passed:
+            judged = self.acceptor.judge.judge([event.raw for event, _ in passed])
+            judged.add_done_callback(functools.partial(self._judged, passed))
+
+    def _judged(
+        self, passed: list[tuple[Event, asyncio.Future[Outcome]]], judged: asyncio.Future[Verdicts]
+    ) -> None:
+        """Dedup and spool the judged events, in order, up to the first unreadable one."""
+        ready: list[tuple[Event, Refusal | None, asyncio.Future[Outcome]]] = []
+        for (event, verdict), refusal in zip(passed, judged.result(), strict=True):
+            if self.broken:
+                break
+            if refusal is not None and refusal.label == UNREADABLE:
+                self.broken = True
+                self.backlog.clear()
+                verdict.set_result(Outcome("rejected", event.ivorn, refusal.reason, UNREADABLE))
+            else:
+                ready.append((event, refusal, verdict))
+        if ready:
+            self.acceptor.offer_judged(ready, self.source)
 
     def _settled(self, verdict: asyncio.Future[Outcome]) -> None:
         if self.verdicts and self.verdicts[0] is verdict:
@@ -115,6 +163,12 @@ class VtpAuthor(asyncio.Protocol):
             else:
                 break
             verdicts.popleft()
+            if outcome.label == UNREADABLE:
+                error = MalformedMessage(outcome.reason, peer=self.peer, ivorn=outcome.ivorn)
+                log.warning("author.unreadable", peer=self.peer, error=str(error))
+                self.conn.unreadable(error)
+                verdicts.clear()
+                break
             if outcome.accepted or (outcome.status == "duplicate" and self.policy.duplicate_ack):
                 self.conn.accept(now)
             else:

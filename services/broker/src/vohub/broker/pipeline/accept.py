@@ -11,6 +11,13 @@ fsync is under way: alerts reach subscribers without waiting for the disk (an fs
 relayed but not yet durable: its author gets no ack and resends it, and subscribers then see
 it twice (downstream brokers drop the repeat). ``relay="durable"`` closes that window and
 relays only durable packets.
+
+The validators come in three stages: *screens* that need no parse (the author whitelist),
+*checks* that read the parsed tree (schema), and *dedup* (last: it reserves the IVORN). With a
+:class:`~vohub.broker.judge.JudgeProcess`, an edge that read its packets by their heads only
+(a VTP author connection) has the checks done in the judge's process: it calls
+:meth:`Acceptor.screen`, then the judge, then :meth:`Acceptor.offer_judged` with the
+verdicts, batch after batch in the order sent, so dedup still sees packets in arrival order.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from prometheus_client import Counter
 from vohub.broker.dedup import SeenStore
 from vohub.broker.errors import SpoolClosed
 from vohub.broker.fanout import Accepted
+from vohub.broker.judge import JudgeProcess
 from vohub.broker.metrics import Metrics
 from vohub.broker.pipeline import Handler, Outcome, Refusal, Source, Validator
 from vohub.broker.spool import Record, Spool
@@ -38,21 +46,27 @@ log = get_logger("vohub.broker.packet")
 
 
 class Acceptor:
-    """Judges packets with ``validators`` (dedup last), spools the accepted, runs ``handlers``."""
+    """Judges packets (screens, checks, dedup), spools the accepted, runs ``handlers``."""
 
     def __init__(
         self,
         *,
-        validators: Sequence[Validator],
+        screens: Sequence[Validator],
+        checks: Sequence[Validator],
+        dedup: Validator,
         handlers: Sequence[Handler],
         seen: SeenStore,
         spool: Spool,
         metrics: Metrics,
         max_bytes: int,
         relay_early: bool = True,
+        judge: JudgeProcess | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.validators = list(validators)
+        self.screens = list(screens)
+        self.dedup = dedup
+        self.validators = [*screens, *checks, dedup]
+        self.judge = judge
         self.handlers = list(handlers)
         self.seen = seen
         self.spool = spool
@@ -85,8 +99,7 @@ class Acceptor:
         """
         self._counter(self.metrics.received, source.path).inc()
         if len(raw) > self.max_bytes:
-            message = f"packet of {len(raw)} bytes exceeds the limit of {self.max_bytes} bytes"
-            return self._refuse("", Refusal("too_large", message), source)
+            return self._too_large(len(raw), source)
         if event is None:
             try:
                 event = parse_event(raw)
@@ -108,7 +121,47 @@ class Acceptor:
         finally:
             self.seen.forget()
 
-    def _accept(self, event: Event, source: Source) -> Outcome | asyncio.Future[Outcome]:
+    def screen(self, event: Event, source: Source) -> Outcome | None:
+        """Count ``event`` in and run the checks that need no parse: a refusal, or None.
+
+        The first step for a packet read by its head only; the judge comes next.
+        """
+        self._counter(self.metrics.received, source.path).inc()
+        if len(event.raw) > self.max_bytes:
+            return self._too_large(len(event.raw), source)
+        for validator in self.screens:
+            refusal = validator(event, source)
+            if refusal is not None:
+                return self._refuse(event.ivorn, refusal, source)
+        return None
+
+    def offer_judged(
+        self,
+        judged: Sequence[tuple[Event, Refusal | None, asyncio.Future[Outcome]]],
+        source: Source,
+    ) -> None:
+        """Settle each screened ``(event, judge's refusal or None, verdict)`` in order: dedup,
+        spool; each ``verdict`` is resolved as :meth:`offer`'s would be."""
+        self.seen.prefetch([event.ivorn for event, refusal, _ in judged if refusal is None])
+        try:
+            for event, refusal, verdict in judged:
+                refusal = refusal or self.dedup(event, source)
+                if refusal is not None:
+                    verdict.set_result(self._refuse(event.ivorn, refusal, source))
+                else:
+                    outcome = self._accept(event, source, verdict)
+                    if isinstance(outcome, Outcome):
+                        verdict.set_result(outcome)
+        finally:
+            self.seen.forget()
+
+    def _too_large(self, size: int, source: Source) -> Outcome:
+        message = f"packet of {size} bytes exceeds the limit of {self.max_bytes} bytes"
+        return self._refuse("", Refusal("too_large", message), source)
+
+    def _accept(
+        self, event: Event, source: Source, verdict: asyncio.Future[Outcome] | None = None
+    ) -> Outcome | asyncio.Future[Outcome]:
         received = self.clock()
         try:
             durable = self.spool.append(event.ivorn, event.raw, received)
@@ -121,7 +174,8 @@ class Acceptor:
             self._run_handlers(accepted)
         else:
             later = accepted
-        verdict: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        if verdict is None:
+            verdict = asyncio.get_running_loop().create_future()
         settle = functools.partial(
             self._settle, verdict, event.ivorn, len(event.raw), source, later
         )
