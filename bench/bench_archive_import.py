@@ -45,6 +45,7 @@ PEER_PINS = [
     "Jinja2<3.0",
     "itsdangerous<2.0",
     "MarkupSafe<2.1",
+    "gunicorn<23",  # bench_gateway serves it
 ]
 PG_HOST = "postgresql://postgres@127.0.0.1:5432"
 PG_SA = PG_HOST.replace("postgresql://", "postgresql+psycopg2://")
@@ -138,10 +139,11 @@ def python38() -> list[str]:
 def peer_python() -> Path:
     """The peer venv's python, building the venv on first use."""
     python = PEER_VENV / "bin" / "python"
-    if not python.exists():
+    if not (PEER_VENV / "bin" / "gunicorn").exists():  # the last pin: the venv is complete
         print("building the voeventdb.server 1.3.4 peer under bench/.peers ...", flush=True)
         PEERS.mkdir(parents=True, exist_ok=True)
-        subprocess.run([*python38(), "-m", "venv", str(PEER_VENV)], check=True)
+        if not python.exists():
+            subprocess.run([*python38(), "-m", "venv", str(PEER_VENV)], check=True)
         subprocess.run([str(python), "-m", "pip", "install", "-q", *PEER_PINS], check=True)
     return python
 

@@ -12,7 +12,7 @@ interleaved (vohub first, then voeventdb first, ...); the table gives medians ov
 requests/s, p50 and p99, the ratios, and the CPU milliseconds per request of each process
 group (archive, gateway workers, voeventdb workers, PostgreSQL backends of this database).
 
-voeventdb.server runs from a Python 3.8 virtualenv in ``bench/.peers/voeventdb-server``
+voeventdb.server runs from the Python 3.8 virtualenv that bench_archive_import.py builds
 (created on first use, with the 2016-era pins it needs).
 
     .venv/bin/python bench/bench_gateway.py [--packets N] [--workers 2] [--seconds 10] [--rounds 3]
@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import random
-import shutil
 import signal
 import statistics
 import subprocess
@@ -36,16 +35,11 @@ from pathlib import Path
 from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_archive_import import peer_python
 from gateway_loadgen import run_load
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-PEER = HERE / ".peers" / "voeventdb-server"
-PEER_PINS = [
-    "voeventdb.server==1.3.4", "Flask==1.1.4", "Werkzeug==1.0.1", "SQLAlchemy==1.3.24",
-    "psycopg2-binary", "voevent-parse==1.0.3", "gunicorn<23", "Jinja2<3.1",
-    "itsdangerous<2.1", "MarkupSafe<2.1",
-]  # fmt: skip
 ADMIN = os.environ.get("VOHUB_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
 DB_NAME = "vohub_bench_gateway"
 STREAMS = [
@@ -63,17 +57,6 @@ from voeventdb.server.restapi.app import app
 session_registry.configure(bind=create_engine({url!r}, pool_size=4))
 application = app
 """
-
-
-def ensure_peer() -> Path:
-    """The voeventdb.server virtualenv (Python 3.8), created with pinned packages if missing."""
-    python = PEER / "bin" / "python"
-    if python.exists():
-        return python
-    base = shutil.which("python3.8") or str(Path.home() / ".pyenv/versions/3.8.18/bin/python3.8")
-    subprocess.run([base, "-m", "venv", str(PEER)], check=True)
-    subprocess.run([str(PEER / "bin/pip"), "install", "-q", *PEER_PINS], check=True)
-    return python
 
 
 def psql(sql: str, db: str = "postgres") -> str:
@@ -221,7 +204,7 @@ def start_vohub(
 def start_peer(
     workdir: Path, workers: int, threads: int
 ) -> tuple[str, list[subprocess.Popen[bytes]]]:
-    python = ensure_peer()
+    python = peer_python()
     (workdir / "peer_wsgi.py").write_text(WSGI_PEER.format(url=db_url()))
     port = free_port()
     argv = [
