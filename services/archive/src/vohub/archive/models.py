@@ -89,13 +89,16 @@ class VOEvent(Base):
     __table_args__ = (
         CheckConstraint(_in("role", ROLES), name="role"),
         Index("ix_voevent_author_datetime_id", "author_datetime", "id"),
+        # PostgreSQL: a list page of IVORNs by stream or role is an index-only scan (0004).
+        Index("ix_voevent_stream_id", "stream", "id", postgresql_include=["ivorn"]),
+        Index("ix_voevent_role_id", "role", "id", postgresql_include=["ivorn"]),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     received: Mapped[datetime] = mapped_column(UtcDateTime)
     ivorn: Mapped[str] = mapped_column(BinaryText, unique=True)
-    stream: Mapped[str] = mapped_column(BinaryText, index=True)
-    role: Mapped[str] = mapped_column(String(16), index=True)
+    stream: Mapped[str] = mapped_column(BinaryText)
+    role: Mapped[str] = mapped_column(String(16))
     version: Mapped[str | None] = mapped_column(String)
     author_ivorn: Mapped[str | None] = mapped_column(String)
     author_datetime: Mapped[datetime | None] = mapped_column(UtcDateTime)
