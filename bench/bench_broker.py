@@ -16,9 +16,10 @@ Three ways of running, interleaved so that machine noise hits all alike:
 vohub runs as ``vohub broker`` with no archive (its spool still fsyncs every accepted packet
 before the ack). Latency runs from just before the author writes an event (or opens its
 connection) to its receipt by a subscriber (``time.perf_counter``, CLOCK_MONOTONIC: one clock
-for every process on the machine). Broker CPU is the broker process's user+system time over
-the run, per accepted event; "gen CPU" is the load generator's (the author, and the subscriber
-processes until their last event), as a share of one core.
+for every process on the machine). Broker CPU is the broker's user+system time over the run,
+per accepted event, its child processes included (vohub's judge and filter workers); "gen CPU"
+is the load generator's (the author, and the subscriber processes until their last event), as
+a share of one core.
 
 Why 32 events in flight by default: Comet is CPU-bound and its throughput still rises up to
 about 32 concurrent author connections (at 8 it idles between connections); past about 50
@@ -99,8 +100,16 @@ def unique(packets: list[bytes], tag: str) -> list[bytes]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of process ``pid`` (all its threads) so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    """User + system CPU time of process ``pid`` (all its threads) and its live children."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return _cpu(pid) + sum(_cpu(int(child)) for child in children)
+
+
+def _cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except FileNotFoundError:  # a child that just exited
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / TICK
 
 

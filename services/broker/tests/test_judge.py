@@ -94,3 +94,21 @@ async def test_a_worker_that_cannot_run_refuses_batches_instead_of_hanging(
         assert [v.label if v else None for v in verdicts] == ["unavailable"]
     finally:
         await judge.close()
+
+
+@pytest.mark.parametrize("judge_workers", [0, 1])
+async def test_one_shot_authors_at_once_each_get_their_verdict_and_a_repeat_is_caught(
+    app_factory: AppFactory, packet: PacketMaker, judge_workers: int
+) -> None:
+    app = await app_factory(judge_workers=judge_workers)
+    packets = [packet(i) for i in range(20)] + [packet(7)]
+    replies = await asyncio.gather(
+        *(exchange(app.ports.receive, encode_frame(p), half_close=False) for p in packets)
+    )
+    assert all(len(r) == 1 for r in replies)
+    kinds = [type(r[0]).__name__ for r in replies]
+    assert kinds.count("Ack") == 20
+    assert kinds.count("Nak") == 1
+    assert {r[0].ivorn for r in replies if isinstance(r[0], Ack)} == {
+        f"{UNIT}#test-{i}" for i in range(20)
+    }

@@ -121,7 +121,7 @@ class BrokerConfig:
     validation: Literal["strict", "lenient"] = "strict"
     #: Processes that parse and XSD-check VTP authors' packets off the event loop (0: the
     #: broker's own process does it; at most 1 for now: dedup needs one ordered stream).
-    judge_workers: int = checked(0, _judges)
+    judge_workers: int = checked(1, _judges)
     max_inbound_bytes: int = checked(1_000_000, _inbound)
     max_outbound_vtp_bytes: int = checked(COMET_FRAME_LIMIT, _outbound)
     author_timeout: float = checked(20.0, _positive)

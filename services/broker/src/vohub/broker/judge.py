@@ -3,11 +3,12 @@
 Parsing a packet and validating it against its XSD is most of what a broker does per packet
 that does not depend on the broker's state. :class:`JudgeProcess` hands batches of raw
 packets to a worker process (:mod:`.judge_worker`) over pipes and resolves one future per
-batch with the verdicts, in the order the batches were sent, so the caller can decide dedup
-afterwards, in arrival order. A worker that dies is restarted and given every batch still
-unanswered, again in order; a batch that it dies on twice is refused as ``unavailable``
-rather than left hanging. (Threads would not help: the worker would fight the busy event
-loop for the GIL.)
+batch with the verdicts, in the order the batches were asked for, so the caller can decide
+dedup afterwards, in arrival order. The batches asked for in one turn of the event loop (one
+packet from each of many one-shot authors) go to the worker as one message. A worker that
+dies is restarted and given every message still unanswered, again in order; one that it dies
+on twice is refused as ``unavailable`` rather than left hanging. (Threads would not help: a
+worker thread fights the busy event loop for the GIL: measured slower.)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import itertools
 import pickle
 import sys
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from vohub.broker.filter_worker import frame
 from vohub.broker.pipeline import Refusal
@@ -35,10 +36,21 @@ Verdicts = list[Refusal | None]
 
 @dataclass(slots=True)
 class _Batch:
+    """What goes to the worker in one message: the requests of one turn of the event loop."""
+
     batch_id: int
-    packets: list[bytes]
-    verdicts: asyncio.Future[Verdicts]
+    packets: list[bytes] = field(default_factory=list)
+    parts: list[tuple[asyncio.Future[Verdicts], int]] = field(default_factory=list)
+    sealed: bool = False
     attempts: int = 0
+
+    def resolve(self, verdicts: Verdicts) -> None:
+        """Hand each request its share of ``verdicts``."""
+        start = 0
+        for future, count in self.parts:
+            if not future.done():
+                future.set_result(verdicts[start : start + count])
+            start += count
 
 
 class JudgeProcess:
@@ -56,6 +68,7 @@ class JudgeProcess:
         self._ids = itertools.count(1)
         self._closing = False
         self._deaths = 0  # in a row, without an answer in between
+        self._open: _Batch | None = None  # requests of this turn, sent at its end
 
     async def start(self) -> None:
         """Spawn the worker and send it every batch still unanswered."""
@@ -68,17 +81,29 @@ class JudgeProcess:
             stdout=asyncio.subprocess.PIPE,
         )
         for batch in self._outstanding:
-            self._send(batch)
+            if batch.sealed:
+                self._send(batch)
         self._reader = asyncio.get_running_loop().create_task(self._read(self._proc))
 
     def judge(self, packets: list[bytes]) -> asyncio.Future[Verdicts]:
         """The verdicts on ``packets`` (None: passes), resolved after every earlier batch's."""
-        verdicts: asyncio.Future[Verdicts] = asyncio.get_running_loop().create_future()
-        batch = _Batch(next(self._ids), packets, verdicts)
-        self._outstanding.append(batch)
-        if self._proc is not None:
-            self._send(batch)
+        loop = asyncio.get_running_loop()
+        verdicts: asyncio.Future[Verdicts] = loop.create_future()
+        batch = self._open
+        if batch is None:
+            batch = self._open = _Batch(next(self._ids))
+            self._outstanding.append(batch)
+            loop.call_soon(self._seal)
+        batch.packets += packets
+        batch.parts.append((verdicts, len(packets)))
         return verdicts
+
+    def _seal(self) -> None:
+        batch, self._open = self._open, None
+        if batch is not None:
+            batch.sealed = True
+            if self._proc is not None:
+                self._send(batch)
 
     def _send(self, batch: _Batch) -> None:
         assert self._proc is not None
@@ -96,8 +121,7 @@ class JudgeProcess:
                 batch = self._outstanding.popleft()
                 assert batch.batch_id == batch_id, "the judge answers batches in order"
                 self._deaths = 0
-                if not batch.verdicts.done():
-                    batch.verdicts.set_result([_refusal(v) for v in verdicts])
+                batch.resolve([_refusal(v) for v in verdicts])
         except (asyncio.IncompleteReadError, ConnectionError):
             if not self._closing:
                 await self._restart(proc)
@@ -110,8 +134,7 @@ class JudgeProcess:
         if self._outstanding and self._outstanding[0].attempts >= ATTEMPTS:  # it kills it
             batch = self._outstanding.popleft()
             reason = "the validator process failed on this packet"
-            if not batch.verdicts.done():
-                batch.verdicts.set_result([Refusal("unavailable", reason)] * len(batch.packets))
+            batch.resolve([Refusal("unavailable", reason)] * len(batch.packets))
         self._proc = None
         await asyncio.sleep(min(0.05 * 2**self._deaths, MAX_BACKOFF))
         if not self._closing:
@@ -132,9 +155,7 @@ class JudgeProcess:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
         for batch in self._outstanding:
-            if not batch.verdicts.done():
-                stopped = Refusal("unavailable", "the broker is stopping")
-                batch.verdicts.set_result([stopped] * len(batch.packets))
+            batch.resolve([Refusal("unavailable", "the broker is stopping")] * len(batch.packets))
         self._outstanding.clear()
 
 
