@@ -62,5 +62,8 @@ async def test_a_runaway_filter_is_killed_and_only_its_subscriber_pays(
     assert RUNAWAY in timeouts[0][1]
     assert box.restarts == 1
     assert 2 not in box.filters
-    assert ticks >= elapsed / 0.01 / 4  # the event loop kept running meanwhile
+    # the event loop kept running while the worker overran its 0.3 s budget (a blocked loop
+    # would tick at most once); not a timing figure, so a loaded machine cannot fail it
+    assert elapsed >= 0.3
+    assert ticks >= 3
     assert await box.evaluate([BAT.read_bytes()]) == [[1, 3]]
