@@ -68,9 +68,10 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
         return pb.IngestResponse(results=[convert.result_to_pb(r) for r in results])
 
     async def Count(self, request: pb.CountRequest, context: Any) -> pb.CountResponse:  # noqa: N802
-        f = await self._call(context, lambda: convert.filter_from_pb(request.filter))
-        count = await self._call(context, lambda: self.store.count(f), "Count")
-        return pb.CountResponse(count=count)
+        def work() -> pb.CountResponse:  # one thread hop per call: each costs ~1 ms under load
+            return pb.CountResponse(count=self.store.count(convert.filter_from_pb(request.filter)))
+
+        return await self._call(context, work, "Count")
 
     async def List(self, request: pb.ListRequest, context: Any) -> pb.ListResponse:  # noqa: N802
         def work() -> pb.ListResponse:
