@@ -97,19 +97,16 @@ class Acceptor:
         Synchronous up to the spool, so an edge with several packets in hand (a pipelined
         author) judges them in order without a task each.
         """
-        self._counter(self.metrics.received, source.path).inc()
-        if len(raw) > self.max_bytes:
-            return self._too_large(len(raw), source)
+        refused = self._received(raw, source)
+        if refused is not None:
+            return refused
         if event is None:
             try:
                 event = parse_event(raw)
             except VTPError as exc:
                 return self._refuse(exc.ivorn or "", Refusal("invalid", exc.detail), source)
-        for validator in self.validators:
-            refusal = validator(event, source)
-            if refusal is not None:
-                return self._refuse(event.ivorn, refusal, source)
-        return self._accept(event, source)
+        refused = self._validate(self.validators, event, source)
+        return self._accept(event, source) if refused is None else refused
 
     def offer_many(
         self, events: Sequence[Event], source: Source
@@ -126,14 +123,10 @@ class Acceptor:
 
         The first step for a packet read by its head only; the judge comes next.
         """
-        self._counter(self.metrics.received, source.path).inc()
-        if len(event.raw) > self.max_bytes:
-            return self._too_large(len(event.raw), source)
-        for validator in self.screens:
-            refusal = validator(event, source)
-            if refusal is not None:
-                return self._refuse(event.ivorn, refusal, source)
-        return None
+        refused = self._received(event.raw, source)
+        if refused is not None:
+            return refused
+        return self._validate(self.screens, event, source)
 
     def offer_judged(
         self,
@@ -155,9 +148,23 @@ class Acceptor:
         finally:
             self.seen.forget()
 
-    def _too_large(self, size: int, source: Source) -> Outcome:
-        message = f"packet of {size} bytes exceeds the limit of {self.max_bytes} bytes"
+    def _received(self, raw: bytes, source: Source) -> Outcome | None:
+        """Count ``raw`` in; a refusal if it is over the size limit."""
+        self._counter(self.metrics.received, source.path).inc()
+        if len(raw) <= self.max_bytes:
+            return None
+        message = f"packet of {len(raw)} bytes exceeds the limit of {self.max_bytes} bytes"
         return self._refuse("", Refusal("too_large", message), source)
+
+    def _validate(
+        self, validators: Sequence[Validator], event: Event, source: Source
+    ) -> Outcome | None:
+        """The refusal of the first of ``validators`` that refuses ``event``, or None."""
+        for validator in validators:
+            refusal = validator(event, source)
+            if refusal is not None:
+                return self._refuse(event.ivorn, refusal, source)
+        return None
 
     def _accept(
         self, event: Event, source: Source, verdict: asyncio.Future[Outcome] | None = None
