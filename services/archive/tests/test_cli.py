@@ -147,7 +147,7 @@ def test_configuration_errors_name_the_key(
 
 def test_migrate_and_check(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'm.db'}"
-    assert vohub("--db", db, "migrate").stdout.startswith("schema at 0004: sqlite:///")
+    assert vohub("--db", db, "migrate").stdout.startswith("schema at 0005: sqlite:///")
     assert vohub("--db", db, "migrate", "--check").returncode == 0
 
 

@@ -163,3 +163,72 @@ def test_cone_and_authored_range_count_is_one_index_only_scan(
         found = "\n".join(r[0] for r in connection.execute(text(f"EXPLAIN {compiled}")))
     assert "Index Only Scan using ix_coord_q3c on coord" in found
     assert "voevent" not in found
+
+
+def test_cone_and_authored_range_year_by_year_match_brute_force(
+    backend: str, migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
+) -> None:
+    """Authored ranges across year ends, within and beyond MAX_YEARS, give exact counts.
+
+    Positions are authored near New Year (in UTC and in other offsets); PostgreSQL scans
+    the short ranges year by year, the long ones through the q3c index alone.
+    """
+    from datetime import UTC, datetime, timedelta, timezone
+
+    engine = migrated(backend, "sky")
+    empty(engine)
+    rng = random.Random(5)
+    spots = [(rng.uniform(8, 12), rng.uniform(18, 22)) for _ in range(300)]
+    moments = [
+        datetime(2010 + rng.randrange(12), 1, 1, tzinfo=UTC) + timedelta(hours=rng.uniform(-30, 30))
+        for _ in spots
+    ]
+    store = Store(engine)
+    store.ingest_packets(
+        [
+            (
+                make_packet(f"ivo://vohub.test/ny#{i}", author_datetime=t, positions=[(a, d, 0.1)]),
+                None,
+            )
+            for i, ((a, d), t) in enumerate(zip(spots, moments, strict=True))
+        ]
+    )
+    east = timezone(timedelta(hours=10))
+    ranges = [
+        (datetime(2014, 12, 31, 23, tzinfo=UTC), datetime(2015, 1, 1, 1, tzinfo=UTC)),
+        (datetime(2015, 1, 1, 5, tzinfo=east), datetime(2016, 1, 1, 9, 59, tzinfo=east)),
+        (datetime(2012, 6, 1, tzinfo=UTC), datetime(2013, 6, 1, tzinfo=UTC)),
+        (datetime(2010, 1, 1, tzinfo=UTC), datetime(2021, 12, 31, tzinfo=UTC)),
+        (datetime(2016, 1, 1, tzinfo=UTC), datetime(2015, 1, 1, tzinfo=UTC)),
+    ]
+    cone = Cone(10.0, 20.0, 1.5)
+    for since, until in ranges:
+        expected = sum(
+            separation(cone.ra, cone.dec, a, d) < cone.radius and since <= t <= until
+            for (a, d), t in zip(spots, moments, strict=True)
+        )
+        f = PacketFilter(cone=cone, authored_since=since, authored_until=until)
+        assert store.count(f) == expected, (since, until)
+        assert len(store.list_page(f, limit=1000).rows) == expected
+
+
+@pytest.mark.postgres
+def test_cone_and_short_authored_range_scan_year_by_year(
+    migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
+) -> None:
+    from datetime import UTC, datetime
+
+    engine = load_sky(migrated("postgresql", "sky"), empty).engine
+    schema.optimize(engine)
+    cone = Cone(10.0, 20.0, 3.0)
+    f = PacketFilter(
+        cone=cone,
+        authored_since=datetime(2015, 3, 1, tzinfo=UTC),
+        authored_until=datetime(2016, 3, 1, tzinfo=UTC),
+    )
+    with engine.connect() as connection:
+        query = count_query(f, engine.dialect, q3c_ranges(connection, cone))
+        compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+        connection.execute(text("SET enable_seqscan = off"))
+        found = "\n".join(r[0] for r in connection.execute(text(f"EXPLAIN {compiled}")))
+    assert "Index Only Scan using ix_coord_year_q3c on coord" in found

@@ -34,6 +34,7 @@ from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.models import Cite, Conflict, Coord, Rollup, VOEvent
 from vohub.archive.sky import (
     PixelRanges,
+    authored_years,
     cone_condition,
     cone_params,
     in_pixels,
@@ -123,7 +124,11 @@ def position_params(
     f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
 ) -> dict[str, Any]:
     """The values :func:`positions` binds, by name (the statement's shape is their names)."""
-    params = {} if f.cone is None else cone_params(dialect, normalised(f.cone), pixels)
+    if f.cone is None:
+        params = {}
+    else:
+        years = authored_years(f.authored_since, f.authored_until)
+        params = cone_params(dialect, normalised(f.cone), pixels, years)
     for name, _, _ in _ON_POSITION:
         value = getattr(f, name)
         if value is not None:
@@ -139,7 +144,9 @@ def positions(f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = No
     (PostgreSQL), each range is one index scan (index-only: the index covers every column
     tested) in a LATERAL subquery; its ``OFFSET 0`` keeps the planner from flattening it into
     a join it would cost with guessed range selectivities (and then scan the whole table).
-    Values are bound by name (:func:`position_params`).
+    An authored range of a few years is scanned year by year (index ``ix_coord_year_q3c``),
+    so a busy field's positions from other years are never read.  Values are bound by name
+    (:func:`position_params`).
     """
     params = position_params(f, dialect, pixels)
     same: list[ColumnElement[bool]] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -18,11 +19,14 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Float,
+    Integer,
     Table,
     and_,
     bindparam,
+    cast,
     column,
     func,
+    literal_column,
     select,
     table,
     text,
@@ -148,17 +152,61 @@ def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
     return [(low, high) for low, high in merged] + padding
 
 
-def cone_params(dialect: Dialect, cone: Cone, pixels: PixelRanges | None) -> dict[str, Any]:
+#: An authored range spanning at most this many calendar years is scanned year by year.
+MAX_YEARS = 8
+
+
+def authored_years(since: datetime | None, until: datetime | None) -> range | None:
+    """The UTC calendar years an authored range spans, if few enough to scan one by one.
+
+    >>> authored_years(datetime(2015, 6, 1, tzinfo=UTC), datetime(2016, 6, 1, tzinfo=UTC))
+    range(2015, 2017)
+    >>> authored_years(datetime(2000, 1, 1, tzinfo=UTC), None) is None
+    True
+    """
+    if since is None or until is None:
+        return None
+    first, last = _utc(since).year, _utc(until).year
+    if last < first or last - first >= MAX_YEARS:
+        return None
+    return range(first, last + 1)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC) if moment.tzinfo else moment
+
+
+def authored_year(column: Any) -> ColumnElement[int]:
+    """The UTC calendar year of a timestamp column, exactly as migration 0005 indexes it."""
+    utc = func.timezone(literal_column("'UTC'"), column)
+    return cast(func.date_part(literal_column("'year'"), utc), Integer)
+
+
+def cone_params(
+    dialect: Dialect, cone: Cone, pixels: PixelRanges | None, years: range | None = None
+) -> dict[str, Any]:
     """The bound values of :func:`cone_condition` and :func:`pixel_table`, by name.
+
+    With ``years`` (PostgreSQL), every pixel range is repeated once per year, to be scanned
+    in the index keyed by (authored year, pixel).
 
     >>> from sqlalchemy.dialects import sqlite
     >>> sorted(cone_params(sqlite.dialect(), Cone(1.0, 2.0, 3.0), None))[-3:]
     ['cone_dec', 'cone_limit', 'cone_ra']
+    >>> from sqlalchemy.dialects import postgresql
+    >>> params = cone_params(postgresql.dialect(), Cone(1, 2, 3), [(5, 9), (0, 0)], range(2, 4))
+    >>> params["pix_yr"], params["pix_lo"], params["pix_hi"]
+    ([2, 3], [5, 5], [9, 9])
     """
     params: dict[str, Any] = {"cone_ra": cone.ra, "cone_dec": cone.dec}
     if dialect.name == "postgresql":
         params["cone_radius"] = cone.radius
-        if pixels is not None:
+        if pixels is not None and years is not None:
+            rows = [(year, low, high) for year in years for low, high in pixels if low < high]
+            params["pix_yr"] = [year for year, _, _ in rows]
+            params["pix_lo"] = [low for _, low, _ in rows]
+            params["pix_hi"] = [high for _, _, high in rows]
+        elif pixels is not None:
             params["pix_lo"] = [low for low, _ in pixels]
             params["pix_hi"] = [high for _, high in pixels]
         return params
@@ -169,19 +217,28 @@ def cone_params(dialect: Dialect, cone: Cone, pixels: PixelRanges | None) -> dic
 
 
 def pixel_table(params: dict[str, Any]) -> TableValuedAlias:
-    """The q3c ranges of a cone as a table ``pix(lo, hi)``, one row per range.
+    """The q3c ranges of a cone as a table ``pix(lo, hi)`` or ``pix(yr, lo, hi)``.
 
-    It is ``unnest`` of two bound arrays, so every cone query has the same SQL.
+    It is ``unnest`` of bound arrays, so every cone query of one shape has the same SQL.
     """
-    lows = bindparam("pix_lo", params["pix_lo"], type_=ARRAY(BigInteger))
-    highs = bindparam("pix_hi", params["pix_hi"], type_=ARRAY(BigInteger))
-    return func.unnest(lows, highs).table_valued("lo", "hi").render_derived(name="pix")
+    columns = ["yr", "lo", "hi"] if "pix_yr" in params else ["lo", "hi"]
+    arrays = [
+        bindparam(f"pix_{name}", params[f"pix_{name}"], type_=ARRAY(BigInteger)) for name in columns
+    ]
+    return func.unnest(*arrays).table_valued(*columns).render_derived(name="pix")
 
 
 def in_pixels(coord: Table, ranges: TableValuedAlias) -> list[ColumnElement[bool]]:
-    """``coord``'s q3c pixel lies in the current row of ``ranges`` (an index range scan)."""
+    """``coord``'s q3c pixel (and authored year) lie in the current row of ``ranges``.
+
+    Each row is then one index range scan: of the q3c index, or with a year, of the index
+    keyed by (authored year, pixel).
+    """
     ipix = func.q3c_ang2ipix(coord.c.ra, coord.c.dec)
-    return [ipix >= ranges.c.lo, ipix < ranges.c.hi]
+    where = [ipix >= ranges.c.lo, ipix < ranges.c.hi]
+    if "yr" in ranges.c:
+        where.insert(0, authored_year(coord.c.author_datetime) == ranges.c.yr)
+    return where
 
 
 def _bound(params: dict[str, Any], name: str) -> Any:

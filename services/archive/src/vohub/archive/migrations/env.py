@@ -10,13 +10,13 @@ from vohub.archive.models import Base
 from vohub.archive.sky import SKY_TABLE
 
 #: Objects the migrations create outside the declarative metadata (backend-specific indexes).
-UNMANAGED_INDEXES = {"ix_coord_q3c"}
+UNMANAGED_INDEXES = {"ix_coord_q3c", "ix_coord_year_q3c"}
 
 
 def include_object(
     obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
 ) -> bool:
-    """Leave the SQLite R*Tree (and its shadow tables) and the q3c index out of comparisons."""
+    """Leave the SQLite R*Tree (and its shadow tables) and the q3c indexes out of comparisons."""
     if type_ == "table" and name is not None and name.startswith(SKY_TABLE):
         return False
     return not (type_ == "index" and name in UNMANAGED_INDEXES)
