@@ -190,6 +190,7 @@ def test_serve_stays_not_serving_while_the_database_is_down(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # 85 039 packets: about a minute alone, several on a busy machine
 def test_import_every_shared_dump(tmp_path: Path, data_dir: Path) -> None:
     dumps = sorted(str(p) for p in (data_dir / "tarballs").glob("*.tar.bz2"))
     result = vohub("--db", f"sqlite:///{tmp_path / 'all.db'}", "import", *dumps)

@@ -33,7 +33,6 @@ from sqlalchemy.engine import Dialect
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.models import Cite, Conflict, Coord, Rollup, VOEvent
 from vohub.archive.sky import (
-    PixelRanges,
     authored_years,
     cone_condition,
     cone_params,
@@ -52,13 +51,8 @@ conflict = cast(Table, Conflict.__table__)
 After = tuple[Any, int]
 
 
-def conditions(
-    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
-) -> list[ColumnElement[bool]]:
-    """The WHERE clauses on ``voevent`` for ``f`` (ANDed by the caller).
-
-    ``pixels`` are the q3c ranges of ``f.cone`` (PostgreSQL; see :func:`sky.q3c_ranges`).
-    """
+def conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
+    """The WHERE clauses on ``voevent`` for ``f`` (ANDed by the caller)."""
     where: list[ColumnElement[bool]] = []
     v = voevent.c
     if f.authored_since is not None:
@@ -74,7 +68,7 @@ def conditions(
     if f.ivorn_prefix:
         where.append(or_(*(starts_with(v.ivorn, p) for p in f.ivorn_prefix)))
     where.extend(contains(v.ivorn, text, dialect) for text in f.ivorn_contains)
-    where.extend(_coord_conditions(f, dialect, pixels))
+    where.extend(_coord_conditions(f, dialect))
     where.extend(_cite_conditions(f, dialect))
     return where
 
@@ -97,15 +91,13 @@ def contains(column: Any, text: str, dialect: Dialect) -> ColumnElement[bool]:
     return finder(column, text) > 0
 
 
-def _coord_conditions(
-    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None
-) -> list[ColumnElement[bool]]:
+def _coord_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
     has_coord = exists().where(coord.c.voevent_id == voevent.c.id)
     where: list[ColumnElement[bool]] = []
     if f.coord is not None:
         where.append(has_coord if f.coord else not_(has_coord))
     if f.touches_coords():
-        where.append(voevent.c.id.in_(positions(f, dialect, pixels)))
+        where.append(voevent.c.id.in_(positions(f, dialect)))
     return where
 
 
@@ -120,15 +112,13 @@ _ON_POSITION = (
 )
 
 
-def position_params(
-    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
-) -> dict[str, Any]:
+def position_params(f: PacketFilter, dialect: Dialect) -> dict[str, Any]:
     """The values :func:`positions` binds, by name (the statement's shape is their names)."""
     if f.cone is None:
         params = {}
     else:
         years = authored_years(f.authored_since, f.authored_until)
-        params = cone_params(dialect, normalised(f.cone), pixels, years)
+        params = cone_params(dialect, normalised(f.cone), years)
     for name, _, _ in _ON_POSITION:
         value = getattr(f, name)
         if value is not None:
@@ -136,19 +126,20 @@ def position_params(
     return params
 
 
-def positions(f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None) -> Select[Any]:
+def positions(f: PacketFilter, dialect: Dialect) -> Select[Any]:
     """The packet ids of the ``coord`` rows meeting ``f``'s position and author-date filters.
 
     The packet's author date is copied onto its positions, so an authored range is tested in
-    the same scan (the voevent-level test then only confirms it).  With q3c ranges
-    (PostgreSQL), each range is one index scan (index-only: the index covers every column
-    tested) in a LATERAL subquery; its ``OFFSET 0`` keeps the planner from flattening it into
-    a join it would cost with guessed range selectivities (and then scan the whole table).
-    An authored range of a few years is scanned year by year (index ``ix_coord_year_q3c``),
-    so a busy field's positions from other years are never read.  Values are bound by name
+    the same scan (the voevent-level test then only confirms it).  On PostgreSQL each of the
+    cone's q3c pixel ranges (:func:`sky.pixel_table`) is one index scan (index-only: the
+    index covers every column tested) in a LATERAL subquery; its ``OFFSET 0`` keeps the
+    planner from flattening it into a join it would cost with guessed range selectivities
+    (and then scan the whole table).  An authored range of a few years is scanned year by
+    year (index ``ix_coord_year_q3c``), so a busy field's positions from other years are
+    never read.  Values are bound by name
     (:func:`position_params`).
     """
-    params = position_params(f, dialect, pixels)
+    params = position_params(f, dialect)
     same: list[ColumnElement[bool]] = []
     if f.cone is not None:
         same.append(cone_condition(dialect, coord, params))
@@ -157,7 +148,7 @@ def positions(f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = No
             column = coord.c[column_name]
             bound = bindparam(name, params[name], type_=column.type)
             same.append(getattr(operator, compare)(column, bound))
-    if "pix_lo" not in params:
+    if "cone_radius" not in params:
         return select(coord.c.voevent_id).where(*same)
     ranges = pixel_table(params)
     scan = select(coord.c.voevent_id).where(*in_pixels(coord, ranges), *same)
@@ -169,19 +160,17 @@ def positions(f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = No
 _COORD_COUNTS: dict[tuple[str, tuple[str, ...]], Select[Any]] = {}
 
 
-def coord_count(
-    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
-) -> tuple[Select[Any], dict[str, Any]]:
+def coord_count(f: PacketFilter, dialect: Dialect) -> tuple[Select[Any], dict[str, Any]]:
     """:func:`count_query` of a coord-only filter, as a reusable statement and its values.
 
     Building a SQLAlchemy statement costs more than running this one; every filter of one
     shape gets the same statement object, executed with its own values.
     """
-    params = position_params(f, dialect, pixels)
+    params = position_params(f, dialect)
     key = (dialect.name, tuple(params))
     statement = _COORD_COUNTS.get(key)
     if statement is None:
-        statement = _COORD_COUNTS[key] = count_query(f, dialect, pixels)
+        statement = _COORD_COUNTS[key] = count_query(f, dialect)
     return statement, params
 
 
@@ -202,9 +191,7 @@ def _cite_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bo
     return where
 
 
-def count_query(
-    f: PacketFilter, dialect: Dialect, pixels: PixelRanges | None = None
-) -> Select[Any]:
+def count_query(f: PacketFilter, dialect: Dialect) -> Select[Any]:
     """``SELECT count(*)`` of the packets matching ``f``.
 
     When every filter is a position or author-date filter, the distinct packets among the
@@ -212,9 +199,9 @@ def count_query(
     PostgreSQL).
     """
     if f.is_coord_only():
-        found = positions(f, dialect, pixels).subquery("found")
+        found = positions(f, dialect).subquery("found")
         return select(func.count(distinct(found.c.voevent_id)))
-    return select(func.count()).select_from(voevent).where(*conditions(f, dialect, pixels))
+    return select(func.count()).select_from(voevent).where(*conditions(f, dialect))
 
 
 def rollup_conditions(f: PacketFilter) -> list[ColumnElement[bool]]:
@@ -287,10 +274,9 @@ def list_query(
     limit: int,
     offset: int = 0,
     after: After | None = None,
-    pixels: PixelRanges | None = None,
 ) -> Select[Any]:
     """One page of (id, ivorn, order key, count) rows; the count is 0 unless kind asks for it."""
-    where = conditions(f, dialect, pixels)
+    where = conditions(f, dialect)
     if after is not None:
         where.append(after_condition(order, after))
     key = voevent.c[_ORDER_COLUMNS[order.value.removeprefix("-")]]
@@ -316,9 +302,7 @@ def month_of(column: Any, dialect: Dialect) -> Any:
     return func.strftime("%Y-%m", column)
 
 
-def map_query(
-    f: PacketFilter, dialect: Dialect, kind: MapKind, pixels: PixelRanges | None = None
-) -> Select[Any]:
+def map_query(f: PacketFilter, dialect: Dialect, kind: MapKind) -> Select[Any]:
     """(key, subkey, count) groups of the matching packets; subkey is '' except stream×role."""
     v = voevent.c
     keys: dict[MapKind, list[Any]] = {
@@ -329,7 +313,7 @@ def map_query(
     }
     groups = keys[kind]
     query = select(*_labelled(groups), func.count().label("n"))
-    return query.where(*conditions(f, dialect, pixels)).group_by(*groups)
+    return query.where(*conditions(f, dialect)).group_by(*groups)
 
 
 def _labelled(groups: list[Any]) -> list[Any]:

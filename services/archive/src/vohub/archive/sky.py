@@ -15,9 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     ColumnElement,
-    Connection,
     Float,
     Integer,
     Table,
@@ -29,11 +27,10 @@ from sqlalchemy import (
     literal_column,
     select,
     table,
-    text,
+    true,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Dialect
-from sqlalchemy.sql.expression import TableValuedAlias
+from sqlalchemy.sql.expression import Subquery
 
 #: Name of the SQL function registered on every SQLite connection (see :func:`sin2half`).
 SIN2HALF = "vohub_sin2half"
@@ -114,44 +111,9 @@ def cap_box(cone: Cone) -> tuple[tuple[float, float], ...]:
     return tuple(ranges)
 
 
-#: q3c_radial_query's expansion: 50 (full, partial) pairs of ipix bounds per cone.
-Q3C_RANGES = text(
-    "SELECT array(SELECT q3c_radial_query_it(:ra, :dec, :radius, i, f)"
-    " FROM (VALUES (1), (0)) AS flags(f), generate_series(0, 99) AS i ORDER BY f DESC, i)"
-)
-#: Merged [low, high) ranges of q3c pixels covering a cone (always PIXEL_SLOTS of them).
-PixelRanges = list[tuple[int, int]]
-#: Ranges per cone query: a fixed number keeps the SQL's shape (and SQLAlchemy's cached
-#: compilation) the same for every cone; unused slots are empty, (0, 0).
-PIXEL_SLOTS = 16
-
-
-def q3c_ranges(connection: Connection, cone: Cone) -> PixelRanges:
-    """The q3c pixel ranges covering ``cone``, exactly those q3c_radial_query tests, merged.
-
-    ``q3c_radial_query`` inlines 100 range tests that the planner costs one by one (about
-    5 ms per query); asking for the bounds first and merging adjacent ones leaves a handful
-    of ranges, planned in a fraction of a millisecond, with the same rows.
-    """
-    bounds = connection.execute(
-        Q3C_RANGES, {"ra": cone.ra, "dec": cone.dec, "radius": cone.radius}
-    ).scalar_one()
-    pairs = sorted((low, high) for low, high in zip(bounds[0::2], bounds[1::2], strict=True))
-    merged: list[list[int]] = []
-    for low, high in pairs:
-        if low >= high:
-            continue  # q3c pads with empty (1, -1) ranges
-        if merged and low <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], high)
-        else:
-            merged.append([low, high])
-    while len(merged) > PIXEL_SLOTS:  # join across the narrowest gap: a superset, still exact
-        gap = min(range(len(merged) - 1), key=lambda i: merged[i + 1][0] - merged[i][1])
-        merged[gap][1] = merged.pop(gap + 1)[1]
-    padding = [(0, 0)] * (PIXEL_SLOTS - len(merged))
-    return [(low, high) for low, high in merged] + padding
-
-
+#: q3c_radial_query_it describes a cone's cover as this many [low, high) ranges of pixels
+#: fully inside it (flag 1) and as many partly inside (flag 0); unused ones are empty.
+Q3C_RANGES = 50
 #: An authored range spanning at most this many calendar years is scanned year by year.
 MAX_YEARS = 8
 
@@ -182,33 +144,22 @@ def authored_year(column: Any) -> ColumnElement[int]:
     return cast(func.date_part(literal_column("'year'"), utc), Integer)
 
 
-def cone_params(
-    dialect: Dialect, cone: Cone, pixels: PixelRanges | None, years: range | None = None
-) -> dict[str, Any]:
+def cone_params(dialect: Dialect, cone: Cone, years: range | None = None) -> dict[str, Any]:
     """The bound values of :func:`cone_condition` and :func:`pixel_table`, by name.
 
-    With ``years`` (PostgreSQL), every pixel range is repeated once per year, to be scanned
-    in the index keyed by (authored year, pixel).
+    ``years`` (PostgreSQL) are the authored years to scan one by one (:func:`authored_years`).
 
-    >>> from sqlalchemy.dialects import sqlite
-    >>> sorted(cone_params(sqlite.dialect(), Cone(1.0, 2.0, 3.0), None))[-3:]
+    >>> from sqlalchemy.dialects import sqlite, postgresql
+    >>> sorted(cone_params(sqlite.dialect(), Cone(1.0, 2.0, 3.0)))[-3:]
     ['cone_dec', 'cone_limit', 'cone_ra']
-    >>> from sqlalchemy.dialects import postgresql
-    >>> params = cone_params(postgresql.dialect(), Cone(1, 2, 3), [(5, 9), (0, 0)], range(2, 4))
-    >>> params["pix_yr"], params["pix_lo"], params["pix_hi"]
-    ([2, 3], [5, 5], [9, 9])
+    >>> sorted(cone_params(postgresql.dialect(), Cone(1.0, 2.0, 3.0), range(2015, 2017)))
+    ['cone_dec', 'cone_ra', 'cone_radius', 'year_first', 'year_last']
     """
     params: dict[str, Any] = {"cone_ra": cone.ra, "cone_dec": cone.dec}
     if dialect.name == "postgresql":
         params["cone_radius"] = cone.radius
-        if pixels is not None and years is not None:
-            rows = [(year, low, high) for year in years for low, high in pixels if low < high]
-            params["pix_yr"] = [year for year, _, _ in rows]
-            params["pix_lo"] = [low for _, low, _ in rows]
-            params["pix_hi"] = [high for _, _, high in rows]
-        elif pixels is not None:
-            params["pix_lo"] = [low for low, _ in pixels]
-            params["pix_hi"] = [high for _, high in pixels]
+        if years is not None:
+            params["year_first"], params["year_last"] = years[0], years[-1]
         return params
     for axis, (low, high) in zip("xyz", cap_box(cone), strict=True):
         params[f"box_{axis}0"], params[f"box_{axis}1"] = low, high
@@ -216,19 +167,32 @@ def cone_params(
     return params
 
 
-def pixel_table(params: dict[str, Any]) -> TableValuedAlias:
-    """The q3c ranges of a cone as a table ``pix(lo, hi)`` or ``pix(yr, lo, hi)``.
+def pixel_table(params: dict[str, Any]) -> Subquery:
+    """The q3c pixel ranges covering the cone of ``params``, as a table ``pix(lo, hi)``.
 
-    It is ``unnest`` of bound arrays, so every cone query of one shape has the same SQL.
+    These are the ranges ``q3c_radial_query`` tests, computed inside the statement (no
+    round trip of their own) and returned as rows, so that each is one index range scan
+    instead of one of a hundred OR-ed range tests that the planner costs one by one (about
+    5 ms per query).  With years in ``params`` the table is ``pix(lo, hi, yr)``: every range
+    once per authored year.
     """
-    columns = ["yr", "lo", "hi"] if "pix_yr" in params else ["lo", "hi"]
-    arrays = [
-        bindparam(f"pix_{name}", params[f"pix_{name}"], type_=ARRAY(BigInteger)) for name in columns
-    ]
-    return func.unnest(*arrays).table_valued(*columns).render_derived(name="pix")
+    ra, dec, radius = (_bound(params, name) for name in ("cone_ra", "cone_dec", "cone_radius"))
+    flags = func.generate_series(0, 1).table_valued("f").render_derived(name="flags")
+    k = func.generate_series(0, Q3C_RANGES - 1).table_valued("k").render_derived(name="k")
+    low = func.q3c_radial_query_it(ra, dec, radius, 2 * k.c.k, flags.c.f).label("lo")
+    high = func.q3c_radial_query_it(ra, dec, radius, 2 * k.c.k + 1, flags.c.f).label("hi")
+    # OFFSET 0: each bound is computed once, not again in every index scan's condition.
+    bounds = select(low, high).select_from(flags.join(k, true())).offset(0).subquery("bounds")
+    ranges = select(bounds.c.lo, bounds.c.hi).where(bounds.c.lo < bounds.c.hi)
+    if "year_first" in params:
+        first = bindparam("year_first", params["year_first"], type_=Integer())
+        last = bindparam("year_last", params["year_last"], type_=Integer())
+        years = func.generate_series(first, last).table_valued("yr").render_derived(name="y")
+        ranges = ranges.add_columns(years.c.yr).select_from(bounds.join(years, true()))
+    return ranges.subquery("pix")
 
 
-def in_pixels(coord: Table, ranges: TableValuedAlias) -> list[ColumnElement[bool]]:
+def in_pixels(coord: Table, ranges: Subquery) -> list[ColumnElement[bool]]:
     """``coord``'s q3c pixel (and authored year) lie in the current row of ``ranges``.
 
     Each row is then one index range scan: of the q3c index, or with a year, of the index
@@ -248,17 +212,14 @@ def _bound(params: dict[str, Any], name: str) -> Any:
 def cone_condition(dialect: Dialect, coord: Table, params: dict[str, Any]) -> ColumnElement[bool]:
     """A WHERE clause on ``coord`` rows lying in the cone of ``params`` (:func:`cone_params`).
 
-    On PostgreSQL with q3c ranges this is only q3c's exact distance test: the caller scans
-    the index over the ranges (:func:`pixel_table`, :func:`in_pixels`) instead of
-    q3c_radial_query's own expansion, with the same rows.  On SQLite it goes through the
-    R*Tree.  Values are bound by name, so one statement serves every cone.
+    On PostgreSQL this is only q3c's exact distance test: the caller scans the index over
+    the cone's pixel ranges (:func:`pixel_table`, :func:`in_pixels`), which selects the
+    rows ``q3c_radial_query`` selects.  On SQLite it goes through the R*Tree.  Values are
+    bound by name, so one statement serves every cone.
     """
     ra, dec = _bound(params, "cone_ra"), _bound(params, "cone_dec")
     if dialect.name == "postgresql":
-        radius = _bound(params, "cone_radius")
-        if "pix_lo" not in params:
-            return func.q3c_radial_query(coord.c.ra, coord.c.dec, ra, dec, radius)
-        inside = func.power(func.sin(func.radians(radius) / 2), 2)
+        inside = func.power(func.sin(func.radians(_bound(params, "cone_radius")) / 2), 2)
         return func.q3c_sindist(coord.c.ra, coord.c.dec, ra, dec) < inside
     box = {key: _bound(params, key) for key in params if key.startswith("box_")}
     in_box = select(coord_sky.c.id).where(

@@ -36,7 +36,6 @@ from vohub.archive.query import (
     rollup_map_query,
     voevent,
 )
-from vohub.archive.sky import PixelRanges, normalised, q3c_ranges
 from vohub.archive.synopsis import Synopsis
 from vohub.voevent import parse
 from vohub.voevent.errors import VOEventError
@@ -173,11 +172,10 @@ class Store:
         with self._read() as connection:
             if self.use_rollup and f.is_rollup_only():
                 return int(connection.execute(rollup_count_query(f)).scalar_one())
-            pixels = self._pixels(connection, f)
             if f.is_coord_only():
-                statement, params = coord_count(f, connection.dialect, pixels)
+                statement, params = coord_count(f, connection.dialect)
                 return int(connection.execute(statement, params).scalar_one())
-            query = count_query(f, connection.dialect, pixels)
+            query = count_query(f, connection.dialect)
             return int(connection.execute(query).scalar_one())
 
     @retry_stale
@@ -209,7 +207,6 @@ class Store:
                 limit=limit + 1,
                 offset=offset,
                 after=after,
-                pixels=self._pixels(connection, f),
             )
             found = connection.execute(query).all()
             page = found[:limit]
@@ -218,12 +215,6 @@ class Store:
         more = len(found) > limit
         next_cursor = cursor.encode(f, order, page[-1].key, page[-1].id) if more else ""
         return Page(rows, next_cursor)
-
-    @staticmethod
-    def _pixels(connection: Connection, f: PacketFilter) -> PixelRanges | None:
-        if f.cone is None or connection.dialect.name != "postgresql":
-            return None
-        return q3c_ranges(connection, normalised(f.cone))
 
     def _details(self, connection: Connection, kind: ListKind, ids: list[int]) -> dict[int, Any]:
         if kind is not ListKind.SYNOPSIS or not ids:
@@ -238,7 +229,7 @@ class Store:
             if self.use_rollup and f.is_rollup_only():
                 found = connection.execute(rollup_map_query(f, kind)).all()
             else:
-                query = map_query(f, connection.dialect, kind, self._pixels(connection, f))
+                query = map_query(f, connection.dialect, kind)
                 found = connection.execute(query).all()
         rows = [MapRow(key or None, sub or "", int(n)) for key, sub, n in found]
         return sorted(rows, key=lambda r: (r.key is None, r.key or "", r.subkey))
