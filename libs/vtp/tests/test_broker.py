@@ -204,6 +204,18 @@ def test_broadcast_dead_check_comes_before_ack_check() -> None:
     assert other.drop_reason == "peer appears to be dead"
 
 
+def test_broadcast_counts_acks_of_any_layout_and_still_sees_a_nak_among_them() -> None:
+    conn = BroadcastConnection(local_ivo=HUB, now=T0, peer=PEER, report_acks=False)
+    plain = encode_frame(b'<Transport role="ack"><Origin>ivo://a.b/c#1</Origin></Transport>')
+    other = encode_frame(b"<?xml version='1.0'?>\n<t:Transport xmlns:t='x' role='ack'/>")
+    ours = frame(Ack("ivo://a.b/c#1", "ivo://s/x"))  # the nak below shares its head but the role
+    nak = frame(Nak("ivo://a.b/c#2", "ivo://s/x", "no"))
+    got = conn.receive_data(plain + plain + other + ours + ours + nak)
+    assert [type(m) for m in got] == [Nak]
+    assert conn.acks_received == 5
+    assert conn.drop_reason == "nak received for ivo://a.b/c#2: no"
+
+
 def test_broadcast_nak_drops_at_once() -> None:
     conn = subscriber()
     conn.offer(event())

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
 
-from vohub.broker.logfast import FastEventFormatter, LoopFlushedStream
-from vohub.common.logs import EventFormatter
+from vohub.broker.logfast import FastEventFormatter, HotLog, LoopFlushedStream, install
+from vohub.common.logs import EventFormatter, configure, get_logger
 
 
 def record(created: float, message: str, fields: dict[str, object]) -> logging.LogRecord:
@@ -72,3 +73,40 @@ def test_off_the_loop_a_flush_is_immediate() -> None:
     stream.write("x\n")
     stream.flush()
     assert inner.flushes == 1
+
+
+@pytest.fixture
+def fast_logs() -> Iterator[io.StringIO]:
+    """The broker's logging set-up, writing to a string; the root's handlers restored after."""
+    root = logging.getLogger()
+    saved, level = list(root.handlers), root.level
+    out = io.StringIO()
+    configure("broker", level="INFO", fmt="kv", stream=out)
+    install("broker")
+    yield out
+    root.handlers[:] = saved
+    root.setLevel(level)
+
+
+def test_the_short_way_writes_the_line_logging_writes(fast_logs: io.StringIO) -> None:
+    log = get_logger("vohub.broker.packet")
+    fields = {"ivorn": "ivo://a.b/c#1", "path": "author", "peer": "127.0.0.1:1", "bytes": 9}
+    log.info("packet.accepted", **fields)
+    HotLog(log).info("packet.accepted", **fields)
+    first, second = fast_logs.getvalue().splitlines()
+    assert first.split(" ", 1)[1] == second.split(" ", 1)[1]  # all but the timestamp
+
+
+def test_other_handlers_get_records_as_usual(
+    fast_logs: io.StringIO, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO):
+        HotLog(get_logger("vohub.broker.packet")).info("packet.accepted", ivorn="ivo://a.b/c#1")
+    assert [r.getMessage() for r in caplog.records] == ["packet.accepted"]
+    assert "event=packet.accepted ivorn=ivo://a.b/c#1" in fast_logs.getvalue()
+
+
+def test_nothing_is_written_below_the_level(fast_logs: io.StringIO) -> None:
+    logging.getLogger().setLevel(logging.WARNING)
+    HotLog(get_logger("vohub.broker.packet")).info("packet.accepted", ivorn="ivo://a.b/c#1")
+    assert fast_logs.getvalue() == ""

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Sequence
 
 from vohub.vtp._endpoint import Endpoint
-from vohub.vtp.canonical import ack_origin, is_ack
+from vohub.vtp.canonical import ack_head, ack_origin
 from vohub.vtp.errors import InvalidFilter, MalformedMessage, UnknownMessage, VTPError
 from vohub.vtp.filters import FilterSet, compile_filters_lenient
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, PREFIX_SIZE
@@ -127,6 +127,7 @@ class BroadcastConnection(Endpoint):
         self.outstanding_acks = 0
         self.missed_iamalives = 0
         self.drop_reason: str | None = None
+        self._ack_head: bytes | None = None  # the head of the peer's last ack (see _is_ack)
         self._queue(Authenticate(local_ivo), now)
 
     @property
@@ -166,7 +167,7 @@ class BroadcastConnection(Endpoint):
             raise
         received: list[Message | Unreadable] = []
         for payload in payloads:  # a hot loop: N acks per event relayed
-            if is_ack(payload):
+            if self._is_ack(payload):
                 self.acks_received += 1
                 if self.report_acks:
                     received.append(Ack(ack_origin(payload) or ""))
@@ -290,6 +291,18 @@ class BroadcastConnection(Endpoint):
         """
         if self.drop_reason is None:
             self.drop_reason = reason
+
+    def _is_ack(self, payload: bytes) -> bool:
+        """Whether ``payload`` is an ack: a peer writes its acks alike, so a prefix compare
+        with the last one's head (:func:`~vohub.vtp.canonical.ack_head`) mostly settles it."""
+        head = self._ack_head
+        if head is not None and payload.startswith(head):
+            return True
+        head = ack_head(payload)
+        if head is None:
+            return False
+        self._ack_head = head
+        return True
 
     def _decode(self, payload: bytes) -> Message | Unreadable:
         try:

@@ -160,6 +160,23 @@ def is_ack(payload: bytes) -> bool:
     return _ACK_HEAD.match(payload, 0, 2048) is not None
 
 
+def ack_head(payload: bytes) -> bytes | None:
+    """The bytes of a Transport ``ack`` up to its role (all :func:`is_ack` looks at); else None.
+
+    Any payload that starts with these bytes is an ack too, so a reader of many acks from one
+    peer (who writes them all alike) can compare prefixes instead of matching each.
+
+    Examples
+    --------
+    >>> ack_head(b'<trn:Transport xmlns:trn="x" role="ack"><Origin>a</Origin></trn:Transport>')
+    b'<trn:Transport xmlns:trn="x" role="ack"'
+    >>> ack_head(b'<Transport role="nak"/>') is None
+    True
+    """
+    match = _ACK_HEAD.match(payload, 0, 2048)
+    return None if match is None else payload[: match.end()]
+
+
 def ack_origin(payload: bytes) -> str | None:
     """The Origin of a frame whose root start tag is a Transport ``ack``; None for anything else.
 

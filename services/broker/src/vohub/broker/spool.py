@@ -9,7 +9,8 @@ highest sequence number the archive has acknowledged. A record on disk is::
                                                  u16 IVORN length, IVORN, packet bytes
 
 States of a record: *buffered* (``append`` returned; nothing on disk yet) → *durable*
-(written and ``fdatasync``'d; ``on_durable`` has run; the appender's future is resolved, and
+(written and ``fdatasync``'d; ``on_synced`` has run in the I/O thread, then ``on_durable``
+on the event loop; the appender's future is resolved, and
 only now may the author get its ack) → *acked* (the archive stored it; ``ack`` moved the
 checkpoint past it) → *deleted* (its whole segment lies at or below the checkpoint).
 
@@ -120,6 +121,8 @@ class Spool:
         self.committed = 0
         self.next_seq = 1
         self.on_durable: Callable[[list[Record]], None] = lambda records: None
+        #: Run in the I/O thread after each fsync, with the records it made durable.
+        self.on_synced: Callable[[list[Record]], None] = lambda records: None
         self.recovered: list[Record] = []
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-io")
         self._ack_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-ack")
@@ -209,6 +212,7 @@ class Spool:
             chunk.append(data)
             size += len(data)
         self._sync(chunk, size)
+        self.on_synced(records)
 
     def _sync(self, chunk: list[bytes], size: int) -> None:
         if not chunk or self._handle is None:
