@@ -29,7 +29,9 @@ class StructuredLogger(Logger):
         self.error_log.setLevel(logging.NOTSET)
 
     def access(self, resp: Any, req: Any, environ: Any, request_time: timedelta) -> None:
-        """One ``http.request`` event per request."""
+        """One ``http.request`` event per request (nothing to build when INFO is off)."""
+        if not access_log.logger.isEnabledFor(logging.INFO):
+            return
         target = str(environ.get("RAW_URI") or req.uri or "")
         access_log.info(
             "http.request",

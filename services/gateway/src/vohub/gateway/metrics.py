@@ -40,7 +40,15 @@ LATENCY = Histogram(
 
 
 class MetricsMiddleware:
-    """Times every request and counts it by its route template (never by raw path)."""
+    """Times every request and counts it by its route template (never by raw path).
+
+    The labelled series are looked up once per label set and kept: ``labels()`` validates
+    and locks on every call, and the set of routes, methods and statuses is small.
+    """
+
+    def __init__(self) -> None:
+        self._requests: dict[tuple[str, str, str], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Note the start time."""
@@ -53,9 +61,16 @@ class MetricsMiddleware:
         started = getattr(req.context, "started", None)
         route = req.uri_template or "unmatched"
         status = str(resp.status)[:3]
-        REQUESTS.labels(route, req.method, status).inc()
+        key = (route, req.method, status)
+        counter = self._requests.get(key)
+        if counter is None:
+            counter = self._requests[key] = REQUESTS.labels(*key)
+        counter.inc()
         if started is not None:
-            LATENCY.labels(route).observe(time.perf_counter() - started)
+            histogram = self._latency.get(route)
+            if histogram is None:
+                histogram = self._latency[route] = LATENCY.labels(route)
+            histogram.observe(time.perf_counter() - started)
 
 
 def exposition() -> bytes:

@@ -47,13 +47,16 @@ def parse_query_string(raw: str) -> list[Pair]:
 
 
 def _decode(text: str, what: str, name: str) -> str:
-    data = text.encode("latin-1", "replace").replace(b"+", b" ")
-    if _BAD_PERCENT.search(data):
-        raise InvalidParameter(f"malformed percent-escape in {what}", _printable(name))
-    try:
-        decoded = unquote_to_bytes(data).decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidParameter(f"{what} is not valid UTF-8", _printable(name)) from None
+    if text.isascii() and "%" not in text and "+" not in text:
+        decoded = text  # no escapes and no spaces: the text is its own value
+    else:
+        data = text.encode("latin-1", "replace").replace(b"+", b" ")
+        if _BAD_PERCENT.search(data):
+            raise InvalidParameter(f"malformed percent-escape in {what}", _printable(name))
+        try:
+            decoded = unquote_to_bytes(data).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidParameter(f"{what} is not valid UTF-8", _printable(name)) from None
     if "\x00" in decoded:
         raise InvalidParameter(f"NUL character in {what}", _printable(name))
     return decoded
