@@ -274,20 +274,38 @@ def check_same_answers(vohub: str, peer: str, mix: dict[str, list[str]]) -> None
 
 
 def cpu_seconds() -> dict[str, float]:
-    """CPU seconds so far of each side's processes, by component (from /proc)."""
+    """CPU seconds so far of each side's processes, by component (from /proc).
+
+    Only this run's servers count (the bench's descendants, and PostgreSQL's backends on
+    the bench database): another gateway or archive on the machine is not this one.
+    """
     found: dict[str, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
+    processes: dict[int, tuple[int, str, float]] = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
+        seconds = (int(fields[11]) + int(fields[12])) / tick
+        processes[int(pid)] = (int(fields[1]), command, seconds)
+    for pid, (_, command, seconds) in processes.items():
         for marker, name in COMPONENTS:
-            if marker in command:
-                found[name] = found.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            if marker in command and (name == "postgres" or _descends(pid, processes)):
+                found[name] = found.get(name, 0.0) + seconds
                 break
     return found
+
+
+def _descends(pid: int, processes: dict[int, tuple[int, str, float]]) -> bool:
+    """Whether ``pid`` is a descendant of this process."""
+    me = os.getpid()
+    while pid in processes and pid > 1:
+        pid = processes[pid][0]
+        if pid == me:
+            return True
+    return False
 
 
 #: Command-line markers of the processes whose CPU time is reported, and their names.
