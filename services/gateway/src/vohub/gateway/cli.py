@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import runpy
 import shutil
 import sys
@@ -20,10 +19,6 @@ from vohub.gateway import config as gateway_config
 from vohub.gateway.config import GatewayConfig
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
-#: gRPC core experiments the workers run with, unless ``GRPC_EXPERIMENTS`` is set already: the
-#: client channel's I/O is done by the calling thread (polling) instead of gRPC's EventEngine
-#: threads, which saves thread wake-ups on every archive call.
-GRPC_EXPERIMENTS = "-event_engine_client"
 log = get_logger("vohub.gateway")
 
 
@@ -56,7 +51,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"vohub gateway: configuration error: {exc}", file=sys.stderr)
         return 2
     configure("gateway", level=config.log_level, fmt=config.log_format)
-    os.environ.setdefault("GRPC_EXPERIMENTS", GRPC_EXPERIMENTS)  # before any worker loads gRPC
     metrics_dir, temporary = _metrics_dir(config)
     gateway_config.set_metrics_dir(metrics_dir)
     try:
