@@ -3,12 +3,14 @@
 Resources depend only on :class:`ArchiveClient`; tests inject a fake at this seam. The gRPC
 client opens its channel lazily in the process that first uses it, so that a gunicorn worker
 never inherits a channel from the master across ``fork`` (gRPC forbids that). Every call has a
-deadline; UNAVAILABLE is retried with exponential backoff, then reported as
+deadline; UNAVAILABLE is retried (first once the channel has reconnected, for a moment at
+most, then with exponential backoff), then reported as
 :class:`ArchiveUnavailable`, which the error table turns into 503 with ``Retry-After``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -27,6 +29,16 @@ from vohub.gateway.errors import (
 from vohub.v1 import archive_pb2, archive_pb2_grpc
 
 Reply = TypeVar("Reply")
+
+#: The channel's settings. gRPC's own reconnect backoff starts at 1 s and grows to 120 s, and
+#: a call made during a backoff fails at once: a gateway started before its archive would
+#: answer 503 for seconds after the archive came up. Capped here, it reconnects within ~1 s.
+CHANNEL_OPTIONS = [
+    ("grpc.enable_retries", 0),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 
 
 class ArchiveClient(Protocol):
@@ -73,10 +85,12 @@ class GrpcArchiveClient:
         deadline_s: float = 5.0,
         retries: int = 2,
         backoff_s: float = 0.05,
+        reconnect_s: float = 1.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.target = target
         self.deadline_s = deadline_s
+        self.reconnect_s = reconnect_s
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
@@ -88,8 +102,7 @@ class GrpcArchiveClient:
     def _archive(self) -> archive_pb2_grpc.ArchiveStub:
         with self._lock:
             if self._stub is None or self._pid != os.getpid():
-                options = [("grpc.enable_retries", 0), ("grpc.max_receive_message_length", -1)]
-                self._channel = grpc.insecure_channel(self.target, options=options)
+                self._channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
                 self._stub = archive_pb2_grpc.ArchiveStub(self._channel)
                 self._pid = os.getpid()
             return self._stub
@@ -110,8 +123,22 @@ class GrpcArchiveClient:
                 code, detail = _status(exc)
                 if code != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:
                     raise _translate(code, detail) from None
-            self.sleep(self.backoff_s * 2**attempt)
+            if attempt == 0:
+                self._await_connection()
+            else:
+                self.sleep(self.backoff_s * 2**attempt)
             attempt += 1
+
+    def _await_connection(self) -> None:
+        """Wait up to ``reconnect_s`` for the channel to (re)connect, e.g. to a restarted archive.
+
+        A call on a channel between two connection attempts fails at once; waiting for the next
+        attempt (at most ~1 s apart, see :data:`CHANNEL_OPTIONS`) lets the retry find the archive.
+        """
+        if self._channel is None:
+            return
+        with contextlib.suppress(grpc.FutureTimeoutError):  # still down: the retries say so
+            grpc.channel_ready_future(self._channel).result(timeout=self.reconnect_s)
 
     def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
         """Count rpc."""

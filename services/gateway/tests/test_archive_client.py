@@ -1,0 +1,42 @@
+"""The gRPC archive client against a real gRPC server that starts late."""
+
+from __future__ import annotations
+
+import time
+from concurrent import futures
+from typing import Any
+
+import grpc
+import pytest
+
+from vohub.gateway.archive_client import GrpcArchiveClient
+from vohub.gateway.errors import ArchiveUnavailable
+from vohub.testing.ports import free_port
+from vohub.v1 import archive_pb2, archive_pb2_grpc
+
+
+class Counting(archive_pb2_grpc.ArchiveServicer):
+    def Count(self, request: archive_pb2.CountRequest, context: Any) -> archive_pb2.CountResponse:  # noqa: N802
+        return archive_pb2.CountResponse(count=7)
+
+
+def test_a_gateway_started_before_its_archive_reaches_it_within_seconds() -> None:
+    """A call soon after the archive comes up succeeds: the channel's reconnect backoff is
+    capped, and a call failing between two connection attempts waits for the next one."""
+    port = free_port()
+    client = GrpcArchiveClient(f"127.0.0.1:{port}", deadline_s=1.0, retries=1)
+    with pytest.raises(ArchiveUnavailable, match="UNAVAILABLE"):
+        client.count(archive_pb2.CountRequest())  # nothing listens: the channel backs off
+    # gRPC's default backoff (1 s, x1.6 each time, +-20 %) would now try next at ~9 s, ~3.8 s
+    # after the server starts; capped at 1 s, the channel tries again within ~1.2 s.
+    time.sleep(5.5)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    archive_pb2_grpc.add_ArchiveServicer_to_server(Counting(), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        # One call: it waits for the channel's next connection attempt, at most ~1 s away.
+        assert client.count(archive_pb2.CountRequest()).count == 7
+    finally:
+        client.close()
+        server.stop(grace=0)
