@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import Engine, text
@@ -15,6 +17,9 @@ from vohub.archive.query import count_query
 from vohub.archive.sky import Cone, cap_box, unit_vector
 from vohub.archive.store import Store
 from vohub.testing.archive import make_packet
+
+#: A 3 degree cone around a crowded spot of the random sky, counted.
+CONE_COUNT = PacketFilter(cone=Cone(10.0, 20.0, 3.0))
 
 
 def separation(ra1: float, dec1: float, ra2: float, dec2: float) -> float:
@@ -102,16 +107,16 @@ def test_cap_box_contains_the_cap() -> None:
                 assert low <= value <= high
 
 
-def plan(engine: Engine) -> str:
-    cone = Cone(10.0, 20.0, 3.0)
-    query = count_query(PacketFilter(cone=cone), engine.dialect)
+def plan(engine: Engine, f: PacketFilter = CONE_COUNT) -> str:
+    """The plan of ``f``'s count, one line per step (sequential scans off on PostgreSQL)."""
+    query = count_query(f, engine.dialect)
     compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
     prefix = "EXPLAIN" if engine.dialect.name == "postgresql" else "EXPLAIN QUERY PLAN"
     with engine.connect() as connection:
         if engine.dialect.name == "postgresql":
             connection.execute(text("SET enable_seqscan = off"))
         rows = connection.execute(text(f"{prefix} {compiled}")).all()
-    return "\n".join(str(tuple(row)) for row in rows)
+    return "\n".join(str(row[-1]) for row in rows)  # the step's text: last column on both
 
 
 def test_cone_uses_the_sky_index(engine: Engine, empty: Callable[[Engine], None]) -> None:
@@ -150,17 +155,10 @@ def test_pixel_ranges_select_what_q3c_radial_query_selects(
 def test_cone_and_authored_range_count_is_one_index_only_scan(
     migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
 ) -> None:
-    from datetime import UTC, datetime
-
     engine = load_sky(migrated("postgresql", "sky"), empty).engine
     schema.optimize(engine)  # vacuumed: the visibility map lets the scan skip the heap
-    cone = Cone(10.0, 20.0, 3.0)
-    f = PacketFilter(cone=cone, authored_since=datetime(2015, 1, 1, tzinfo=UTC))
-    with engine.connect() as connection:
-        query = count_query(f, engine.dialect)
-        compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
-        connection.execute(text("SET enable_seqscan = off"))
-        found = "\n".join(r[0] for r in connection.execute(text(f"EXPLAIN {compiled}")))
+    f = replace(CONE_COUNT, authored_since=datetime(2015, 1, 1, tzinfo=UTC))
+    found = plan(engine, f)
     assert "Index Only Scan using ix_coord_q3c on coord" in found
     assert "voevent" not in found
 
@@ -173,8 +171,6 @@ def test_cone_and_authored_range_year_by_year_match_brute_force(
     Positions are authored near New Year (in UTC and in other offsets); PostgreSQL scans
     the short ranges year by year, the long ones through the q3c index alone.
     """
-    from datetime import UTC, datetime, timedelta, timezone
-
     engine = migrated(backend, "sky")
     empty(engine)
     rng = random.Random(5)
@@ -216,19 +212,8 @@ def test_cone_and_authored_range_year_by_year_match_brute_force(
 def test_cone_and_short_authored_range_scan_year_by_year(
     migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
 ) -> None:
-    from datetime import UTC, datetime
-
     engine = load_sky(migrated("postgresql", "sky"), empty).engine
     schema.optimize(engine)
-    cone = Cone(10.0, 20.0, 3.0)
-    f = PacketFilter(
-        cone=cone,
-        authored_since=datetime(2015, 3, 1, tzinfo=UTC),
-        authored_until=datetime(2016, 3, 1, tzinfo=UTC),
-    )
-    with engine.connect() as connection:
-        query = count_query(f, engine.dialect)
-        compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
-        connection.execute(text("SET enable_seqscan = off"))
-        found = "\n".join(r[0] for r in connection.execute(text(f"EXPLAIN {compiled}")))
+    since, until = datetime(2015, 3, 1, tzinfo=UTC), datetime(2016, 3, 1, tzinfo=UTC)
+    found = plan(engine, replace(CONE_COUNT, authored_since=since, authored_until=until))
     assert "Index Only Scan using ix_coord_year_q3c on coord" in found

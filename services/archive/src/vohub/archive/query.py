@@ -136,8 +136,7 @@ def positions(f: PacketFilter, dialect: Dialect) -> Select[Any]:
     planner from flattening it into a join it would cost with guessed range selectivities
     (and then scan the whole table).  An authored range of a few years is scanned year by
     year (index ``ix_coord_year_q3c``), so a busy field's positions from other years are
-    never read.  Values are bound by name
-    (:func:`position_params`).
+    never read.  Values are bound by name (:func:`position_params`).
     """
     params = position_params(f, dialect)
     same: list[ColumnElement[bool]] = []
