@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from vohub.broker.dedup import SeenStore, Verdict, digest
@@ -38,19 +37,6 @@ def test_committed_ivorns_survive_a_reopen_but_uncommitted_do_not(tmp_path: Path
     assert reopened.lookup("ivo://vohub.test/unit#2") is None
     assert len(reopened) == 1
     reopened.close()
-
-
-def test_rows_stored_from_another_thread_are_read_back_once_settled(tmp_path: Path) -> None:
-    store = SeenStore(tmp_path / "seen.sqlite3", expiry=60)
-    store.check(IVORN, digest(b"a"))
-    writer = threading.Thread(target=store.store, args=([IVORN],))
-    writer.start()
-    writer.join()
-    assert store.check(IVORN, digest(b"a")) is Verdict.DUPLICATE  # still reserved
-    store.settle([IVORN])
-    assert store.lookup(IVORN) == digest(b"a")  # from the database now
-    assert len(store) == 1
-    store.close()
 
 
 def test_release_forgets_a_reservation(tmp_path: Path) -> None:

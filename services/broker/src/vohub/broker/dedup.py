@@ -13,10 +13,6 @@ Theory of operation
   mode with ``synchronous=NORMAL``: a committed transaction survives a killed process
   (it is in the WAL file) but may be lost on power failure; the broker covers that case by
   re-adding the spool's unforwarded records at start-up (:meth:`SeenStore.add`).
-* ``commit`` is ``store`` then ``settle``. The broker splits them: ``store`` runs in the
-  spool's I/O thread right after the fsync (on a connection of its own, so never on the
-  event loop) and ``settle`` drops the reservations back on the loop; a row stored and not
-  yet settled is found both ways, with the same digest.
 * ``release`` drops a reservation whose packet was finally not accepted.
 * Rows older than the expiry are treated as absent and deleted by ``prune``.
 * The WAL is folded into the database by ``checkpoint``, which the broker runs in a worker
@@ -89,10 +85,6 @@ class SeenStore:
         # A checkpoint fsyncs the database; never on the committing (event loop) thread.
         self._db.execute("PRAGMA wal_autocheckpoint=0")
         self._db.executescript(_SCHEMA)
-        # Rows are written here, by one thread at a time (the spool's I/O thread, in the
-        # broker); reads go through ``_db`` and see each transaction once it has committed.
-        self._writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._writer.execute("PRAGMA synchronous=NORMAL")
         self._pending: dict[str, tuple[bytes, float]] = {}
         self._prefetched: dict[str, bytes | None] = {}
 
@@ -145,44 +137,25 @@ class SeenStore:
 
     def commit(self, ivorns: Iterable[str] | None = None) -> int:
         """Store the reserved ``ivorns`` (default: all) in one transaction; returns how many."""
-        chosen = list(self._pending) if ivorns is None else list(ivorns)
-        stored = self.store(chosen)
-        self.settle(chosen)
-        return stored
-
-    def store(self, ivorns: Sequence[str]) -> int:
-        """Write the rows of the reserved ``ivorns`` in one transaction; they stay reserved.
-
-        Safe to call from one other thread while the event loop checks and reserves: it only
-        reads the reservations of ``ivorns``, which nothing drops before :meth:`settle`.
-        Returns how many rows were written.
-        """
-        pending = self._pending
-        rows = [(i, *pending[i]) for i in ivorns if i in pending]
+        chosen = list(self._pending) if ivorns is None else ivorns
+        rows = [(i, *self._pending.pop(i)) for i in chosen if i in self._pending]
         if rows:
             self._write(rows)
         return len(rows)
-
-    def settle(self, ivorns: Iterable[str]) -> None:
-        """Drop the reservations of ``ivorns``, stored by :meth:`store` (the lookups now hit
-        the database)."""
-        pending = self._pending
-        for ivorn in ivorns:
-            pending.pop(ivorn, None)
 
     def add(self, rows: Iterable[tuple[str, bytes, float]]) -> None:
         """Store ``(ivorn, digest, seen_at)`` rows at once, keeping existing ones."""
         self._write(list(rows))
 
     def _write(self, rows: list[tuple[str, bytes, float]]) -> None:
-        self._writer.execute("BEGIN")
-        self._writer.executemany(
+        self._db.execute("BEGIN")
+        self._db.executemany(
             "INSERT INTO seen (ivorn, digest, seen_at) VALUES (?, ?, ?) "
             "ON CONFLICT (ivorn) DO UPDATE SET digest = excluded.digest, "
             "seen_at = excluded.seen_at WHERE seen.seen_at < ?",
             [(*row, self.clock() - self.expiry) for row in rows],
         )
-        self._writer.execute("COMMIT")
+        self._db.execute("COMMIT")
 
     def checkpoint(self) -> None:
         """Copy the WAL into the database (PASSIVE: never blocks writers); call it off-loop.
@@ -205,5 +178,4 @@ class SeenStore:
 
     def close(self) -> None:
         """Close the database (reservations not committed are dropped)."""
-        self._writer.close()
         self._db.close()

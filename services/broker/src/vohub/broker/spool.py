@@ -9,14 +9,17 @@ highest sequence number the archive has acknowledged. A record on disk is::
                                                  u16 IVORN length, IVORN, packet bytes
 
 States of a record: *buffered* (``append`` returned; nothing on disk yet) → *durable*
-(written and ``fdatasync``'d; ``on_synced`` has run in the I/O thread, then ``on_durable``
-on the event loop; the appender's future is resolved, and
+(written and ``fdatasync``'d; ``on_durable`` has run; the appender's future is resolved, and
 only now may the author get its ack) → *acked* (the archive stored it; ``ack`` moved the
 checkpoint past it) → *deleted* (its whole segment lies at or below the checkpoint).
 
-Group commit: one flusher task writes every record buffered so far in one ``write`` and one
-``fdatasync`` in a dedicated I/O thread; records appended meanwhile wait for the next round.
-So N concurrent authors share one fsync, and latency stays one or two fsyncs.
+Group commit: the first append of a turn of the event loop starts a flusher task, which lets
+that turn finish (the packets it accepted are relayed first) and then writes every record
+buffered so far in one ``write`` and one ``fdatasync``, on the event loop itself, as Redis
+does with ``appendfsync always``. So N concurrent authors share one fsync. The loop waits on
+the disk for that fsync (0.2-0.5 ms here); a worker thread would spare it that but costs
+more: each hand-off to and from the thread waits for the busy loop to let go of the GIL
+(measured at N = 10 subscribers, 32 events in flight: 5 500 -> 6 400 packets/s accepted).
 
 Invariants: sequence numbers grow by one per record, across segments and restarts; a record
 is never visible to a :class:`SpoolReader` before it is durable; a torn tail (a killed
@@ -121,15 +124,11 @@ class Spool:
         self.committed = 0
         self.next_seq = 1
         self.on_durable: Callable[[list[Record]], None] = lambda records: None
-        #: Run in the I/O thread after each fsync, with the records it made durable.
-        self.on_synced: Callable[[list[Record]], None] = lambda records: None
         self.recovered: list[Record] = []
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-io")
         self._ack_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-ack")
         self._checkpointing = False
         self._written_ack = 0
         self._buffer: list[Record] = []
-        self._encoded: list[bytes] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
         self._handle: int | None = None
@@ -173,38 +172,37 @@ class Spool:
         self.next_seq += 1
         waiter = asyncio.get_running_loop().create_future()
         self._buffer.append(record)
-        self._encoded.append(record.encode())  # here: the I/O thread then barely needs the GIL
         self._waiters.append(waiter)
         if self._flusher is None:
             self._flusher = asyncio.get_running_loop().create_task(self._flush())
         return waiter
 
     async def _flush(self) -> None:
-        loop = asyncio.get_running_loop()
         try:
-            while self._buffer:
-                records, encoded, waiters = self._buffer, self._encoded, self._waiters
-                self._buffer, self._encoded, self._waiters = [], [], []
-                try:
-                    await loop.run_in_executor(self._io, self._write, records, encoded)
-                except OSError as exc:
-                    for waiter in waiters:
-                        waiter.set_exception(exc)
-                    continue
-                self.on_durable(records)
-                self.committed = records[-1].seq
-                for waiter in waiters:
-                    if not waiter.done():
-                        waiter.set_result(None)
-                self.durable_event.set()
+            await asyncio.sleep(0)  # the rest of this turn first: its relays, its appends
         finally:
             self._flusher = None
+        records, waiters = self._buffer, self._waiters
+        self._buffer, self._waiters = [], []
+        try:
+            self._write(records)
+        except OSError as exc:
+            for waiter in waiters:
+                waiter.set_exception(exc)
+            return
+        self.on_durable(records)
+        self.committed = records[-1].seq
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.durable_event.set()
 
-    def _write(self, records: list[Record], encoded: list[bytes]) -> None:
+    def _write(self, records: list[Record]) -> None:
         """Write and fdatasync ``records``, starting a new segment whenever one is full."""
         chunk: list[bytes] = []
         size = 0
-        for record, data in zip(records, encoded, strict=True):
+        for record in records:
+            data = record.encode()
             if self._handle is None or self._size + size >= self.segment_bytes:
                 self._sync(chunk, size)
                 chunk, size = [], 0
@@ -212,7 +210,6 @@ class Spool:
             chunk.append(data)
             size += len(data)
         self._sync(chunk, size)
-        self.on_synced(records)
 
     def _sync(self, chunk: list[bytes], size: int) -> None:
         if not chunk or self._handle is None:
@@ -307,7 +304,6 @@ class Spool:
         if self._handle is not None:
             os.close(self._handle)
             self._handle = None
-        self._io.shutdown(wait=True)
         self._ack_io.shutdown(wait=True)
 
 

@@ -79,15 +79,10 @@ class Acceptor:
         self.clock = clock
         self._children: dict[tuple[int, str], Any] = {}
         self._relay: list[Accepted] = []
-        spool.on_synced = self._synced
         spool.on_durable = self._durable
 
-    def _synced(self, records: list[Record]) -> None:
-        """In the spool's I/O thread, right after the fsync: store the records' dedup rows."""
-        self.seen.store([r.ivorn for r in records])
-
     def _durable(self, records: list[Record]) -> None:
-        self.seen.settle(r.ivorn for r in records)
+        self.seen.commit(r.ivorn for r in records)
         self.metrics.spool_depth.set(self.spool.depth + len(records))
 
     async def submit(self, raw: bytes, source: Source, event: Event | None = None) -> Outcome:
