@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
@@ -17,6 +16,7 @@ from vohub.archive.errors import ArchiveError, TarballError
 from vohub.archive.importer import import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
+from vohub.common import aio
 from vohub.common.errors import ConfigError
 from vohub.common.logs import configure, get_logger
 
@@ -100,7 +100,7 @@ def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
         await app.start()
         await app.run_until_signal(migrate=not args.no_migrate)
 
-    asyncio.run(main())
+    aio.run(main())
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from vohub.broker import config as broker_config
 from vohub.broker import logfast
+from vohub.common import aio
 from vohub.common.errors import CommonError
 from vohub.common.logs import configure, get_logger
 
@@ -72,8 +73,7 @@ def run(args: argparse.Namespace) -> int:
         return 2
     configure("broker", level=config.log_level, fmt=config.log_format)
     logfast.install("broker")
-    _use_uvloop()
-    return asyncio.run(_serve(config))
+    return aio.run(_serve(config))
 
 
 async def _serve(config: broker_config.BrokerConfig) -> int:
@@ -97,11 +97,3 @@ async def _serve(config: broker_config.BrokerConfig) -> int:
     await stop.wait()
     await app.stop()
     return 0
-
-
-def _use_uvloop() -> None:
-    try:
-        import uvloop
-    except ImportError:
-        return
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
