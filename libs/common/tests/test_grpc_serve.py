@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vohub.common.addresses import Address
-from vohub.common.grpc_serve import GrpcServer
+from vohub.common.grpc_serve import GrpcServer, ThreadedGrpcServer
 
 
 async def test_not_serving_until_ready_then_serving() -> None:
@@ -47,3 +49,42 @@ async def test_graceful_stop_tells_watchers() -> None:
         await server.stop(grace=1)
         second = await watch.read()
         assert second.status == health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+def test_threaded_server_not_serving_until_ready_then_serving() -> None:
+    server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Archive"])
+    port = server.start()
+    try:
+        assert port > 0
+        assert server.probe("vohub.v1.Archive") == "NOT_SERVING"
+        server.set_serving(True)
+        assert server.probe("vohub.v1.Archive") == "SERVING"
+        assert server.probe("") == "SERVING"
+    finally:
+        server.stop(grace=0)
+
+
+def test_threaded_server_unknown_service_is_not_found() -> None:
+    server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Archive"])
+    server.start()
+    try:
+        with pytest.raises(grpc.RpcError) as err:
+            server.probe("vohub.v1.Nope")
+        assert err.value.code() == grpc.StatusCode.NOT_FOUND  # type: ignore[attr-defined]
+    finally:
+        server.stop(grace=0)
+
+
+def test_threaded_server_graceful_stop_tells_watchers() -> None:
+    server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Archive"])
+    port = server.start()
+    server.set_serving(True)
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="vohub.v1.Archive"), timeout=10
+        )
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        stopping = threading.Thread(target=server.stop, args=(1,))
+        stopping.start()
+        assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        stopping.join()

@@ -1,4 +1,4 @@
-"""The Archive servicer over a real grpc.aio server on port 0: responses and status codes."""
+"""The Archive servicer over a real threaded gRPC server on port 0: responses and status codes."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from vohub.archive.convert import to_timestamp
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.store import Store
 from vohub.common.addresses import Address
-from vohub.common.grpc_serve import GrpcServer
+from vohub.common.grpc_serve import ThreadedGrpcServer
 from vohub.v1 import archive_pb2 as pb
 from vohub.v1 import archive_pb2_grpc
 
@@ -29,21 +29,21 @@ XRT = "ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326"
 RECEIVED = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
 
 
-async def serve(store: Store, max_batch: int = 10) -> tuple[GrpcServer, grpc.aio.Channel]:
+def serve(store: Store, max_batch: int = 10) -> tuple[ThreadedGrpcServer, grpc.aio.Channel]:
     servicer = ArchiveServicer(store, max_batch=max_batch)
-    server = GrpcServer(
+    server = ThreadedGrpcServer(
         Address("127.0.0.1", 0),
         [lambda s: archive_pb2_grpc.add_ArchiveServicer_to_server(servicer, s)],
         services=["vohub.v1.Archive"],
     )
-    port = await server.start()
-    await server.set_serving(True)
+    port = server.start()
+    server.set_serving(True)
     return server, grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
 
 @pytest.fixture
 async def stub(engine: Engine, data_dir: Path) -> AsyncIterator[archive_pb2_grpc.ArchiveStub]:
-    server, channel = await serve(Store(engine))
+    server, channel = serve(Store(engine))
     client = archive_pb2_grpc.ArchiveStub(channel)
     folder = data_dir / "voevents" / "voeventdb"
     packets = [
@@ -54,7 +54,7 @@ async def stub(engine: Engine, data_dir: Path) -> AsyncIterator[archive_pb2_grpc
     assert [r.outcome for r in reply.results] == [pb.IngestResult.STORED] * 4
     yield client
     await channel.close()
-    await server.stop(grace=0)
+    server.stop(grace=0)
 
 
 async def code_of(call: object) -> tuple[grpc.StatusCode, str]:
@@ -192,7 +192,7 @@ async def test_errors_map_to_status_codes(
 @pytest.mark.postgres
 async def test_unreachable_database_is_unavailable(data_dir: Path) -> None:
     raw = (data_dir / "voevents" / "voeventdb" / PACKETS[0]).read_bytes()
-    server, channel = await serve(Store.open("postgresql://postgres@127.0.0.1:1/nothing"))
+    server, channel = serve(Store.open("postgresql://postgres@127.0.0.1:1/nothing"))
     try:
         stub = archive_pb2_grpc.ArchiveStub(channel)
         code, details = await code_of(stub.Count(pb.CountRequest()))
@@ -204,4 +204,4 @@ async def test_unreachable_database_is_unavailable(data_dir: Path) -> None:
         assert "database unavailable" in details
     finally:
         await channel.close()
-        await server.stop(grace=0)
+        server.stop(grace=0)

@@ -1,8 +1,8 @@
-"""The event loop of every vohub service: uvloop.
+"""The event loop of vohub's asyncio services (the broker): uvloop.
 
 A service's asyncio main runs on uvloop rather than the standard library's loop: its
 callbacks, timers and socket I/O run in C, and a worker thread's result reaches the loop
-for less. Both gRPC servers (``grpc.aio``) run on it.
+for less. ``grpc.aio`` servers run on it as on any asyncio loop.
 """
 
 from __future__ import annotations

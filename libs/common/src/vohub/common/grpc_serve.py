@@ -1,23 +1,46 @@
-"""Run a ``grpc.aio`` server with standard health checking and a graceful stop on SIGTERM.
+"""Run a gRPC server with standard health checking and a graceful stop on SIGTERM.
 
-The health status of each named service is NOT_SERVING until :meth:`GrpcServer.set_serving`
-is called, so a probe never reports a service ready before its store is reachable.
+Two kinds: :class:`GrpcServer` (``grpc.aio``) for a service built on an event loop (the
+broker), :class:`ThreadedGrpcServer` (``grpc.server`` and a thread pool) for one whose
+handlers block on a database (the archive): each call then runs on one pool thread from start
+to end, with no event loop and no hand-off between loop and thread. In both, the health
+status of each named service is NOT_SERVING until ``set_serving`` is called, so a probe never
+reports a service ready before its store is reachable.
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
+import threading
 from collections.abc import Callable, Iterable
+from concurrent import futures
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from vohub.common.addresses import Address
 
 #: A function adding servicers to a server, e.g. ``lambda s: add_ArchiveServicer_to_server(x, s)``.
 Registration = Callable[[grpc.aio.Server], None]
+#: The same, for a :class:`ThreadedGrpcServer`.
+ThreadedRegistration = Callable[[grpc.Server], None]
+#: Largest message either way, by default.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+
+def _options(max_message_bytes: int) -> list[tuple[str, int]]:
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_send_message_length", max_message_bytes),
+    ]
+
+
+def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
+    if serving:
+        return health_pb2.HealthCheckResponse.SERVING
+    return health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 class GrpcServer:
@@ -40,13 +63,9 @@ class GrpcServer:
         registrations: Iterable[Registration],
         *,
         services: Iterable[str],
-        max_message_bytes: int = 64 * 1024 * 1024,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
-        options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-        ]
-        self.server = grpc.aio.server(options=options)
+        self.server = grpc.aio.server(options=_options(max_message_bytes))
         self.health = HealthServicer()
         self.services = list(services)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
@@ -67,9 +86,7 @@ class GrpcServer:
         >>> asyncio.run(demo())
         (True, 'NOT_SERVING')
         """
-        for name in self.services:
-            await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
-        await self.health.set("", health_pb2.HealthCheckResponse.NOT_SERVING)
+        await self.set_serving(False)
         await self.server.start()
         return self.port
 
@@ -86,13 +103,8 @@ class GrpcServer:
         >>> asyncio.run(demo())
         'SERVING'
         """
-        status = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
         for name in [*self.services, ""]:
-            await self.health.set(name, status)
+            await self.health.set(name, _status(serving))
 
     async def probe(self, service: str = "") -> str:
         """Ask this server's health service over a real channel; returns the status name.
@@ -150,3 +162,105 @@ class GrpcServer:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
+
+
+class ThreadedGrpcServer:
+    """A bound ``grpc.server`` whose calls run in a pool of ``workers`` threads, plus health.
+
+    >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Demo"])
+    >>> server.start() == server.port
+    True
+    >>> server.probe("vohub.v1.Demo")
+    'NOT_SERVING'
+    >>> server.set_serving(True)
+    >>> server.probe("vohub.v1.Demo")
+    'SERVING'
+    >>> server.stop(grace=0)
+    """
+
+    def __init__(
+        self,
+        bind: Address,
+        registrations: Iterable[ThreadedRegistration],
+        *,
+        services: Iterable[str],
+        workers: int = 16,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
+    ) -> None:
+        pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc")
+        self.server = grpc.server(pool, options=_options(max_message_bytes))
+        self.health = health.HealthServicer()
+        self.services = list(services)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        for register in registrations:
+            register(self.server)
+        self.port: int = self.server.add_insecure_port(str(bind))
+        self.host = bind.host
+
+    def start(self) -> int:
+        """Start serving (every service NOT_SERVING) and return the bound port."""
+        self.set_serving(False)
+        self.server.start()
+        return self.port
+
+    def set_serving(self, serving: bool) -> None:
+        """Mark every service (and the server as a whole) SERVING or NOT_SERVING.
+
+        >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.A"])
+        >>> _ = server.start()
+        >>> server.set_serving(True)
+        >>> server.probe()  # the server as a whole
+        'SERVING'
+        >>> server.stop(grace=0)
+        """
+        for name in [*self.services, ""]:
+            self.health.set(name, _status(serving))
+
+    def probe(self, service: str = "") -> str:
+        """Ask this server's health service over a real channel; returns the status name.
+
+        >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=[])
+        >>> _ = server.start()
+        >>> server.probe()
+        'NOT_SERVING'
+        >>> server.stop(grace=0)
+        """
+        with grpc.insecure_channel(f"{self.host}:{self.port}") as channel:
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
+
+    def stop(self, grace: float = 5.0) -> None:
+        """Report NOT_SERVING to watchers, then stop, letting calls in flight finish.
+
+        >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=[])
+        >>> _ = server.start()
+        >>> server.stop(grace=0)
+        >>> try:
+        ...     server.probe()
+        ... except grpc.RpcError as exc:
+        ...     print(exc.code().name)
+        UNAVAILABLE
+        """
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+
+    def wait_for_signal(self) -> None:
+        """Block until SIGTERM or SIGINT arrives; call it from the main thread.
+
+        >>> import os
+        >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=[])
+        >>> _ = server.start()
+        >>> threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGTERM)).start()
+        >>> server.wait_for_signal()
+        >>> server.stop(grace=0)
+        """
+        stop = threading.Event()
+        signals = (signal.SIGTERM, signal.SIGINT)
+        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)

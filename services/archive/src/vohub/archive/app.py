@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
@@ -16,7 +15,7 @@ from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
 from vohub.common.addresses import parse_address
-from vohub.common.grpc_serve import GrpcServer
+from vohub.common.grpc_serve import ThreadedGrpcServer
 from vohub.common.logs import get_logger
 from vohub.common.ops_http import OpsServer
 from vohub.v1 import archive_pb2_grpc
@@ -43,24 +42,26 @@ class ArchiveApp:
 
     config: ArchiveConfig
     engine: Engine
-    grpc: GrpcServer
+    grpc: ThreadedGrpcServer
     ops: OpsServer | None
     ready: bool = False
+    stopping: threading.Event = field(default_factory=threading.Event)
 
-    async def start(self) -> int:
+    def start(self) -> int:
         """Bind and start serving (NOT_SERVING until the database answers); returns the port."""
-        port = await self.grpc.start()
+        port = self.grpc.start()
         if self.ops is not None:
             self.ops.start()
         log.info("archive.listening", grpc=f"{self.grpc.host}:{port}", db=self._db_name())
         return port
 
-    async def watch_database(self, migrate: bool) -> None:
-        """Mark the service SERVING while the database answers, NOT_SERVING while it does not."""
+    def watch_database(self, migrate: bool) -> None:
+        """Mark the service SERVING while the database answers, NOT_SERVING while it does not,
+        until :attr:`stopping` is set."""
         reason = ""
-        while True:
+        while not self.stopping.is_set():
             try:
-                await asyncio.to_thread(self._probe, migrate)
+                self._probe(migrate)
                 healthy = True
             except ArchiveError as error:
                 if self.ready or reason != str(error):
@@ -69,9 +70,9 @@ class ArchiveApp:
                 healthy = False
             if healthy != self.ready:
                 self.ready = healthy
-                await self.grpc.set_serving(healthy)
+                self.grpc.set_serving(healthy)
                 log.info("archive.serving" if healthy else "archive.not_serving")
-            await asyncio.sleep(PROBE_EVERY if healthy else 0.5)
+            self.stopping.wait(PROBE_EVERY if healthy else 0.5)
 
     def _probe(self, migrate: bool) -> None:
         if migrate and not self.ready:
@@ -80,20 +81,22 @@ class ArchiveApp:
         if not self.ready:
             schema.require_current(self.engine)
 
-    async def run_until_signal(self, migrate: bool = True) -> None:
-        """Serve until SIGTERM/SIGINT, then stop gracefully."""
-        watcher = asyncio.create_task(self.watch_database(migrate))
+    def run_until_signal(self, migrate: bool = True) -> None:
+        """Serve until SIGTERM/SIGINT, then stop gracefully (call from the main thread)."""
+        watcher = threading.Thread(
+            target=self.watch_database, args=(migrate,), name="db-watch", daemon=True
+        )
+        watcher.start()
         try:
-            await self.grpc.wait_for_signal()
+            self.grpc.wait_for_signal()
         finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
-            await self.stop()
+            self.stopping.set()
+            watcher.join()
+            self.stop()
 
-    async def stop(self, grace: float = 5.0) -> None:
+    def stop(self, grace: float = 5.0) -> None:
         """Stop the servers and close the database connections."""
-        await self.grpc.stop(grace)
+        self.grpc.stop(grace)
         if self.ops is not None:
             self.ops.stop()
         self.engine.dispose()
@@ -109,10 +112,11 @@ def create_app(config: ArchiveConfig) -> ArchiveApp:
     store = Store(engine, max_list_limit=config.max_list_limit)
     metrics = Metrics()
     servicer = ArchiveServicer(store, max_batch=config.max_batch, metrics=metrics)
-    grpc = GrpcServer(
+    grpc = ThreadedGrpcServer(
         parse_address(config.grpc, key="archive.grpc"),
         [lambda server: archive_pb2_grpc.add_ArchiveServicer_to_server(servicer, server)],
         services=[SERVICE],
+        workers=config.grpc_workers,
     )
     app = ArchiveApp(config, engine, grpc, None)
     if config.ops:

@@ -16,7 +16,6 @@ from vohub.archive.errors import ArchiveError, TarballError
 from vohub.archive.importer import import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
-from vohub.common import aio
 from vohub.common.errors import ConfigError
 from vohub.common.logs import configure, get_logger
 
@@ -94,13 +93,9 @@ def run(args: argparse.Namespace) -> int:
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Run the service until SIGTERM."""
-
-    async def main() -> None:
-        app = create_app(config)  # grpc.aio objects belong to the running loop
-        await app.start()
-        await app.run_until_signal(migrate=not args.no_migrate)
-
-    aio.run(main())
+    app = create_app(config)
+    app.start()
+    app.run_until_signal(migrate=not args.no_migrate)
     return 0
 
 

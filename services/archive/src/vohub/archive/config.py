@@ -57,6 +57,8 @@ class ArchiveConfig:
     max_list_limit: int = checked(10_000, _positive)
     #: Database connections kept open (PostgreSQL).
     pool_size: int = checked(8, _positive)
+    #: Threads answering gRPC calls (each call holds one from request to reply).
+    grpc_workers: int = checked(16, _positive)
     #: Packets per transaction on import.
     import_batch: int = checked(1000, _positive)
     log_level: str = "INFO"
