@@ -198,7 +198,13 @@ class ThreadedGrpcServer:
         self.host = bind.host
 
     def start(self) -> int:
-        """Start serving (every service NOT_SERVING) and return the bound port."""
+        """Start serving (every service NOT_SERVING) and return the bound port.
+
+        >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.A"])
+        >>> server.start() > 0, server.probe("vohub.v1.A")
+        (True, 'NOT_SERVING')
+        >>> server.stop(grace=0)
+        """
         self.set_serving(False)
         self.server.start()
         return self.port
