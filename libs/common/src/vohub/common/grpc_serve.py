@@ -15,6 +15,7 @@ import signal
 import threading
 from collections.abc import Callable, Iterable
 from concurrent import futures
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -35,6 +36,14 @@ def _options(max_message_bytes: int) -> list[tuple[str, int]]:
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
     ]
+
+
+def _install(server: Any, health_servicer: Any, registrations: Iterable[Any], bind: Address) -> int:
+    """Add the health servicer and ``registrations`` to ``server``; bind it; return the port."""
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for register in registrations:
+        register(server)
+    return int(server.add_insecure_port(str(bind)))
 
 
 def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:
@@ -68,10 +77,7 @@ class GrpcServer:
         self.server = grpc.aio.server(options=_options(max_message_bytes))
         self.health = HealthServicer()
         self.services = list(services)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        for register in registrations:
-            register(self.server)
-        self.port: int = self.server.add_insecure_port(str(bind))
+        self.port: int = _install(self.server, self.health, registrations, bind)
         self.host = bind.host
 
     async def start(self) -> int:
@@ -191,10 +197,7 @@ class ThreadedGrpcServer:
         self.server = grpc.server(pool, options=_options(max_message_bytes))
         self.health = health.HealthServicer()
         self.services = list(services)
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
-        for register in registrations:
-            register(self.server)
-        self.port: int = self.server.add_insecure_port(str(bind))
+        self.port: int = _install(self.server, self.health, registrations, bind)
         self.host = bind.host
 
     def start(self) -> int:
