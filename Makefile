@@ -30,4 +30,5 @@ lint: install
 	scripts/check-module-size
 
 bench: install
+	scripts/install-system-packages bench
 	$(PY) bench/run.py

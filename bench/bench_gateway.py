@@ -5,15 +5,17 @@ archive's own schema, whose ``voevent``/``coord``/``cite`` tables voeventdb.serv
 own; then migrates it to head and runs ``vohub archive optimize`` on it (one database, so both
 servers get the same indexes, clustering and statistics). Runs ``vohub archive serve`` +
 ``vohub gateway`` and voeventdb.server's Flask app under gunicorn with the same worker class,
-worker and thread counts (gthread; HTTP keep-alive on both), and loads each from separate
-processes with the same request mix: count (cone + time), list page, stream map, packet XML,
-with random parameters (new ones each round). Neither server caches answers. Rounds are
-interleaved (vohub first, then voeventdb first, ...); the table gives medians over rounds of
-requests/s, p50 and p99, the ratios, and the CPU milliseconds per request of each process
-group (archive, gateway workers, voeventdb workers, PostgreSQL backends of this database).
+worker and thread counts (gthread; HTTP keep-alive on both), and loads each with wrk (a C
+load generator, so the client takes almost none of the CPU) with the same request mix: count
+(cone + time), list page, stream map, packet XML, with random parameters (new ones each
+round). Neither server caches answers. Rounds are interleaved (vohub first, then voeventdb
+first, ...); the table gives medians over rounds of requests/s, p50 and p99, the ratios, and
+the CPU milliseconds per request of each process group (archive, gateway workers, voeventdb
+workers, PostgreSQL backends of this database).
 
 voeventdb.server runs from the Python 3.8 virtualenv that bench_archive_import.py builds
-(created on first use, with the 2016-era pins it needs).
+(created on first use, with the 2016-era pins it needs); wrk is a Debian package
+(``scripts/install-system-packages bench``, which ``make bench`` runs).
 
     .venv/bin/python bench/bench_gateway.py [--packets N] [--workers 2] [--seconds 10] [--rounds 3]
 """
@@ -370,7 +372,7 @@ def report(rounds: list[dict[tuple[str, str], dict[str, float]]], n: int,
         return statistics.median(r[name, kind].get(key, 0.0) for r in rounds)
 
     print(f"\n{n} packets on PostgreSQL + q3c; both under gunicorn gthread, {args.workers} "
-          f"workers x {args.threads} threads; {args.concurrency} concurrent keep-alive clients; "
+          f"workers x {args.threads} threads; {args.concurrency} keep-alive wrk connections; "
           f"medians of {len(rounds)} interleaved rounds, {args.seconds:g} s per cell")  # fmt: skip
     head = f"{'request':<16} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>9} {'errors':>6}"
     print(head + "   CPU ms per request\n" + "-" * len(head))

@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Engine, select
 
@@ -72,9 +72,12 @@ def prepare(
         return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
 
 
-@dataclass(frozen=True, slots=True)
-class ListRow:
-    """One listed packet: IVORN, nrefs/ncites count (0 otherwise), synopsis for that kind."""
+class ListRow(NamedTuple):
+    """One listed packet: IVORN, nrefs/ncites count (0 otherwise), synopsis for that kind.
+
+    A tuple, not a frozen dataclass: a page builds a hundred of them, and a frozen dataclass
+    costs a ``object.__setattr__`` per field.
+    """
 
     ivorn: str
     count: int = 0
@@ -210,16 +213,14 @@ class Store:
             )
             found = connection.execute(query).all()
             page = found[:limit]
-            details = self._details(connection, kind, [r.id for r in page])
-        rows = [ListRow(r.ivorn, int(r.n), details.get(r.id)) for r in page]
+            if kind is ListKind.SYNOPSIS:
+                details = synopsis.load(connection, [r.id for r in page]) if page else {}
+                rows = [ListRow(r.ivorn, r.n, details.get(r.id)) for r in page]
+            else:
+                rows = [ListRow(r.ivorn, r.n) for r in page]
         more = len(found) > limit
         next_cursor = cursor.encode(f, order, page[-1].key, page[-1].id) if more else ""
         return Page(rows, next_cursor)
-
-    def _details(self, connection: Connection, kind: ListKind, ids: list[int]) -> dict[int, Any]:
-        if kind is not ListKind.SYNOPSIS or not ids:
-            return {}
-        return synopsis.load(connection, ids)
 
     @retry_stale
     def map(self, f: PacketFilter, kind: MapKind) -> list[MapRow]:
