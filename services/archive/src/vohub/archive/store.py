@@ -11,7 +11,7 @@ import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
@@ -72,11 +72,12 @@ def prepare(
         return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
 
 
-class ListRow(NamedTuple):
+@dataclass(slots=True)
+class ListRow:
     """One listed packet: IVORN, nrefs/ncites count (0 otherwise), synopsis for that kind.
 
-    A tuple, not a frozen dataclass: a page builds a hundred of them, and a frozen dataclass
-    costs a ``object.__setattr__`` per field.
+    Not frozen: a page builds a hundred of them, and a frozen dataclass costs an
+    ``object.__setattr__`` per field.
     """
 
     ivorn: str
