@@ -3,7 +3,8 @@
 Builds (once) a PostgreSQL + q3c archive of ``--packets`` packets (default 1 000 000) with the
 archive's own schema, whose ``voevent``/``coord``/``cite`` tables voeventdb.server reads as its
 own; then migrates it to head and runs ``vohub archive optimize`` on it (one database, so both
-servers get the same indexes, clustering and statistics). Runs ``vohub archive serve`` +
+servers get the same indexes, clustering and statistics). Runs ``--archives`` x ``vohub archive
+serve`` (as many as gunicorn workers, by default; the gateway spreads its calls over them) +
 ``vohub gateway`` and voeventdb.server's Flask app under gunicorn with the same worker class,
 worker and thread counts (gthread; HTTP keep-alive on both), and loads each with wrk (a C
 load generator, so the client takes almost none of the CPU) with the same request mix: count
@@ -186,21 +187,24 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 
 
 def start_vohub(
-    workdir: Path, workers: int, threads: int
+    workdir: Path, args: argparse.Namespace
 ) -> tuple[str, list[subprocess.Popen[bytes]]]:
-    grpc_addr = f"127.0.0.1:{free_port()}"
     vohub = [sys.executable, "-m", "vohub.cli"]
     env = {**os.environ, "VOHUB_ARCHIVE__OPS": ""}
-    archive = start([*vohub, "archive", "serve", "--grpc", grpc_addr, "--db", db_url()],
-                    workdir / "archive.log", env)  # fmt: skip
+    addresses = [f"127.0.0.1:{free_port()}" for _ in range(args.archives)]
+    serve = [*vohub, "archive", "serve", "--db", db_url(), "--grpc"]
+    archives = [
+        start([*serve, address], workdir / f"archive-{k}.log", env)
+        for k, address in enumerate(addresses)
+    ]
     port = free_port()
-    gateway = start([*vohub, "gateway", "--bind", f"127.0.0.1:{port}", "--archive", grpc_addr,
-                     "--workers", str(workers), "--threads", str(threads),
-                     "--log-level", "WARNING"],
+    gateway = start([*vohub, "gateway", "--bind", f"127.0.0.1:{port}",
+                     "--archive", ",".join(addresses), "--workers", str(args.workers),
+                     "--threads", str(args.threads), "--log-level", "WARNING"],
                     workdir / "gateway.log")  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz")
-    return url, [gateway, archive]
+    return url, [gateway, *archives]
 
 
 def start_peer(
@@ -335,6 +339,7 @@ def main() -> int:
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--archives", type=int, default=2, help="vohub archive servers")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="per server, type, round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
@@ -345,7 +350,7 @@ def main() -> int:
     prepare_database()
     n = packet_count()
     workdir = Path(tempfile.mkdtemp(prefix="bench-gateway-"))
-    vohub_url, vohub_procs = start_vohub(workdir, args.workers, args.threads)
+    vohub_url, vohub_procs = start_vohub(workdir, args)
     peer_url, peer_procs = start_peer(workdir, args.workers, args.threads)
     rounds: list[dict[tuple[str, str], dict[str, float]]] = []
     try:
@@ -372,7 +377,8 @@ def report(rounds: list[dict[tuple[str, str], dict[str, float]]], n: int,
         return statistics.median(r[name, kind].get(key, 0.0) for r in rounds)
 
     print(f"\n{n} packets on PostgreSQL + q3c; both under gunicorn gthread, {args.workers} "
-          f"workers x {args.threads} threads; {args.concurrency} keep-alive wrk connections; "
+          f"workers x {args.threads} threads ({args.archives} vohub archive servers); "
+          f"{args.concurrency} keep-alive wrk connections; "
           f"medians of {len(rounds)} interleaved rounds, {args.seconds:g} s per cell")  # fmt: skip
     head = f"{'request':<16} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>9} {'errors':>6}"
     print(head + "   CPU ms per request\n" + "-" * len(head))

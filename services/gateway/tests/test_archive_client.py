@@ -1,4 +1,4 @@
-"""The gRPC archive client against a real gRPC server that starts late."""
+"""The gRPC archive client against real gRPC servers: one that starts late, two side by side."""
 
 from __future__ import annotations
 
@@ -16,8 +16,21 @@ from vohub.v1 import archive_pb2, archive_pb2_grpc
 
 
 class Counting(archive_pb2_grpc.ArchiveServicer):
+    """Answers every count with its own number, so a test sees which server answered."""
+
+    def __init__(self, answer: int = 7) -> None:
+        self.answer = answer
+
     def Count(self, request: archive_pb2.CountRequest, context: Any) -> archive_pb2.CountResponse:  # noqa: N802
-        return archive_pb2.CountResponse(count=7)
+        return archive_pb2.CountResponse(count=self.answer)
+
+
+def serve(port: int, answer: int) -> grpc.Server:
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    archive_pb2_grpc.add_ArchiveServicer_to_server(Counting(answer), server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    return server
 
 
 def test_a_gateway_started_before_its_archive_reaches_it_within_seconds() -> None:
@@ -30,13 +43,28 @@ def test_a_gateway_started_before_its_archive_reaches_it_within_seconds() -> Non
     # gRPC's default backoff (1 s, x1.6 each time, +-20 %) would now try next at ~9 s, ~3.8 s
     # after the server starts; capped at 1 s, the channel tries again within ~1.2 s.
     time.sleep(5.5)
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    archive_pb2_grpc.add_ArchiveServicer_to_server(Counting(), server)
-    server.add_insecure_port(f"127.0.0.1:{port}")
-    server.start()
+    server = serve(port, 7)
     try:
         # One call: it waits for the channel's next connection attempt, at most ~1 s away.
         assert client.count(archive_pb2.CountRequest()).count == 7
     finally:
         client.close()
         server.stop(grace=0)
+
+
+def test_calls_alternate_between_two_archives_and_skip_one_that_stops() -> None:
+    ports = [free_port(), free_port()]
+    servers = [serve(ports[0], 1), serve(ports[1], 2)]
+    client = GrpcArchiveClient(",".join(f"127.0.0.1:{p}" for p in ports), deadline_s=2.0)
+    try:
+        answers = [client.count(archive_pb2.CountRequest()).count for _ in range(40)]
+        # Round-robin once both are connected (the first calls may find one still connecting).
+        assert answers[-10:] == answers[-10:-8] * 5
+        assert set(answers[-10:]) == {1, 2}
+        servers[0].stop(grace=0).wait()
+        answers = [client.count(archive_pb2.CountRequest()).count for _ in range(20)]
+        assert answers == [2] * 20
+    finally:
+        client.close()
+        for server in servers:
+            server.stop(grace=0)

@@ -38,6 +38,8 @@ def test_toml_env_and_flags_in_priority_order(tmp_path: Path) -> None:
         ("[gateway]\nworkers = 0\n", "gateway.workers: must be between 1 and 64"),
         ('[gateway]\nbind = "localhost"\n', "gateway.bind"),
         ('[gateway]\nlog_format = "xml"\n', "gateway.log_format"),
+        ('[gateway]\narchive = "10.0.0.2:1,archive-b:2"\n', "'archive-b' is not an IP address"),
+        ('[gateway]\narchive = "10.0.0.2:1,[::1]:2"\n', "mixes IPv4 and IPv6"),
     ],
 )
 def test_bad_settings_name_the_key(tmp_path: Path, toml: str, key: str) -> None:

@@ -1,5 +1,9 @@
 """The gateway's view of the archive: a Protocol, and its real gRPC implementation.
 
+The gateway may read from several archive servers (``--archive 10.0.0.2:50051,10.0.0.3:50051``,
+or one host name with several DNS records): the channel spreads calls over them round-robin and
+leaves out any that is down, so archives add capacity and stand in for one another.
+
 Resources depend only on :class:`ArchiveClient`; tests inject a fake at this seam. The gRPC
 client opens its channel lazily in the process that first uses it, so that a gunicorn worker
 never inherits a channel from the master across ``fork`` (gRPC forbids that). Every call has a
@@ -11,6 +15,7 @@ most, then with exponential backoff), then reported as
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import os
 import threading
 import time
@@ -20,6 +25,8 @@ from typing import Protocol, TypeVar
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from vohub.common.addresses import parse_address
+from vohub.common.errors import AddressError
 from vohub.gateway.errors import (
     ArchiveFailure,
     ArchiveInvalidArgument,
@@ -38,7 +45,47 @@ CHANNEL_OPTIONS = [
     ("grpc.max_receive_message_length", -1),
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 1000),
+    ("grpc.lb_policy_name", "round_robin"),
 ]
+
+
+def channel_target(addresses: str) -> str:
+    """The gRPC target for one archive's ``HOST:PORT``, or for a comma-separated list of them.
+
+    One address is used as it is (a host name may resolve to several archives). A list names
+    each archive by IP address, all IPv4 or all IPv6: gRPC resolves no list of host names.
+
+    >>> channel_target("archive.internal:50051")
+    'archive.internal:50051'
+    >>> channel_target("10.0.0.2:50051, 10.0.0.3:50051")
+    'ipv4:10.0.0.2:50051,10.0.0.3:50051'
+    >>> channel_target("[::1]:50051,[::1]:50052")
+    'ipv6:[::1]:50051,[::1]:50052'
+    >>> channel_target("10.0.0.2:50051,archive-b:50051")
+    Traceback (most recent call last):
+    ...
+    vohub.common.errors.AddressError: archive: 'archive-b' is not an IP address (in a list)
+    """
+    parts = [part.strip() for part in addresses.split(",")]
+    if len(parts) == 1:
+        parse_address(parts[0], key="archive")
+        return parts[0]
+    versions: set[int] = set()
+    rendered: list[str] = []
+    for part in parts:
+        address = parse_address(part, key="archive")
+        try:
+            ip = ipaddress.ip_address(address.host)
+        except ValueError:
+            raise AddressError(
+                "archive",
+                f"{address.host!r} is not an IP address (in a list)",
+            ) from None
+        versions.add(ip.version)
+        rendered.append(f"[{ip}]:{address.port}" if ip.version == 6 else f"{ip}:{address.port}")
+    if len(versions) > 1:
+        raise AddressError("archive", f"{addresses!r} mixes IPv4 and IPv6 addresses")
+    return f"ipv{versions.pop()}:" + ",".join(rendered)
 
 
 class ArchiveClient(Protocol):
@@ -70,7 +117,7 @@ class ArchiveClient(Protocol):
 
 
 class GrpcArchiveClient:
-    """:class:`ArchiveClient` over a real gRPC channel to ``target`` (``host:port``).
+    """:class:`ArchiveClient` over a real gRPC channel to ``target`` (see :func:`channel_target`).
 
     >>> client = GrpcArchiveClient("127.0.0.1:1", deadline_s=0.2, retries=0)
     >>> client.healthy()[0]
@@ -88,7 +135,7 @@ class GrpcArchiveClient:
         reconnect_s: float = 1.5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.target = target
+        self.target = channel_target(target)
         self.deadline_s = deadline_s
         self.reconnect_s = reconnect_s
         self.retries = retries

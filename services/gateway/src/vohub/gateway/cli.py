@@ -26,7 +26,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``vohub gateway`` (each overrides the ``[gateway]`` setting of the same name)."""
     parser.add_argument("--config", type=Path, help="TOML configuration file")
     parser.add_argument("--bind", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
-    parser.add_argument("--archive", help="archive gRPC address HOST:PORT (default :50051)")
+    parser.add_argument(
+        "--archive",
+        help="archive gRPC address HOST:PORT (default :50051), or IP:PORT,IP:PORT,... "
+        "to spread calls over several archives",
+    )
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
     parser.add_argument("--threads", type=int, help="threads per worker (default 4)")
     parser.add_argument("--public-url", help="public base URL, for docs and OpenAPI links")

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from vohub.common.addresses import parse_address
 from vohub.common.config import checked, load_config
+from vohub.gateway.archive_client import channel_target
 
 #: Environment variable prometheus_client reads to share metrics between gunicorn workers.
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
@@ -20,6 +21,10 @@ METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 def _address(value: str) -> None:
     parse_address(value)
+
+
+def _archives(value: str) -> None:
+    channel_target(value)
 
 
 def _positive(value: float) -> None:
@@ -47,8 +52,8 @@ class GatewayConfig:
 
     #: HTTP listen address.
     bind: str = checked("127.0.0.1:8080", _address)
-    #: The archive's gRPC address.
-    archive: str = checked("127.0.0.1:50051", _address)
+    #: The archive's gRPC address, or a comma-separated list of archive IP:PORTs (round-robin).
+    archive: str = checked("127.0.0.1:50051", _archives)
     #: gunicorn worker processes, and threads per worker (gthread).
     workers: int = checked(2, _workers)
     threads: int = checked(4, _workers)
