@@ -57,8 +57,10 @@ class ArchiveConfig:
     max_list_limit: int = checked(10_000, _positive)
     #: Database connections kept open (PostgreSQL).
     pool_size: int = checked(8, _positive)
-    #: Threads answering gRPC calls (each call holds one from request to reply).
-    grpc_workers: int = checked(16, _positive)
+    #: Threads answering gRPC calls (each call holds one from request to reply; more calls wait
+    #: in gRPC's queue). Few: threads of one process share one interpreter lock, and 16 made
+    #: every call cost 10-20 % more CPU than 4. Run more archive servers to use more cores.
+    grpc_workers: int = checked(4, _positive)
     #: Packets per transaction on import.
     import_batch: int = checked(1000, _positive)
     log_level: str = "INFO"
