@@ -3,10 +3,10 @@
 Builds (once) a PostgreSQL + q3c archive of ``--packets`` packets (default 1 000 000) with the
 archive's own schema, whose ``voevent``/``coord``/``cite`` tables voeventdb.server reads as its
 own; then migrates it to head and runs ``vohub archive optimize`` on it (one database, so both
-servers get the same indexes, clustering and statistics). Runs ``--archives`` x ``vohub archive
-serve`` (as many as gunicorn workers, by default; the gateway spreads its calls over them) +
-``vohub gateway`` and voeventdb.server's Flask app under gunicorn with the same worker class,
-worker and thread counts (gthread; HTTP keep-alive on both), and loads each with wrk (a C
+servers get the same indexes, clustering and statistics). Runs ``vohub archive serve``
+(``--archives`` of them, the gateway spreading its calls over them; one by default, as a second
+adds nothing on two cores) + ``vohub gateway`` and voeventdb.server's Flask app under gunicorn
+with the same worker class, worker and thread counts (gthread; HTTP keep-alive on both), and loads each with wrk (a C
 load generator, so the client takes almost none of the CPU) with the same request mix: count
 (cone + time), list page, stream map, packet XML, with random parameters (new ones each
 round). Neither server caches answers. Rounds are interleaved (vohub first, then voeventdb
@@ -339,7 +339,7 @@ def main() -> int:
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--archives", type=int, default=2, help="vohub archive servers")
+    parser.add_argument("--archives", type=int, default=1, help="vohub archive servers")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=10.0, help="per server, type, round")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
