@@ -6,13 +6,13 @@ own; then migrates it to head and runs ``vohub archive optimize`` on it (one dat
 servers get the same indexes, clustering and statistics). Runs ``vohub archive serve``
 (``--archives`` of them, the gateway spreading its calls over them; one by default, as a second
 adds nothing on two cores) + ``vohub gateway`` and voeventdb.server's Flask app under gunicorn
-with the same worker class, worker and thread counts (gthread; HTTP keep-alive on both), and loads each with wrk (a C
-load generator, so the client takes almost none of the CPU) with the same request mix: count
-(cone + time), list page, stream map, packet XML, with random parameters (new ones each
-round). Neither server caches answers. Rounds are interleaved (vohub first, then voeventdb
-first, ...); the table gives medians over rounds of requests/s, p50 and p99, the ratios, and
-the CPU milliseconds per request of each process group (archive, gateway workers, voeventdb
-workers, PostgreSQL backends of this database).
+with the same worker class, worker and thread counts (gthread; HTTP keep-alive on both), and
+loads each with wrk (a C load generator, so the client takes almost none of the CPU) with the
+same request mix: count (cone + time), list page, stream map, packet XML, with random
+parameters (new ones each round). Neither server caches answers. Rounds are interleaved
+(vohub first, then voeventdb first, ...); the table gives medians over rounds of requests/s,
+p50 and p99, the ratios, and the CPU milliseconds per request of each process group (archive,
+gateway workers, voeventdb workers, PostgreSQL backends of this database).
 
 voeventdb.server runs from the Python 3.8 virtualenv that bench_archive_import.py builds
 (created on first use, with the 2016-era pins it needs); wrk is a Debian package
