@@ -18,7 +18,7 @@ voeventdb.server runs from the Python 3.8 virtualenv that bench_archive_import.p
 (created on first use, with the 2016-era pins it needs); wrk is a Debian package
 (``scripts/install-system-packages bench``, which ``make bench`` runs).
 
-    .venv/bin/python bench/bench_gateway.py [--packets N] [--workers 2] [--seconds 10] [--rounds 3]
+    .venv/bin/python bench/bench_gateway.py [--packets N] [--workers 2] [--seconds 6] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -341,8 +341,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--archives", type=int, default=1, help="vohub archive servers")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=10.0, help="per server, type, round")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per server, type, round")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--rebuild", action="store_true")
     args = parser.parse_args()
     if args.rebuild or packet_count() < args.packets:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, select
 
 from vohub.archive import cursor, synopsis
 from vohub.archive.db import make_engine, reachable, reader, retry_stale
@@ -70,6 +70,12 @@ def prepare(
         return IngestResult("", Outcome.INVALID, error.nak_reason)
     except InvalidPacket as error:
         return IngestResult(packet.ivorn, Outcome.INVALID, str(error))
+
+
+# Built once: one packet's lookups are the most frequent reads, and building the statement
+# anew on every call cost as much CPU as running it.
+_ID_BY_IVORN = select(voevent.c.id).where(voevent.c.ivorn == bindparam("ivorn"))
+_XML_BY_IVORN = select(voevent.c.xml).where(voevent.c.ivorn == bindparam("ivorn"))
 
 
 @dataclass(slots=True)
@@ -240,9 +246,7 @@ class Store:
     def synopsis(self, ivorn: str) -> Synopsis:
         """Everything about one packet but its XML; :class:`PacketNotFound` if absent."""
         with self._read() as connection:
-            row_id = connection.execute(
-                select(voevent.c.id).where(voevent.c.ivorn == ivorn)
-            ).scalar_one_or_none()
+            row_id = connection.execute(_ID_BY_IVORN, {"ivorn": ivorn}).scalar_one_or_none()
             if row_id is None:
                 raise PacketNotFound(ivorn)
             return synopsis.load(connection, [row_id])[row_id]
@@ -251,9 +255,7 @@ class Store:
     def xml(self, ivorn: str) -> bytes:
         """The packet's bytes exactly as first received; :class:`PacketNotFound` if absent."""
         with self._read() as connection:
-            found = connection.execute(
-                select(voevent.c.xml).where(voevent.c.ivorn == ivorn)
-            ).scalar_one_or_none()
+            found = connection.execute(_XML_BY_IVORN, {"ivorn": ivorn}).scalar_one_or_none()
         if found is None:
             raise PacketNotFound(ivorn)
         return bytes(found)
