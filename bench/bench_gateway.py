@@ -193,10 +193,7 @@ def start_vohub(
     env = {**os.environ, "VOHUB_ARCHIVE__OPS": ""}
     addresses = [f"127.0.0.1:{free_port()}" for _ in range(args.archives)]
     serve = [*vohub, "archive", "serve", "--db", db_url(), "--grpc"]
-    archives = [
-        start([*serve, address], workdir / f"archive-{k}.log", env)
-        for k, address in enumerate(addresses)
-    ]
+    archives = [start([*serve, a], workdir / f"archive-{a}.log", env) for a in addresses]
     port = free_port()
     gateway = start([*vohub, "gateway", "--bind", f"127.0.0.1:{port}",
                      "--archive", ",".join(addresses), "--workers", str(args.workers),
