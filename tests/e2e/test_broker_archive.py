@@ -59,7 +59,7 @@ class Archive:
         with grpc.insecure_channel(self.address) as channel:
             stub = archive_pb2_grpc.ArchiveStub(channel)
             reply = stub.List(archive_pb2.ListRequest(limit=1000), timeout=10)
-            return [row.ivorn for row in reply.rows]
+            return list(reply.ivorns)
 
     def xml(self, ivorn: str) -> bytes:
         with grpc.insecure_channel(self.address) as channel:

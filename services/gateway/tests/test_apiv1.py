@@ -32,9 +32,7 @@ def test_count_ignores_paging_keys_unvalidated(client: Any, archive: Any) -> Non
 
 
 def test_list_ivorn_request_and_envelope(client: Any, archive: Any) -> None:
-    archive.list_reply = archive_pb2.ListResponse(
-        rows=[archive_pb2.ListRow(ivorn="ivo://a/b#1"), archive_pb2.ListRow(ivorn="ivo://a/b#2")]
-    )
+    archive.list_reply = archive_pb2.ListResponse(ivorns=["ivo://a/b#1", "ivo://a/b#2"])
     r = client.simulate_get(
         "/apiv1/list/ivorn", query_string="limit=3&offset=2&order=-author_datetime"
     )

@@ -84,6 +84,9 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
                 offset=request.offset,
                 cursor_text=request.cursor,
             )
+            if request.kind == pb.ListRequest.IVORN:
+                ivorns = [r.ivorn for r in page.rows]
+                return pb.ListResponse(ivorns=ivorns, next_cursor=page.next_cursor)
             rows = [_list_row(r) for r in page.rows]
             return pb.ListResponse(rows=rows, next_cursor=page.next_cursor)
 

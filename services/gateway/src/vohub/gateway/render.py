@@ -147,5 +147,5 @@ def list_rows_v1(
 ) -> list[Any]:
     """List rows as apiv1 results: IVORN strings, or ``[ivorn, n]`` pairs."""
     if kind == archive_pb2.ListRequest.IVORN:
-        return [row.ivorn for row in reply.rows]
+        return list(reply.ivorns)
     return [[row.ivorn, row.count] for row in reply.rows]
