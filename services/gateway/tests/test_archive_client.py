@@ -18,7 +18,7 @@ from vohub.v1 import archive_pb2, archive_pb2_grpc
 class Counting(archive_pb2_grpc.ArchiveServicer):
     """Answers every count with its own number, so a test sees which server answered."""
 
-    def __init__(self, answer: int = 7) -> None:
+    def __init__(self, answer: int) -> None:
         self.answer = answer
 
     def Count(self, request: archive_pb2.CountRequest, context: Any) -> archive_pb2.CountResponse:  # noqa: N802
