@@ -82,7 +82,7 @@ def channel_target(addresses: str) -> str:
                 f"{address.host!r} is not an IP address (in a list)",
             ) from None
         versions.add(ip.version)
-        rendered.append(f"[{ip}]:{address.port}" if ip.version == 6 else f"{ip}:{address.port}")
+        rendered.append(str(address))
     if len(versions) > 1:
         raise AddressError("archive", f"{addresses!r} mixes IPv4 and IPv6 addresses")
     return f"ipv{versions.pop()}:" + ",".join(rendered)
