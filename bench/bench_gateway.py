@@ -5,11 +5,12 @@ archive's own schema, whose ``voevent``/``coord``/``cite`` tables voeventdb.serv
 own; then migrates it to head and runs ``vohub archive optimize`` on it (one database, so both
 servers get the same indexes, clustering and statistics). Runs ``vohub archive serve``
 (``--archives`` of them, the gateway spreading its calls over them; one by default, as a second
-adds nothing on two cores) + ``vohub gateway`` and voeventdb.server's Flask app under gunicorn
-with the same worker class, worker and thread counts (gthread; HTTP keep-alive on both), and
-loads each with wrk (a C load generator, so the client takes almost none of the CPU) with the
-same request mix: count (cone + time), list page, stream map, packet XML, with random
-parameters (new ones each round). Neither server caches answers. Rounds are interleaved
+adds nothing on two cores) + ``vohub gateway`` (gunicorn's asyncio workers) and voeventdb.server's
+Flask app under gunicorn gthread workers (its WSGI app needs a thread per request in flight),
+with the same number of workers and HTTP keep-alive on both, and loads each with wrk (a C load
+generator, so the client takes almost none of the CPU) with the same request mix: count (cone +
+time), list page, stream map, packet XML, with random parameters (new ones each round). Neither
+server caches answers. Rounds are interleaved
 (vohub first, then voeventdb first, ...); the table gives medians over rounds of requests/s,
 p50 and p99, the ratios, and the CPU milliseconds per request of each process group (archive,
 gateway workers, voeventdb workers, PostgreSQL backends of this database).
@@ -197,7 +198,7 @@ def start_vohub(
     port = free_port()
     gateway = start([*vohub, "gateway", "--bind", f"127.0.0.1:{port}",
                      "--archive", ",".join(addresses), "--workers", str(args.workers),
-                     "--threads", str(args.threads), "--log-level", "WARNING"],
+                     "--log-level", "WARNING"],
                     workdir / "gateway.log")  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     wait_http(url + "/healthz")
@@ -219,7 +220,7 @@ def start_peer(
         "--workers",
         str(workers),
         "--worker-class",
-        "gthread",  # as the gateway's workers: threads, and HTTP keep-alive
+        "gthread",  # a thread per request in flight, and HTTP keep-alive
         "--threads",
         str(threads),
         "--bind",
@@ -335,7 +336,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--packets", type=int, default=1_000_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="per voeventdb worker")
     parser.add_argument("--archives", type=int, default=1, help="vohub archive servers")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=6.0, help="per server, type, round")
@@ -373,8 +374,8 @@ def report(rounds: list[dict[tuple[str, str], dict[str, float]]], n: int,
     def med(name: str, kind: str, key: str) -> float:
         return statistics.median(r[name, kind].get(key, 0.0) for r in rounds)
 
-    print(f"\n{n} packets on PostgreSQL + q3c; both under gunicorn gthread, {args.workers} "
-          f"workers x {args.threads} threads ({args.archives} vohub archive servers); "
+    print(f"\n{n} packets on PostgreSQL + q3c; both under gunicorn with {args.workers} workers "
+          f"(vohub asyncio, {args.archives} archive servers; voeventdb gthread x {args.threads}); "
           f"{args.concurrency} keep-alive wrk connections; "
           f"medians of {len(rounds)} interleaved rounds, {args.seconds:g} s per cell")  # fmt: skip
     head = f"{'request':<16} {'server':<10} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>9} {'errors':>6}"

@@ -68,31 +68,31 @@ class FakeArchive:
         if self.error is not None:
             raise self.error
 
-    def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
+    async def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
         self._seen(request)
         return archive_pb2.CountResponse(count=self.count_reply)
 
-    def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
+    async def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
         self._seen(request)
         return self.list_reply
 
-    def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
+    async def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
         self._seen(request)
         return self.map_reply
 
-    def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
+    async def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
         self._seen(request)
         if request.ivorn not in self.packets:
             raise ArchiveNotFound(f"no packet {request.ivorn}")
         return self.packets[request.ivorn]
 
-    def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
+    async def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
         self._seen(request)
         if request.ivorn not in self.xml:
             raise ArchiveNotFound(f"no packet {request.ivorn}")
         return archive_pb2.XmlResponse(xml=self.xml[request.ivorn])
 
-    def healthy(self) -> tuple[bool, str]:
+    async def healthy(self) -> tuple[bool, str]:
         return self.health
 
 

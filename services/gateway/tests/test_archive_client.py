@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import asyncio
 from concurrent import futures
 from typing import Any
 
@@ -33,38 +33,42 @@ def serve(port: int, answer: int) -> grpc.Server:
     return server
 
 
-def test_a_gateway_started_before_its_archive_reaches_it_within_seconds() -> None:
+async def count(client: GrpcArchiveClient) -> int:
+    return (await client.count(archive_pb2.CountRequest())).count
+
+
+async def test_a_gateway_started_before_its_archive_reaches_it_within_seconds() -> None:
     """A call soon after the archive comes up succeeds: the channel's reconnect backoff is
     capped, and a call failing between two connection attempts waits for the next one."""
     port = free_port()
     client = GrpcArchiveClient(f"127.0.0.1:{port}", deadline_s=1.0, retries=1)
     with pytest.raises(ArchiveUnavailable, match="UNAVAILABLE"):
-        client.count(archive_pb2.CountRequest())  # nothing listens: the channel backs off
+        await count(client)  # nothing listens: the channel backs off
     # gRPC's default backoff (1 s, x1.6 each time, +-20 %) would now try next at ~9 s, ~3.8 s
     # after the server starts; capped at 1 s, the channel tries again within ~1.2 s.
-    time.sleep(5.5)
+    await asyncio.sleep(5.5)
     server = serve(port, 7)
     try:
         # One call: it waits for the channel's next connection attempt, at most ~1 s away.
-        assert client.count(archive_pb2.CountRequest()).count == 7
+        assert await count(client) == 7
     finally:
-        client.close()
+        await client.close()
         server.stop(grace=0)
 
 
-def test_calls_alternate_between_two_archives_and_skip_one_that_stops() -> None:
+async def test_calls_alternate_between_two_archives_and_skip_one_that_stops() -> None:
     ports = [free_port(), free_port()]
     servers = [serve(ports[0], 1), serve(ports[1], 2)]
     client = GrpcArchiveClient(",".join(f"127.0.0.1:{p}" for p in ports), deadline_s=2.0)
     try:
-        answers = [client.count(archive_pb2.CountRequest()).count for _ in range(40)]
+        answers = [await count(client) for _ in range(40)]
         # Round-robin once both are connected (the first calls may find one still connecting).
         assert answers[-10:] == answers[-10:-8] * 5
         assert set(answers[-10:]) == {1, 2}
         servers[0].stop(grace=0).wait()
-        answers = [client.count(archive_pb2.CountRequest()).count for _ in range(20)]
+        answers = [await count(client) for _ in range(20)]
         assert answers == [2] * 20
     finally:
-        client.close()
+        await client.close()
         for server in servers:
             server.stop(grace=0)

@@ -20,12 +20,12 @@ def parsed(*argv: str) -> argparse.Namespace:
 
 def test_toml_env_and_flags_in_priority_order(tmp_path: Path) -> None:
     path = tmp_path / "vohub.toml"
-    path.write_text('[gateway]\nworkers = 3\nbind = "127.0.0.1:9000"\nthreads = 2\n')
+    path.write_text('[gateway]\nworkers = 3\nbind = "127.0.0.1:9000"\nmax_requests = 200\n')
     env = {"VOHUB_GATEWAY__WORKERS": "5", "VOHUB_GATEWAY__ARCHIVE": "10.1.2.3:50051"}
     config = load(path, {"bind": "127.0.0.1:9100"}, env)
-    assert (config.workers, config.threads, config.bind, config.archive) == (
+    assert (config.workers, config.max_requests, config.bind, config.archive) == (
         5,
-        2,
+        200,
         "127.0.0.1:9100",
         "10.1.2.3:50051",
     )
@@ -59,9 +59,9 @@ def test_cli_exits_2_naming_the_misspelt_key(
 
 
 def test_flags_become_gunicorn_settings() -> None:
-    config = load(overrides={"workers": 4, "threads": 8, "bind": "127.0.0.1:9001"}, env={})
+    config = load(overrides={"workers": 4, "max_requests": 50, "bind": "127.0.0.1:9001"}, env={})
     settings = cli.gunicorn_settings(config)
     assert settings["bind"] == ["127.0.0.1:9001"]
-    assert (settings["workers"], settings["threads"]) == (4, 8)
+    assert (settings["workers"], settings["max_requests"]) == (4, 50)
     assert settings["logger_class"] == "vohub.gateway.glog.StructuredLogger"
     assert settings["preload_app"] is False

@@ -173,6 +173,9 @@ class GrpcServer:
 class ThreadedGrpcServer:
     """A bound ``grpc.server`` whose calls run in a pool of ``workers`` threads, plus health.
 
+    The threads share one interpreter lock: a few keep the process busy while calls wait on
+    I/O, and more only add contention.
+
     >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=["vohub.v1.Demo"])
     >>> server.start() == server.port
     True
@@ -190,7 +193,7 @@ class ThreadedGrpcServer:
         registrations: Iterable[ThreadedRegistration],
         *,
         services: Iterable[str],
-        workers: int = 16,
+        workers: int = 4,
         max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         pool = futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grpc")

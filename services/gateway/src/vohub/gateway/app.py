@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import falcon
+from falcon.asgi import App, Request, Response
 
 from vohub.gateway import errors
 from vohub.gateway.archive_client import ArchiveClient, GrpcArchiveClient
@@ -15,6 +15,7 @@ from vohub.gateway.config import GatewayConfig
 from vohub.gateway.errors import UriTooLong
 from vohub.gateway.metrics import MetricsMiddleware
 from vohub.gateway.resources import apiv1, apiv2, openapi
+from vohub.gateway.resources.base import raw_path
 from vohub.gateway.resources.health import HealthResource
 from vohub.gateway.resources.metrics import MetricsResource
 
@@ -25,11 +26,9 @@ class UriLimit:
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: Request, resp: Response) -> None:
         """Check the raw target's length before any parsing."""
-        target = str(req.env.get("RAW_URI") or req.path)
-        if "?" not in target:
-            target = f"{target}?{req.query_string}"
+        target = f"{raw_path(req)}?{req.query_string}"
         if len(target) > self.max_bytes:
             message = f"request target is {len(target)} bytes; the limit is {self.max_bytes}"
             raise UriTooLong(message, "uri")
@@ -38,14 +37,14 @@ class UriLimit:
 class HeadAsGet:
     """Answers HEAD with the GET responder's headers (falcon then drops the body), as Flask did."""
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: Request, resp: Response) -> None:
         """Route a HEAD request to the resource's ``on_get``."""
         if req.method == "HEAD":
             req.context.head = True
             req.method = "GET"
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, req_succeeded: bool
+    async def process_response(
+        self, req: Request, resp: Response, resource: object, req_succeeded: bool
     ) -> None:
         """Restore the method, so the response goes out without a body."""
         if req.context.get("head"):
@@ -54,12 +53,12 @@ class HeadAsGet:
 
 def create_app(
     config: GatewayConfig, archive: ArchiveClient | None = None
-) -> falcon.App[falcon.Request, falcon.Response]:
-    """The gateway WSGI app; ``archive`` defaults to a gRPC client of ``config.archive``.
+) -> App[Request, Response]:
+    """The gateway ASGI app; ``archive`` defaults to a gRPC client of ``config.archive``.
 
     >>> from vohub.gateway.config import GatewayConfig
     >>> app = create_app(GatewayConfig(archive="127.0.0.1:1"))
-    >>> isinstance(app, falcon.App)
+    >>> isinstance(app, App)
     True
     """
     if archive is None:
@@ -69,7 +68,7 @@ def create_app(
             retries=config.archive_retries,
         )
     middleware: list[Any] = [MetricsMiddleware(), UriLimit(config.max_uri_bytes), HeadAsGet()]
-    app = falcon.App(middleware=middleware)
+    app = App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False
     errors.register(app)

@@ -4,9 +4,11 @@ The gateway may read from several archive servers (``--archive 10.0.0.2:50051,10
 or one host name with several DNS records): the channel spreads calls over them round-robin and
 leaves out any that is down, so archives add capacity and stand in for one another.
 
-Resources depend only on :class:`ArchiveClient`; tests inject a fake at this seam. The gRPC
-client opens its channel lazily in the process that first uses it, so that a gunicorn worker
-never inherits a channel from the master across ``fork`` (gRPC forbids that). Every call has a
+Resources depend only on :class:`ArchiveClient`; tests inject a fake at this seam. The client
+is asyncio gRPC: a worker's event loop keeps every request in flight on one channel, with no
+thread per request. The channel is opened lazily, on the event loop that first uses it, so that
+a gunicorn worker never inherits one from the master across ``fork`` (gRPC forbids that) and
+a channel is never used from another loop than its own. Every call has a
 deadline; UNAVAILABLE is retried (first once the channel has reconnected, for a moment at
 most, then with exponential backoff), then reported as
 :class:`ArchiveUnavailable`, which the error table turns into 503 with ``Retry-After``.
@@ -14,12 +16,10 @@ most, then with exponential backoff), then reported as
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ipaddress
-import os
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
 import grpc
@@ -91,27 +91,27 @@ def channel_target(addresses: str) -> str:
 class ArchiveClient(Protocol):
     """What the gateway asks of the archive; errors are :mod:`vohub.gateway.errors` types."""
 
-    def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
+    async def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
         """Number of packets matching the filter."""
         ...
 
-    def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
+    async def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
         """One page of matching packets."""
         ...
 
-    def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
+    async def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
         """Grouped counts of matching packets."""
         ...
 
-    def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
+    async def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
         """One packet's synopsis; ArchiveNotFound if absent."""
         ...
 
-    def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
+    async def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
         """One packet's XML; ArchiveNotFound if absent."""
         ...
 
-    def healthy(self) -> tuple[bool, str]:
+    async def healthy(self) -> tuple[bool, str]:
         """Whether the archive answers its health check now, and a word on why not."""
         ...
 
@@ -119,10 +119,10 @@ class ArchiveClient(Protocol):
 class GrpcArchiveClient:
     """:class:`ArchiveClient` over a real gRPC channel to ``target`` (see :func:`channel_target`).
 
+    >>> import asyncio
     >>> client = GrpcArchiveClient("127.0.0.1:1", deadline_s=0.2, retries=0)
-    >>> client.healthy()[0]
+    >>> asyncio.run(client.healthy())[0]
     False
-    >>> client.close()
     """
 
     def __init__(
@@ -133,7 +133,7 @@ class GrpcArchiveClient:
         retries: int = 2,
         backoff_s: float = 0.05,
         reconnect_s: float = 1.5,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.target = channel_target(target)
         self.deadline_s = deadline_s
@@ -141,42 +141,41 @@ class GrpcArchiveClient:
         self.retries = retries
         self.backoff_s = backoff_s
         self.sleep = sleep
-        self._lock = threading.Lock()
-        self._pid = -1
-        self._channel: grpc.Channel | None = None
-        self._stub: archive_pb2_grpc.ArchiveStub | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: archive_pb2_grpc.ArchiveAsyncStub | None = None
 
-    def _archive(self) -> archive_pb2_grpc.ArchiveStub:
-        with self._lock:
-            if self._stub is None or self._pid != os.getpid():
-                self._channel = grpc.insecure_channel(self.target, options=CHANNEL_OPTIONS)
-                self._stub = archive_pb2_grpc.ArchiveStub(self._channel)
-                self._pid = os.getpid()
-            return self._stub
+    def _archive(self) -> archive_pb2_grpc.ArchiveAsyncStub:
+        """The stub on a channel of the running event loop (a channel is bound to its loop)."""
+        loop = asyncio.get_running_loop()
+        if self._stub is None or self._loop is not loop:
+            self._channel = grpc.aio.insecure_channel(self.target, options=CHANNEL_OPTIONS)
+            self._stub = archive_pb2_grpc.ArchiveStub(self._channel)
+            self._loop = loop
+        return self._stub
 
-    def close(self) -> None:
+    async def close(self) -> None:
         """Close the channel (a later call opens a new one)."""
-        with self._lock:
-            if self._channel is not None and self._pid == os.getpid():
-                self._channel.close()
-            self._channel = self._stub = None
+        if self._channel is not None and self._loop is asyncio.get_running_loop():
+            await self._channel.close()
+        self._channel = self._stub = self._loop = None
 
-    def _call(self, method: Callable[..., Reply], request: object) -> Reply:
+    async def _call(self, method: Callable[..., Awaitable[Reply]], request: object) -> Reply:
         attempt = 0
         while True:
             try:
-                return method(request, timeout=self.deadline_s)
-            except grpc.RpcError as exc:
-                code, detail = _status(exc)
+                return await method(request, timeout=self.deadline_s)
+            except grpc.aio.AioRpcError as exc:
+                code, detail = exc.code(), exc.details() or ""
                 if code != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:
                     raise _translate(code, detail) from None
             if attempt == 0:
-                self._await_connection()
+                await self._await_connection()
             else:
-                self.sleep(self.backoff_s * 2**attempt)
+                await self.sleep(self.backoff_s * 2**attempt)
             attempt += 1
 
-    def _await_connection(self) -> None:
+    async def _await_connection(self) -> None:
         """Wait up to ``reconnect_s`` for the channel to (re)connect, e.g. to a restarted archive.
 
         A call on a channel between two connection attempts fails at once; waiting for the next
@@ -184,54 +183,46 @@ class GrpcArchiveClient:
         """
         if self._channel is None:
             return
-        with contextlib.suppress(grpc.FutureTimeoutError):  # still down: the retries say so
-            grpc.channel_ready_future(self._channel).result(timeout=self.reconnect_s)
+        with contextlib.suppress(TimeoutError):  # still down: the retries say so
+            await asyncio.wait_for(self._channel.channel_ready(), self.reconnect_s)
 
-    def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
+    async def count(self, request: archive_pb2.CountRequest) -> archive_pb2.CountResponse:
         """Count rpc."""
-        return self._call(self._archive().Count, request)
+        return await self._call(self._archive().Count, request)
 
-    def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
+    async def list(self, request: archive_pb2.ListRequest) -> archive_pb2.ListResponse:
         """List rpc."""
-        return self._call(self._archive().List, request)
+        return await self._call(self._archive().List, request)
 
-    def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
+    async def map(self, request: archive_pb2.MapRequest) -> archive_pb2.MapResponse:
         """Map rpc."""
-        return self._call(self._archive().Map, request)
+        return await self._call(self._archive().Map, request)
 
-    def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
+    async def synopsis(self, request: archive_pb2.PacketRequest) -> archive_pb2.PacketSynopsis:
         """Synopsis rpc."""
-        return self._call(self._archive().Synopsis, request)
+        return await self._call(self._archive().Synopsis, request)
 
-    def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
+    async def get_xml(self, request: archive_pb2.PacketRequest) -> archive_pb2.XmlResponse:
         """GetXml rpc."""
-        return self._call(self._archive().GetXml, request)
+        return await self._call(self._archive().GetXml, request)
 
-    def healthy(self) -> tuple[bool, str]:
+    async def healthy(self) -> tuple[bool, str]:
         """Ask the archive's standard gRPC health service (overall status) with a short deadline."""
         self._archive()
-        assert self._channel is not None
         stub = health_pb2_grpc.HealthStub(self._channel)
         try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-        except grpc.RpcError as exc:
-            code, detail = _status(exc)
-            return False, f"{code.name if code else 'UNKNOWN'}: {detail}"
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
+        except grpc.aio.AioRpcError as exc:
+            return False, f"{exc.code().name}: {exc.details() or ''}"
         status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         return reply.status == health_pb2.HealthCheckResponse.SERVING, status
 
 
-def _status(exc: grpc.RpcError) -> tuple[grpc.StatusCode | None, str]:
-    code = exc.code() if isinstance(exc, grpc.Call) else None
-    detail = exc.details() if isinstance(exc, grpc.Call) else str(exc)
-    return code, detail or ""
-
-
-def _translate(code: grpc.StatusCode | None, detail: str) -> Exception:
+def _translate(code: grpc.StatusCode, detail: str) -> Exception:
     if code == grpc.StatusCode.NOT_FOUND:
         return ArchiveNotFound(detail)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return ArchiveInvalidArgument(detail)
     if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
         return ArchiveUnavailable(f"{code.name}: {detail}")
-    return ArchiveFailure(f"{code.name if code else 'UNKNOWN'}: {detail}")
+    return ArchiveFailure(f"{code.name}: {detail}")

@@ -32,7 +32,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "to spread calls over several archives",
     )
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
-    parser.add_argument("--threads", type=int, help="threads per worker (default 4)")
     parser.add_argument("--public-url", help="public base URL, for docs and OpenAPI links")
     parser.add_argument("--metrics-dir", type=Path, help="prometheus multiprocess directory")
     parser.add_argument("--log-level", help="log level (default INFO)")
@@ -40,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, Any]:
-    names = ("bind", "archive", "workers", "threads", "public_url", "metrics_dir")
+    names = ("bind", "archive", "workers", "public_url", "metrics_dir")
     values = {name: getattr(args, name, None) for name in names}
     values["log_level"] = getattr(args, "log_level", None)
     values["log_format"] = getattr(args, "log_format", None)
@@ -63,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
             bind=config.bind,
             archive=config.archive,
             workers=config.workers,
-            threads=config.threads,
         )
         GatewayApplication(config).run()
     finally:
@@ -97,7 +95,6 @@ def gunicorn_settings(config: GatewayConfig) -> dict[str, Any]:
     values.update(
         bind=[config.bind],
         workers=config.workers,
-        threads=config.threads,
         timeout=config.timeout,
         graceful_timeout=config.graceful_timeout,
         max_requests=config.max_requests,
@@ -124,7 +121,7 @@ class GatewayApplication(BaseApplication):
                 self.cfg.set(key, value)
 
     def load(self) -> Any:
-        """Build the WSGI app in the worker (after fork), with its own archive channel."""
+        """Build the ASGI app in the worker (after fork), with its own archive channel."""
         from vohub.gateway.app import create_app
 
         return create_app(self.gateway_config)

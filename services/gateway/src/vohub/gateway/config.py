@@ -54,9 +54,8 @@ class GatewayConfig:
     bind: str = checked("127.0.0.1:8080", _address)
     #: The archive's gRPC address, or a comma-separated list of archive IP:PORTs (round-robin).
     archive: str = checked("127.0.0.1:50051", _archives)
-    #: gunicorn worker processes, and threads per worker (gthread).
+    #: gunicorn worker processes (each an asyncio event loop).
     workers: int = checked(2, _workers)
-    threads: int = checked(4, _workers)
     #: Seconds before gunicorn restarts a silent worker, and grace on shutdown.
     timeout: int = checked(30, _positive)
     graceful_timeout: int = checked(10, _positive)

@@ -11,6 +11,7 @@ import json
 from typing import Any
 
 import falcon
+from falcon.asgi import App, Request, Response
 
 from vohub.common.logs import get_logger
 
@@ -122,36 +123,34 @@ class ArchiveFailure(ArchiveError):
     """Any other archive status (INTERNAL, …): a bug somewhere, answered with a generic 500."""
 
 
-def send_json_error(resp: falcon.Response, status: int, body: dict[str, Any]) -> None:
+def send_json_error(resp: Response, status: int, body: dict[str, Any]) -> None:
     """Write ``body`` as the JSON response with ``status``."""
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
     resp.text = json.dumps(body, sort_keys=True, separators=(",", ":"))
 
 
-def _gateway_error(req: falcon.Request, resp: falcon.Response, ex: GatewayError, _: Any) -> None:
+async def _gateway_error(req: Request, resp: Response, ex: GatewayError, _: Any) -> None:
     send_json_error(resp, ex.status, ex.body())
 
 
-def _archive_not_found(
-    req: falcon.Request, resp: falcon.Response, ex: ArchiveNotFound, _: Any
-) -> None:
+async def _archive_not_found(req: Request, resp: Response, ex: ArchiveNotFound, _: Any) -> None:
     status = 404 if req.path.lstrip("/").startswith("apiv2") else 422
     body = IvornNotFound("", status).body()
     body["error"]["message"] = ex.message
     send_json_error(resp, status, body)
 
 
-def _archive_invalid(
-    req: falcon.Request, resp: falcon.Response, ex: ArchiveInvalidArgument, _: Any
+async def _archive_invalid(
+    req: Request, resp: Response, ex: ArchiveInvalidArgument, _: Any
 ) -> None:
     parameter = ex.message.split(":", 1)[0].strip() if ":" in ex.message else None
     error = InvalidParameter(ex.message, parameter)
     send_json_error(resp, error.status, error.body())
 
 
-def _archive_unavailable(
-    req: falcon.Request, resp: falcon.Response, ex: ArchiveUnavailable, _: Any
+async def _archive_unavailable(
+    req: Request, resp: Response, ex: ArchiveUnavailable, _: Any
 ) -> None:
     log.warning("archive.unavailable", path=req.path, error=ex.message)
     resp.set_header("Retry-After", str(RETRY_AFTER_S))
@@ -165,7 +164,7 @@ def _archive_unavailable(
     send_json_error(resp, 503, body)
 
 
-def _http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError, _: Any) -> None:
+async def _http_error(req: Request, resp: Response, ex: falcon.HTTPError, _: Any) -> None:
     status = ex.status_code
     if status == 404:
         body = {"error": {"code": 404, "description": _NOT_FOUND_TEXT}}
@@ -178,13 +177,13 @@ def _http_error(req: falcon.Request, resp: falcon.Response, ex: falcon.HTTPError
     send_json_error(resp, status, body)
 
 
-def _unhandled(req: falcon.Request, resp: falcon.Response, ex: Exception, _: Any) -> None:
+async def _unhandled(req: Request, resp: Response, ex: Exception, _: Any) -> None:
     log.exception("request.failed", method=req.method, path=req.path)
     body = {"error": {"code": 500, "description": "Internal Server Error", "message": ""}}
     send_json_error(resp, 500, body)
 
 
-def register(app: falcon.App[falcon.Request, falcon.Response]) -> None:
+def register(app: App[Request, Response]) -> None:
     """Install the error table on ``app``: most generic first, as Falcon matches by MRO."""
     app.add_error_handler(Exception, _unhandled)
     app.add_error_handler(falcon.HTTPError, _http_error)

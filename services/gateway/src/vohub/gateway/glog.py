@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 from typing import Any
 
 from gunicorn.glogging import Logger
@@ -28,8 +27,11 @@ class StructuredLogger(Logger):
             logger.propagate = True
         self.error_log.setLevel(logging.NOTSET)
 
-    def access(self, resp: Any, req: Any, environ: Any, request_time: timedelta) -> None:
-        """One ``http.request`` event per request (nothing to build when INFO is off)."""
+    def access(self, resp: Any, req: Any, environ: Any, request_time: Any) -> None:
+        """One ``http.request`` event per request (nothing to build when INFO is off).
+
+        ``request_time`` has the ``seconds`` and ``microseconds`` of a timedelta.
+        """
         if not access_log.logger.isEnabledFor(logging.INFO):
             return
         target = str(environ.get("RAW_URI") or req.uri or "")
@@ -39,7 +41,7 @@ class StructuredLogger(Logger):
             target=target[:300],
             status=str(resp.status).split(" ", 1)[0],
             bytes=getattr(resp, "sent", None),
-            duration_ms=round(request_time.total_seconds() * 1000, 3),
+            duration_ms=round(request_time.seconds * 1000 + request_time.microseconds / 1000, 3),
             remote=environ.get("REMOTE_ADDR"),
             user_agent=str(environ.get("HTTP_USER_AGENT", ""))[:120],
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-import falcon
+from falcon.asgi import Request, Response
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -50,12 +50,12 @@ class MetricsMiddleware:
         self._requests: dict[tuple[str, str, str], Counter] = {}
         self._latency: dict[str, Histogram] = {}
 
-    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def process_request(self, req: Request, resp: Response) -> None:
         """Note the start time."""
         req.context.started = time.perf_counter()
 
-    def process_response(
-        self, req: falcon.Request, resp: falcon.Response, resource: object, ok: bool
+    async def process_response(
+        self, req: Request, resp: Response, resource: object, ok: bool
     ) -> None:
         """Record the request's route, status and duration."""
         started = getattr(req.context, "started", None)

@@ -1,67 +1,64 @@
-"""A gunicorn worker whose own protocol errors (bad request line, oversize URI) are JSON too.
+"""gunicorn's asyncio (ASGI) worker, with its own protocol errors answered in JSON too.
 
-gunicorn answers requests it cannot parse itself, with an HTML page. This gthread worker
-answers them with the gateway's JSON error shape, so every 4xx a client sees is JSON.
+gunicorn answers a request it cannot parse (bad request line, oversize URI or headers) itself,
+in plain text. This worker's protocol answers them with the gateway's JSON error shape, so
+every 4xx a client sees is JSON.
 """
 
 from __future__ import annotations
 
 import json
-import socket
-from typing import Any
+from collections.abc import Iterable
+from http import HTTPStatus
 
-from gunicorn import util
-from gunicorn.http import errors as http
-from gunicorn.workers.gthread import ThreadWorker
-
-#: gunicorn protocol errors whose status is not 400: (type, status, reason).
-_STATUS: tuple[tuple[type[Exception], int, str], ...] = (
-    (getattr(http, "InvalidResponseHeader", RuntimeError), 500, "Internal Server Error"),
-    (getattr(http, "InvalidResponseHeaderName", RuntimeError), 500, "Internal Server Error"),
-    (http.LimitRequestLine, 414, "URI Too Long"),
-    (http.LimitRequestHeaders, 431, "Request Header Fields Too Large"),
-    (http.ForbiddenProxyRequest, 403, "Forbidden"),
-    (http.ExpectationFailed, 417, "Expectation Failed"),
-    (http.UnsupportedTransferCoding, 501, "Not Implemented"),
-    (http.ConfigurationProblem, 500, "Internal Server Error"),
-)
+from gunicorn.asgi.protocol import ASGIProtocol
+from gunicorn.workers import gasgi
 
 
-def error_response(exc: BaseException) -> bytes:
+def error_response(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> bytes:
     """The complete HTTP response for a request gunicorn could not parse or serve.
 
-    >>> error_response(http.LimitRequestLine(9000, 8190)).split(b"\\r\\n")[0]
-    b'HTTP/1.1 414 URI Too Long'
+    The message (which may quote the request) is kept for 4xx and dropped for 5xx.
+
+    >>> error_response(414, "URI too long").split(b"\\r\\n")[0]
+    b'HTTP/1.1 414 Request-URI Too Long'
     """
-    status, reason = 500, "Internal Server Error"
-    if isinstance(exc, http.ParseException):
-        status, reason = 400, "Bad Request"
-        for kind, code, text in _STATUS:
-            if isinstance(exc, kind):
-                status, reason = code, text
-                break
-    message = str(exc) if status < 500 else ""
+    try:
+        reason = HTTPStatus(status).phrase
+    except ValueError:
+        reason = "Error"
+    text = message if status < 500 else ""
     body = json.dumps(
-        {"error": {"code": status, "description": reason, "message": message[:500]}},
+        {"error": {"code": status, "description": reason, "message": text[:500]}},
         separators=(",", ":"),
     ).encode()
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head = (
-        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n"
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n{extra}"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("latin-1") + body
 
 
-class JsonErrorWorker(ThreadWorker):
-    """gunicorn's threaded worker, with JSON answers to unparseable requests."""
+class JsonErrorProtocol(ASGIProtocol):
+    """gunicorn's HTTP protocol, answering unparseable requests with JSON."""
 
-    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
-        """Log the failure and answer it with the gateway's JSON error shape."""
-        if isinstance(exc, http.ParseException):
-            self.log.warning("Invalid request from ip=%s: %s", (addr or ("",))[0], exc)
-        else:
-            self.log.exception("Error handling request")
-        try:
-            util.write_nonblock(client, error_response(exc))
-        except OSError:
-            self.log.debug("Failed to send error message.")
+    def _send_error_response(
+        self, status: int, message: str, extra_headers: Iterable[tuple[str, str]] = ()
+    ) -> None:
+        response = error_response(status, message, extra_headers)
+        self._safe_write(response)  # type: ignore[attr-defined]  # not in the stubs
+
+
+class JsonErrorWorker(gasgi.ASGIWorker):
+    """gunicorn's ASGI worker (an asyncio loop, uvloop when installed) with JSON protocol errors."""
+
+    def init_process(self) -> None:
+        """Serve connections with :class:`JsonErrorProtocol`, then run as gunicorn's worker.
+
+        The worker builds each connection's protocol from its module's ``ASGIProtocol`` name
+        and offers no setting for it; this process runs only this worker, so the name is
+        pointed at the JSON protocol here.
+        """
+        gasgi.ASGIProtocol = JsonErrorProtocol  # type: ignore[attr-defined]  # not in the stubs
+        super().init_process()

@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
 import falcon
+from falcon.asgi import Request, Response
 
 from vohub.gateway.archive_client import ArchiveClient
 from vohub.gateway.errors import ArchiveNotFound, InvalidParameter, IvornNotFound, NoIvorn
@@ -54,7 +55,7 @@ class RootResource:
         self.git_sha = git_sha
         self.docs_url = docs_url
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """The root document."""
         docs = self.docs_url or f"http://{req.host}{_port_suffix(req)}/docs"
         body = {
@@ -72,7 +73,7 @@ class RootResource:
         send_json(resp, body)
 
 
-def _port_suffix(req: falcon.Request) -> str:
+def _port_suffix(req: Request) -> str:
     default = 443 if req.scheme == "https" else 80
     return "" if req.port == default else f":{req.port}"
 
@@ -93,14 +94,14 @@ class QueryResource:
     def __init__(self, archive: ArchiveClient) -> None:
         self.archive = archive
 
-    def on_get_count(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get_count(self, req: Request, resp: Response) -> None:
         """Number of matching packets (paging keys accepted and ignored, as upstream)."""
         grouped = query_lists(req)
         flt = build_filter(grouped, FILTERS, PAGING_V1)
-        count = self.archive.count(archive_pb2.CountRequest(filter=flt)).count
+        count = (await self.archive.count(archive_pb2.CountRequest(filter=flt))).count
         send_json(resp, envelope("/apiv1/count", grouped, request_url(req), count))
 
-    def on_get_list(self, req: falcon.Request, resp: falcon.Response, kind: str) -> None:
+    async def on_get_list(self, req: Request, resp: Response, kind: str) -> None:
         """One page of matching IVORNs, or ``[ivorn, n]`` pairs."""
         list_kind = LIST_KINDS.get(kind)
         if list_kind is None:
@@ -115,18 +116,18 @@ class QueryResource:
             limit=paging.limit,
             offset=paging.offset,
         )
-        rows = list_rows_v1(list_kind, self.archive.list(request))
+        rows = list_rows_v1(list_kind, await self.archive.list(request))
         body = envelope(f"/apiv1/list/{kind}", grouped, request_url(req), rows, paging.limit)
         send_json(resp, body)
 
-    def on_get_map(self, req: falcon.Request, resp: falcon.Response, kind: str) -> None:
+    async def on_get_map(self, req: Request, resp: Response, kind: str) -> None:
         """Counts of matching packets grouped by stream, role, both, or authored month."""
         map_kind = MAP_KINDS.get(kind)
         if map_kind is None:
             raise falcon.HTTPNotFound()
         grouped = query_lists(req)
         flt = build_filter(grouped, FILTERS, PAGING_V1)
-        reply = self.archive.map(archive_pb2.MapRequest(filter=flt, kind=map_kind))
+        reply = await self.archive.map(archive_pb2.MapRequest(filter=flt, kind=map_kind))
         body = envelope(f"/apiv1/map/{kind}", grouped, request_url(req), map_v1(map_kind, reply))
         send_json(resp, body)
 
@@ -176,20 +177,20 @@ class PacketResource:
     def __init__(self, archive: ArchiveClient) -> None:
         self.archive = archive
 
-    def on_get_synopsis(self, req: falcon.Request, resp: falcon.Response, ivorn: str) -> None:
+    async def on_get_synopsis(self, req: Request, resp: Response, ivorn: str) -> None:
         """The packet's synopsis object."""
-        synopsis = self._find(req, ivorn, "/packet/synopsis/", self.archive.synopsis)
+        synopsis = await self._find(req, ivorn, "/packet/synopsis/", self.archive.synopsis)
         grouped = query_lists(req)
         body = envelope(self.SYNOPSIS_RULE, grouped, request_url(req), synopsis_v1(synopsis))
         send_json(resp, body)
 
-    def on_get_xml(self, req: falcon.Request, resp: falcon.Response, ivorn: str) -> None:
+    async def on_get_xml(self, req: Request, resp: Response, ivorn: str) -> None:
         """The packet's XML bytes as ``text/xml; charset=utf-8``."""
-        reply = self._find(req, ivorn, "/packet/xml/", self.archive.get_xml)
+        reply = await self._find(req, ivorn, "/packet/xml/", self.archive.get_xml)
         resp.content_type = XML_CONTENT_TYPE
         resp.data = reply.xml
 
-    def _find(self, req: falcon.Request, routed: str, marker: str, fetch: Any) -> Any:
+    async def _find(self, req: Request, routed: str, marker: str, fetch: Any) -> Any:
         path = raw_path(req)
         at = path.find(marker)
         remainder = path[at + len(marker) :] if at >= 0 else None
@@ -200,7 +201,7 @@ class PacketResource:
             raise NoIvorn("give the URL-encoded IVORN after the trailing slash", "ivorn")
         for ivorn in candidates:
             try:
-                return fetch(archive_pb2.PacketRequest(ivorn=ivorn))
+                return await fetch(archive_pb2.PacketRequest(ivorn=ivorn))
             except ArchiveNotFound:
                 continue
         raise IvornNotFound(candidates[0])
@@ -209,7 +210,7 @@ class PacketResource:
 class SlashRedirect:
     """Routes voeventdb defines with a trailing slash: redirect the bare form with 308."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """Permanent redirect to the slashed URL, keeping the query string."""
         query = f"?{req.query_string}" if req.query_string else ""
         raise falcon.HTTPPermanentRedirect(f"{raw_path(req)}/{query}")

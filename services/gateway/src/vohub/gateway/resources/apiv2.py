@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import falcon
+from falcon.asgi import Request, Response
 
 from vohub.gateway.archive_client import ArchiveClient
 from vohub.gateway.errors import ArchiveNotFound, InvalidParameter, IvornNotFound
@@ -62,7 +63,7 @@ def parse_format(grouped: dict[str, list[str]]) -> str:
 
 
 def send_table(
-    resp: falcon.Response,
+    resp: Response,
     fmt: str,
     name: str,
     columns: tuple[Column, ...],
@@ -80,7 +81,7 @@ def send_table(
 class RootResource:
     """``/apiv2``: where things are."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """Links to every apiv2 endpoint and the OpenAPI document."""
         send_json(
             resp,
@@ -104,7 +105,7 @@ class PacketsResource:
     def __init__(self, archive: ArchiveClient) -> None:
         self.archive = archive
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """One page of full synopses, with the cursor of the next page."""
         grouped = query_lists(req)
         flt = build_filter(grouped, FILTERS_V2, LIST_KEYS)
@@ -118,7 +119,7 @@ class PacketsResource:
             filter=flt, order=order, kind=archive_pb2.ListRequest.SYNOPSIS, limit=limit
         )
         request.cursor = cursor
-        reply = self.archive.list(request)
+        reply = await self.archive.list(request)
         items = [synopsis_v2(row.synopsis) for row in reply.rows]
         if fmt != "json":
             rows = [packet_row(item) for item in items]
@@ -135,30 +136,30 @@ class PacketsResource:
         send_json(resp, body)
 
     @staticmethod
-    def _next(req: falcon.Request, cursor: str) -> str:
+    def _next(req: Request, cursor: str) -> str:
         pairs = [(k, v) for k, v in query_pairs(req) if k != "cursor"] + [("cursor", cursor)]
         return f"{req.prefix}{req.path}?{urlencode(pairs)}"
 
-    def on_get_count(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get_count(self, req: Request, resp: Response) -> None:
         """``{"count": n}``: the number of packets the list would yield."""
         flt = build_filter(query_lists(req), FILTERS_V2)
-        count = self.archive.count(archive_pb2.CountRequest(filter=flt)).count
+        count = (await self.archive.count(archive_pb2.CountRequest(filter=flt))).count
         send_json(resp, {"count": count})
 
-    def on_get_packet(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get_packet(self, req: Request, resp: Response) -> None:
         """One packet's synopsis, including the packets that cite it."""
         ivorn = _ivorn(query_lists(req))
         try:
-            synopsis = self.archive.synopsis(archive_pb2.PacketRequest(ivorn=ivorn))
+            synopsis = await self.archive.synopsis(archive_pb2.PacketRequest(ivorn=ivorn))
         except ArchiveNotFound:
             raise IvornNotFound(ivorn, 404) from None
         send_json(resp, synopsis_v2(synopsis))
 
-    def on_get_xml(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get_xml(self, req: Request, resp: Response) -> None:
         """One packet's XML exactly as stored."""
         ivorn = _ivorn(query_lists(req))
         try:
-            reply = self.archive.get_xml(archive_pb2.PacketRequest(ivorn=ivorn))
+            reply = await self.archive.get_xml(archive_pb2.PacketRequest(ivorn=ivorn))
         except ArchiveNotFound:
             raise IvornNotFound(ivorn, 404) from None
         resp.content_type = XML_CONTENT_TYPE
@@ -186,7 +187,7 @@ class MapsResource:
     def __init__(self, archive: ArchiveClient) -> None:
         self.archive = archive
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response, kind: str) -> None:
+    async def on_get(self, req: Request, resp: Response, kind: str) -> None:
         """Entries ``{key, subkey, count}``; ``key`` is null for packets with no author date."""
         map_kind = MAP_KINDS.get(kind)
         if map_kind is None:
@@ -194,7 +195,7 @@ class MapsResource:
         grouped = query_lists(req)
         flt = build_filter(grouped, FILTERS_V2, ("format",))
         fmt = parse_format(grouped)
-        reply = self.archive.map(archive_pb2.MapRequest(filter=flt, kind=map_kind))
+        reply = await self.archive.map(archive_pb2.MapRequest(filter=flt, kind=map_kind))
         entries = [_entry(e, map_kind) for e in reply.entries]
         if fmt == "json":
             send_json(resp, {"kind": kind, "entries": entries})

@@ -6,26 +6,28 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import falcon
+from falcon.asgi import Request, Response
 
 from vohub.gateway.params import Pair, as_lists, parse_query_string
 from vohub.gateway.render import dumps
 
 
-def raw_path(req: falcon.Request) -> str:
+def raw_path(req: Request) -> str:
     """The request path exactly as the client sent it (not percent-decoded).
 
-    gunicorn passes the request target as ``RAW_URI``; other servers only give the decoded
-    ``PATH_INFO``, which is re-quoted as a fallback.
+    The server passes it as the ASGI ``raw_path`` (bytes, read here as latin-1, as HTTP/1.1
+    carries them); where it does not, the decoded path is re-quoted as a fallback.
     """
-    raw = req.env.get("RAW_URI") or req.env.get("REQUEST_URI")
+    raw = req.scope.get("raw_path")
     if not raw:
         return quote(req.path, safe="/:@!$&'()*+,;=")
-    if not raw.startswith("/"):
-        raw = urlsplit(raw).path or "/"
-    return str(raw).split("?", 1)[0]
+    path = bytes(raw).decode("latin-1")
+    if not path.startswith("/"):
+        path = urlsplit(path).path or "/"
+    return path.split("?", 1)[0]
 
 
-def query_pairs(req: falcon.Request) -> list[Pair]:
+def query_pairs(req: Request) -> list[Pair]:
     """The decoded query string, parsed once per request."""
     pairs = getattr(req.context, "query_pairs", None)
     if pairs is None:
@@ -34,18 +36,18 @@ def query_pairs(req: falcon.Request) -> list[Pair]:
     return list(pairs)
 
 
-def query_lists(req: falcon.Request) -> dict[str, list[str]]:
+def query_lists(req: Request) -> dict[str, list[str]]:
     """The decoded query string grouped by key, in order of appearance."""
     return as_lists(query_pairs(req))
 
 
-def request_url(req: falcon.Request) -> str:
+def request_url(req: Request) -> str:
     """The full request URL as sent: scheme, host, raw path and raw query string."""
     query = f"?{req.query_string}" if req.query_string else ""
     return f"{req.prefix}{raw_path(req)}{query}"
 
 
-def send_json(resp: falcon.Response, body: Any, status: int = 200) -> None:
+def send_json(resp: Response, body: Any, status: int = 200) -> None:
     """Reply with ``body`` as compact sorted JSON."""
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import falcon
+from falcon.asgi import Request, Response
 
 from vohub.gateway.archive_client import ArchiveClient
 from vohub.gateway.resources.base import send_json
@@ -14,9 +14,9 @@ class HealthResource:
     def __init__(self, archive: ArchiveClient) -> None:
         self.archive = archive
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """Probe the archive's gRPC health service."""
-        healthy, detail = self.archive.healthy()
+        healthy, detail = await self.archive.healthy()
         body = {"status": "ok" if healthy else "unavailable", "archive": detail}
         if not healthy:
             resp.set_header("Retry-After", "5")

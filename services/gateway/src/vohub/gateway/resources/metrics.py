@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import falcon
+from falcon.asgi import Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from vohub.gateway.metrics import exposition
@@ -11,7 +11,7 @@ from vohub.gateway.metrics import exposition
 class MetricsResource:
     """Prometheus scrape endpoint."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """All metrics, aggregated over workers."""
         resp.content_type = CONTENT_TYPE_LATEST
         resp.data = exposition()

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import falcon
+from falcon.asgi import Request, Response
 
 from vohub.gateway.paging import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
 from vohub.gateway.params import ROLES
@@ -299,7 +300,7 @@ class OpenApiResource:
     def __init__(self, public_url: str | None) -> None:
         self.doc = document(public_url)
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """The OpenAPI document as JSON."""
         send_json(resp, self.doc)
 
@@ -307,7 +308,7 @@ class OpenApiResource:
 class DocsResource:
     """``/docs``: a page pointing at the machine-readable description."""
 
-    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+    async def on_get(self, req: Request, resp: Response) -> None:
         """A short HTML page."""
         resp.content_type = falcon.MEDIA_HTML
         resp.text = (
