@@ -10,11 +10,13 @@ become index-friendly ranges on byte-ordered columns, substrings use ``instr``/`
 from __future__ import annotations
 
 import operator
+from dataclasses import fields
 from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Integer,
     Select,
     Table,
     and_,
@@ -56,13 +58,13 @@ def conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     v = voevent.c
     if f.authored_since is not None:
-        where.append(v.author_datetime >= f.authored_since)
+        where.append(v.author_datetime >= _bound(f, "authored_since", v.author_datetime))
     if f.authored_until is not None:
-        where.append(v.author_datetime <= f.authored_until)
+        where.append(v.author_datetime <= _bound(f, "authored_until", v.author_datetime))
     if f.role:
-        where.append(v.role.in_(f.role))
+        where.append(v.role.in_(bindparam("role", f.role, expanding=True)))
     if f.stream:
-        where.append(v.stream.in_(f.stream))
+        where.append(v.stream.in_(bindparam("stream", f.stream, expanding=True)))
     if f.stream_prefix:
         where.append(or_(*(starts_with(v.stream, p) for p in f.stream_prefix)))
     if f.ivorn_prefix:
@@ -71,6 +73,10 @@ def conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
     where.extend(_coord_conditions(f, dialect))
     where.extend(_cite_conditions(f, dialect))
     return where
+
+
+def _bound(f: PacketFilter, name: str, column: Any) -> Any:
+    return bindparam(name, getattr(f, name), type_=column.type)
 
 
 def starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
@@ -92,9 +98,9 @@ def contains(column: Any, text: str, dialect: Dialect) -> ColumnElement[bool]:
 
 
 def _coord_conditions(f: PacketFilter, dialect: Dialect) -> list[ColumnElement[bool]]:
-    has_coord = exists().where(coord.c.voevent_id == voevent.c.id)
     where: list[ColumnElement[bool]] = []
     if f.coord is not None:
+        has_coord = exists().where(coord.c.voevent_id == voevent.c.id)
         where.append(has_coord if f.coord else not_(has_coord))
     if f.touches_coords():
         where.append(voevent.c.id.in_(positions(f, dialect)))
@@ -282,6 +288,37 @@ def list_query(
     query = select(voevent.c.id, voevent.c.ivorn, key.label("key"), _kind_count(kind))
     query = query.where(*where).order_by(*order_by(order)).limit(limit)
     return query.offset(offset) if offset and after is None else query
+
+
+#: The filter fields :func:`conditions` binds by name: one statement serves every filter that
+#: sets no other field, whatever its values.
+BOUND_FIELDS = ("authored_since", "authored_until", "role", "stream")
+
+#: List statements of such filters by shape (backend, order, kind, offset or not, fields set).
+_BOUND_LISTS: dict[tuple[Any, ...], Select[Any]] = {}
+
+
+def bound_list(
+    f: PacketFilter, dialect: Dialect, *, order: Order, kind: ListKind, limit: int, offset: int
+) -> tuple[Select[Any], dict[str, Any]] | None:
+    """:func:`list_query` as a reusable statement and its values, or None if ``f`` sets a field
+    that is not in :data:`BOUND_FIELDS` (its statement is then built for its values).
+
+    Building a statement costs more CPU than the database spends on a page of a stream.
+    """
+    if any(getattr(f, x.name) not in (None, ()) for x in fields(f) if x.name not in BOUND_FIELDS):
+        return None
+    params: dict[str, Any] = {x: getattr(f, x) for x in BOUND_FIELDS if getattr(f, x)}
+    key = (dialect.name, order, kind, offset > 0, tuple(params))
+    statement = _BOUND_LISTS.get(key)
+    if statement is None:
+        query = list_query(f, dialect, order=order, kind=kind, limit=1)
+        query = query.limit(bindparam("limit", type_=Integer))
+        if offset:
+            query = query.offset(bindparam("offset", type_=Integer))
+        statement = _BOUND_LISTS[key] = query
+    params.update(limit=limit, offset=offset)
+    return statement, params
 
 
 def _kind_count(kind: ListKind) -> Any:

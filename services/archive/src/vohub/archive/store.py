@@ -28,6 +28,7 @@ from vohub.archive.ingest import (
     to_rows,
 )
 from vohub.archive.query import (
+    bound_list,
     coord_count,
     count_query,
     list_query,
@@ -209,18 +210,18 @@ class Store:
         if limit == 0:
             return Page([])
         with self._read() as connection:
-            query = list_query(
-                f,
-                connection.dialect,
-                order=order,
-                kind=kind,
-                limit=limit + 1,
-                offset=offset,
-                after=after,
-            )
+            dialect, n = connection.dialect, limit + 1
+            bound = None
+            if after is None:
+                bound = bound_list(f, dialect, order=order, kind=kind, limit=n, offset=offset)
+            if bound is None:
+                query = list_query(
+                    f, dialect, order=order, kind=kind, limit=n, offset=offset, after=after
+                )
+                bound = query, {}
             # (id, ivorn, order key, count) rows, unpacked by position: a Row's access by name
             # costs five times as much, a hundred times a page.
-            found = connection.execute(query).all()
+            found = connection.execute(*bound).all()
             page = found[:limit]
             if kind is ListKind.SYNOPSIS:
                 details = synopsis.load(connection, [i for i, *_ in page]) if page else {}

@@ -26,7 +26,7 @@ _BAD_PERCENT = re.compile(rb"%(?![0-9A-Fa-f]{2})")
 def parse_query_string(raw: str) -> list[Pair]:
     """Split and decode a raw query string as a browser form would (``+`` is a space).
 
-    ``raw`` is the WSGI ``QUERY_STRING`` (bytes carried as Latin-1). Keys without ``=`` get an
+    ``raw`` is the query string as sent, before percent-decoding. Keys without ``=`` get an
     empty value; empty segments are skipped. Malformed percent-escapes, bytes that are not
     UTF-8 and NUL characters are refused, naming the parameter.
 
