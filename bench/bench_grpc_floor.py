@@ -1,0 +1,159 @@
+"""The fixed CPU cost of the gateway's hop to the archive: one gRPC unary call, nothing behind it.
+
+An archive servicer that answers ``GetXml`` with 5 000 constant bytes (no database, no store)
+runs under the archive's own server (:class:`ThreadedGrpcServer`, 4 threads) in a child
+process; this process calls it as the gateway does (``grpc.aio`` on uvloop, 8 calls in flight).
+Beside it, in the same run, the same 5 000 bytes are served over HTTP by a Falcon ASGI app under
+gunicorn with the gateway's worker (2 workers, loaded by wrk over 8 keep-alive connections):
+the whole HTTP request a client makes, for comparison with the one internal call.
+
+The figures are CPU milliseconds per call (client + server) for each. They bound what any
+request through the gateway can cost: whatever the query, it pays one HTTP request and one
+gRPC call before the archive does any work.
+
+    .venv/bin/python bench/bench_grpc_floor.py [--calls 6000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gateway import free_port, start, stop, wait_http
+from gateway_loadgen import run_load
+
+REPLY = b"x" * 5000
+HTTP_APP = f"""
+import falcon.asgi
+
+class Packet:
+    async def on_get(self, req, resp):
+        resp.content_type = "text/xml"
+        resp.data = {REPLY!r}
+
+app = falcon.asgi.App()
+app.add_route("/packet", Packet())
+"""
+
+
+def serve(port: int) -> None:
+    """Run the constant-answer archive servicer until SIGTERM (the child process)."""
+    from vohub.common.addresses import Address
+    from vohub.common.grpc_serve import ThreadedGrpcServer
+    from vohub.v1 import archive_pb2, archive_pb2_grpc
+
+    class Constant(archive_pb2_grpc.ArchiveServicer):
+        def GetXml(self, request: Any, context: Any) -> Any:  # noqa: N802
+            return archive_pb2.XmlResponse(xml=REPLY)
+
+    def register(server: Any) -> None:
+        archive_pb2_grpc.add_ArchiveServicer_to_server(Constant(), server)
+
+    server = ThreadedGrpcServer(Address("127.0.0.1", port), [register], services=[])
+    server.start()
+    server.wait_for_signal()
+
+
+def process_cpu(pid: int) -> float:
+    """CPU seconds used so far by process ``pid`` and its children that have been waited for."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of ``pid`` and every live descendant (gunicorn's master and workers)."""
+    total = 0.0
+    for child in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(child) == pid or int(stat[1]) == pid:
+            total += process_cpu(int(child))
+    return total
+
+
+async def call_many(port: int, calls: int, in_flight: int) -> None:
+    """``calls`` GetXml calls, ``in_flight`` at a time, on one asyncio channel."""
+    import grpc
+
+    from vohub.v1 import archive_pb2, archive_pb2_grpc
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = archive_pb2_grpc.ArchiveStub(channel)
+        request = archive_pb2.PacketRequest(ivorn="ivo://bench/floor#1")
+        await stub.GetXml(request, timeout=10)
+
+        async def caller(n: int) -> None:
+            for _ in range(n):
+                await stub.GetXml(request, timeout=10)
+
+        await asyncio.gather(*(caller(calls // in_flight) for _ in range(in_flight)))
+
+
+def grpc_floor(calls: int, workdir: Path) -> tuple[float, float]:
+    """(client, server) CPU milliseconds per gRPC call."""
+    import uvloop
+
+    port = free_port()
+    server = start([sys.executable, __file__, "--serve", str(port)], workdir / "grpc.log")
+    try:
+        time.sleep(2)
+        uvloop.run(call_many(port, 500, 8))  # warm up
+        client, served = time.process_time(), process_cpu(server.pid)
+        uvloop.run(call_many(port, calls, 8))
+        client = time.process_time() - client
+        served = process_cpu(server.pid) - served
+    finally:
+        stop(server)
+    return client * 1000 / calls, served * 1000 / calls
+
+
+def http_floor(seconds: float, workdir: Path) -> float:
+    """CPU milliseconds per HTTP request to the constant app (gunicorn workers only)."""
+    (workdir / "floor_app.py").write_text(HTTP_APP)
+    port = free_port()
+    argv = [sys.executable, "-m", "gunicorn", "--chdir", str(workdir), "--workers", "2",
+            "--worker-class", "vohub.gateway.worker.JsonErrorWorker",
+            "--bind", f"127.0.0.1:{port}", "--log-level", "warning", "floor_app:app"]  # fmt: skip
+    server = start(argv, workdir / "http.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(url + "/packet")
+        run_load(url, ["/packet"], 8, 1.0)  # warm up
+        before = tree_cpu(server.pid)
+        result = run_load(url, ["/packet"], 8, seconds)
+        used = tree_cpu(server.pid) - before
+    finally:
+        stop(server)
+    return used * 1000 / (result["rps"] * seconds)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--calls", type=int, default=6000)
+    parser.add_argument("--seconds", type=float, default=6.0, help="of HTTP load")
+    parser.add_argument("--serve", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve)
+        return 0
+    workdir = Path(tempfile.mkdtemp(prefix="bench-floor-"))
+    client, server = grpc_floor(args.calls, workdir)
+    http = http_floor(args.seconds, workdir)
+    print(f"gRPC unary call, 5 000-byte reply: {client + server:.3f} ms CPU "
+          f"(aio client {client:.3f} + threaded server {server:.3f})")  # fmt: skip
+    print(f"HTTP request, 5 000-byte reply (gunicorn + Falcon ASGI): {http:.3f} ms CPU")
+    print(f"ratio gRPC call / HTTP request: {(client + server) / http:.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
