@@ -68,7 +68,7 @@ def process_cpu(pid: int) -> float:
 
 
 def tree_cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and every live descendant (gunicorn's master and workers)."""
+    """CPU seconds of ``pid`` and its live children (gunicorn's master and its workers)."""
     total = 0.0
     for child in filter(str.isdigit, os.listdir("/proc")):
         try:
