@@ -277,10 +277,11 @@ def check_same_answers(vohub: str, peer: str, mix: dict[str, list[str]]) -> None
                 raise SystemExit(f"{kind}: vohub and voeventdb differ on {path}")
 
 
-def cpu_seconds() -> dict[str, float]:
+def cpu_seconds(components: tuple[tuple[str, str], ...] | None = None) -> dict[str, float]:
     """CPU seconds so far of each side's processes, by component (from /proc).
 
-    Only this run's servers count (the bench's descendants, and PostgreSQL's backends on
+    Components are (command-line marker, name) pairs, :data:`COMPONENTS` by default. Only
+    this run's servers count (the bench's descendants, and PostgreSQL's backends on
     the bench database): another gateway or archive on the machine is not this one.
     """
     found: dict[str, float] = {}
@@ -295,7 +296,7 @@ def cpu_seconds() -> dict[str, float]:
         seconds = (int(fields[11]) + int(fields[12])) / tick
         processes[int(pid)] = (int(fields[1]), command, seconds)
     for pid, (_, command, seconds) in processes.items():
-        for marker, name in COMPONENTS:
+        for marker, name in components or COMPONENTS:
             if marker in command and (name == "postgres" or _descends(pid, processes)):
                 found[name] = found.get(name, 0.0) + seconds
                 break

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -26,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_gateway import free_port, start, stop, wait_http
+from bench_gateway import cpu_seconds, free_port, start, stop, wait_http
 from gateway_loadgen import run_load
 
 REPLY = b"x" * 5000
@@ -61,23 +60,8 @@ def serve(port: int) -> None:
     server.wait_for_signal()
 
 
-def process_cpu(pid: int) -> float:
-    """CPU seconds used so far by process ``pid`` and its children that have been waited for."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return sum(int(x) for x in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds of ``pid`` and its live children (gunicorn's master and its workers)."""
-    total = 0.0
-    for child in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(child) == pid or int(stat[1]) == pid:
-            total += process_cpu(int(child))
-    return total
+#: Command-line markers of the two servers measured, for :func:`cpu_seconds`.
+SERVERS = (("--serve", "grpc"), ("floor_app:app", "http"))
 
 
 async def call_many(port: int, calls: int, in_flight: int) -> None:
@@ -89,7 +73,7 @@ async def call_many(port: int, calls: int, in_flight: int) -> None:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         stub = archive_pb2_grpc.ArchiveStub(channel)
         request = archive_pb2.PacketRequest(ivorn="ivo://bench/floor#1")
-        await stub.GetXml(request, timeout=10)
+        await stub.GetXml(request, timeout=10, wait_for_ready=True)  # the server may be starting
 
         async def caller(n: int) -> None:
             for _ in range(n):
@@ -105,12 +89,11 @@ def grpc_floor(calls: int, workdir: Path) -> tuple[float, float]:
     port = free_port()
     server = start([sys.executable, __file__, "--serve", str(port)], workdir / "grpc.log")
     try:
-        time.sleep(2)
         uvloop.run(call_many(port, 500, 8))  # warm up
-        client, served = time.process_time(), process_cpu(server.pid)
+        client, served = time.process_time(), cpu_seconds(SERVERS)["grpc"]
         uvloop.run(call_many(port, calls, 8))
         client = time.process_time() - client
-        served = process_cpu(server.pid) - served
+        served = cpu_seconds(SERVERS)["grpc"] - served
     finally:
         stop(server)
     return client * 1000 / calls, served * 1000 / calls
@@ -128,9 +111,9 @@ def http_floor(seconds: float, workdir: Path) -> float:
     try:
         wait_http(url + "/packet")
         run_load(url, ["/packet"], 8, 1.0)  # warm up
-        before = tree_cpu(server.pid)
+        before = cpu_seconds(SERVERS)["http"]
         result = run_load(url, ["/packet"], 8, seconds)
-        used = tree_cpu(server.pid) - before
+        used = cpu_seconds(SERVERS)["http"] - before
     finally:
         stop(server)
     return used * 1000 / (result["rps"] * seconds)
