@@ -277,12 +277,21 @@ def check_same_answers(vohub: str, peer: str, mix: dict[str, list[str]]) -> None
                 raise SystemExit(f"{kind}: vohub and voeventdb differ on {path}")
 
 
-def cpu_seconds(components: tuple[tuple[str, str], ...] | None = None) -> dict[str, float]:
+#: Command-line markers of the processes whose CPU time is reported, and their names.
+COMPONENTS = (
+    ("archive serve", "archive"),
+    ("vohub.cli gateway", "gateway"),
+    ("peer_wsgi:application", "voeventdb"),
+    (f"{DB_NAME} 127.0.0.1", "postgres"),
+)
+
+
+def cpu_seconds(components: tuple[tuple[str, str], ...] = COMPONENTS) -> dict[str, float]:
     """CPU seconds so far of each side's processes, by component (from /proc).
 
-    Components are (command-line marker, name) pairs, :data:`COMPONENTS` by default. Only
-    this run's servers count (the bench's descendants, and PostgreSQL's backends on
-    the bench database): another gateway or archive on the machine is not this one.
+    Components are (command-line marker, name) pairs. Only this run's servers count (the
+    bench's descendants, and PostgreSQL's backends on the bench database): another gateway or
+    archive on the machine is not this one.
     """
     found: dict[str, float] = {}
     tick = os.sysconf("SC_CLK_TCK")
@@ -296,7 +305,7 @@ def cpu_seconds(components: tuple[tuple[str, str], ...] | None = None) -> dict[s
         seconds = (int(fields[11]) + int(fields[12])) / tick
         processes[int(pid)] = (int(fields[1]), command, seconds)
     for pid, (_, command, seconds) in processes.items():
-        for marker, name in components or COMPONENTS:
+        for marker, name in components:
             if marker in command and (name == "postgres" or _descends(pid, processes)):
                 found[name] = found.get(name, 0.0) + seconds
                 break
@@ -311,15 +320,6 @@ def _descends(pid: int, processes: dict[int, tuple[int, str, float]]) -> bool:
         if pid == me:
             return True
     return False
-
-
-#: Command-line markers of the processes whose CPU time is reported, and their names.
-COMPONENTS = (
-    ("archive serve", "archive"),
-    ("vohub.cli gateway", "gateway"),
-    ("peer_wsgi:application", "voeventdb"),
-    (f"{DB_NAME} 127.0.0.1", "postgres"),
-)
 
 
 def measure(url: str, paths: list[str], args: argparse.Namespace) -> dict[str, float]:
