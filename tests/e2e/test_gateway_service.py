@@ -124,6 +124,19 @@ def test_access_log_is_structured(running: Stack) -> None:
     assert re.search(r"duration_ms=[0-9.]+", line)
 
 
+def test_packet_xml_revalidates_on_one_connection(running: Stack) -> None:
+    ivorn = "ivo://voevent.4pisky.org/ASASSN#2016-09-25.47_2016fvf_PTSS-16nqb_PS16ejf"
+    url = f"{running.url}/apiv2/packet/xml"
+    with requests.Session() as keep_alive:
+        first = keep_alive.get(url, params={"ivorn": ivorn}, timeout=10)
+        assert "immutable" in first.headers["Cache-Control"]
+        held = {"If-None-Match": first.headers["ETag"]}
+        again = keep_alive.get(url, params={"ivorn": ivorn}, headers=held, timeout=10)
+        assert (again.status_code, again.content) == (304, b"")
+        after = keep_alive.get(url, params={"ivorn": ivorn}, timeout=10)  # same socket, intact
+        assert (after.status_code, after.content) == (200, first.content)
+
+
 def test_unreachable_archive_is_503(running: Stack, tmp_path: Path) -> None:
     dead = start_gateway(running.archive.address, tmp_path, workers=1)
     try:

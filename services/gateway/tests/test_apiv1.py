@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -168,6 +169,28 @@ def test_xml_ivorn_decoding(client: Any, archive: Any, path: str) -> None:
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "text/xml; charset=utf-8"
     assert r.content == archive.xml[ivorn]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/apiv1/packet/xml/" + quote_plus(XRT), "/apiv2/packet/xml?ivorn=" + quote_plus(XRT)],
+)
+def test_xml_is_cacheable_and_revalidated(client: Any, archive: Any, url: str) -> None:
+    path, _, query = url.partition("?")
+    archive.xml[XRT] = b"<voe:VOEvent ivorn='one'/>"
+    first = client.simulate_get(path, query_string=query)
+    etag = first.headers["etag"]
+    assert first.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert re.fullmatch(r'"[0-9a-f]{32}"', etag)  # a strong ETag: quoted, no W/
+
+    for held in (etag, f"W/{etag}", f'"other", {etag}', "*"):
+        again = client.simulate_get(path, query_string=query, headers={"If-None-Match": held})
+        assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    stale = client.simulate_get(path, query_string=query, headers={"If-None-Match": '"other"'})
+    assert (stale.status_code, stale.content) == (200, archive.xml[XRT])
+
+    archive.xml[XRT] = b"<voe:VOEvent ivorn='two'/>"
+    assert client.simulate_get(path, query_string=query).headers["etag"] != etag
 
 
 def test_packet_errors(client: Any) -> None:

@@ -98,6 +98,7 @@ def test_packet_and_xml(client: Any, archive: Any, xrt: Any) -> None:
     missing = client.simulate_get("/apiv2/packet", params={"ivorn": "ivo://no/such#x"})
     assert missing.status_code == 404
     assert missing.json["error"]["parameter"] == "ivorn"
+    assert missing.headers["cache-control"] == "no-store"  # it may be archived a second later
 
 
 @pytest.mark.parametrize(

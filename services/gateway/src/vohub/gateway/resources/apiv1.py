@@ -13,7 +13,13 @@ from vohub.gateway.errors import ArchiveNotFound, InvalidParameter, IvornNotFoun
 from vohub.gateway.paging import PAGING_V1, parse_paging
 from vohub.gateway.params import FILTERS, build_filter
 from vohub.gateway.render import envelope, list_rows_v1, map_v1, synopsis_v1
-from vohub.gateway.resources.base import query_lists, raw_path, request_url, send_json
+from vohub.gateway.resources.base import (
+    query_lists,
+    raw_path,
+    request_url,
+    send_json,
+    send_xml,
+)
 from vohub.v1 import archive_pb2
 
 #: The endpoint list of the root document, in voeventdb's order.
@@ -43,8 +49,6 @@ MAP_KINDS = {
     "stream_count": archive_pb2.MapRequest.STREAM,
     "stream_role_count": archive_pb2.MapRequest.STREAM_ROLE,
 }
-
-XML_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 
 class RootResource:
@@ -187,8 +191,7 @@ class PacketResource:
     async def on_get_xml(self, req: Request, resp: Response, ivorn: str) -> None:
         """The packet's XML bytes as ``text/xml; charset=utf-8``."""
         reply = await self._find(req, ivorn, "/packet/xml/", self.archive.get_xml)
-        resp.content_type = XML_CONTENT_TYPE
-        resp.data = reply.xml
+        send_xml(req, resp, reply.xml)
 
     async def _find(self, req: Request, routed: str, marker: str, fetch: Any) -> Any:
         path = raw_path(req)

@@ -24,8 +24,7 @@ from vohub.gateway.render_v2 import (
     to_votable,
 )
 from vohub.gateway.resources.apiv1 import MAP_KINDS as _V1_MAP_KINDS
-from vohub.gateway.resources.apiv1 import XML_CONTENT_TYPE
-from vohub.gateway.resources.base import query_lists, query_pairs, send_json
+from vohub.gateway.resources.base import query_lists, query_pairs, send_json, send_xml
 from vohub.v1 import archive_pb2
 
 FORMATS = ("json", "csv", "votable")
@@ -162,8 +161,7 @@ class PacketsResource:
             reply = await self.archive.get_xml(archive_pb2.PacketRequest(ivorn=ivorn))
         except ArchiveNotFound:
             raise IvornNotFound(ivorn, 404) from None
-        resp.content_type = XML_CONTENT_TYPE
-        resp.data = reply.xml
+        send_xml(req, resp, reply.xml)
 
 
 def _at_most_one(grouped: dict[str, list[str]], name: str) -> list[str] | None:

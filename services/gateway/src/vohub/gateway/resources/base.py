@@ -1,7 +1,8 @@
-"""Request helpers shared by the resources: the raw path, the decoded query, JSON replies."""
+"""Helpers shared by the resources: the raw path, the decoded query, JSON and XML replies."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -52,3 +53,27 @@ def send_json(resp: Response, body: Any, status: int = 200) -> None:
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
     resp.text = dumps(body)
+
+
+XML_CONTENT_TYPE = "text/xml; charset=utf-8"
+
+#: A stored packet never changes (the archive keeps the first copy under an IVORN), so browsers
+#: and caching proxies may keep its XML for a year without asking again.
+XML_CACHE_CONTROL = ["public", "max-age=31536000", "immutable"]
+
+
+def send_xml(req: Request, resp: Response, xml: bytes) -> None:
+    """Reply with a stored packet's XML: cacheable, with an ETag of its bytes.
+
+    A client whose ``If-None-Match`` names that ETag (or ``*``) gets 304 Not Modified and no
+    body. The comparison is the weak one RFC 9110 prescribes for ``If-None-Match``.
+    """
+    etag = falcon.ETag(hashlib.blake2b(xml, digest_size=16).hexdigest())
+    resp.etag = etag
+    resp.cache_control = XML_CACHE_CONTROL
+    resp.content_type = XML_CONTENT_TYPE
+    held = req.if_none_match
+    if held and ("*" in held or etag in held):
+        resp.status = falcon.HTTP_NOT_MODIFIED
+        return
+    resp.data = xml

@@ -175,6 +175,24 @@ def _get(summary: str, params: list[Schema], ok: Schema, *codes: int) -> Schema:
     return {"get": {"summary": summary, "parameters": params, "responses": responses}}
 
 
+IF_NONE_MATCH = {
+    "name": "If-None-Match",
+    "in": "header",
+    "schema": STR,
+    "description": "ETags of the copies the client holds: 304 if one is this packet's.",
+}
+CACHING = {"ETag": {"schema": STR}, "Cache-Control": {"schema": STR}}
+
+
+def _get_xml(summary: str, params: list[Schema], *codes: int) -> Schema:
+    """A packet's XML: cacheable, with an ETag, and 304 for a client holding the current copy."""
+    op = _get(
+        summary, [*params, IF_NONE_MATCH], {**_ok(STR, "text/xml"), "headers": CACHING}, *codes
+    )
+    op["get"]["responses"]["304"] = {"description": "Not Modified", "headers": CACHING}
+    return op
+
+
 PAIR = {"type": "array", "items": {}, "minItems": 2, "maxItems": 2}
 COUNT_MAP = {"type": "object", "additionalProperties": {"type": "integer"}}
 TABLE_MEDIA = {
@@ -204,7 +222,7 @@ def _v1_paths() -> Schema:
         _ok(_envelope({"type": "object"})),
         422,
     )
-    paths["/apiv1/packet/xml/{ivorn}"] = _get("Packet XML", [ivorn_path], _ok(STR, "text/xml"), 422)
+    paths["/apiv1/packet/xml/{ivorn}"] = _get_xml("Packet XML", [ivorn_path], 422)
     return paths
 
 
@@ -248,7 +266,7 @@ def _v2_paths() -> Schema:
         "/apiv2/packets": listing,
         "/apiv2/packets/count": _get("Count packets", filters, _ok(count)),
         "/apiv2/packet": _get("One packet's synopsis", [IVORN_Q], _ok(SYNOPSIS_V2), 404),
-        "/apiv2/packet/xml": _get("One packet's XML", [IVORN_Q], _ok(STR, "text/xml"), 404),
+        "/apiv2/packet/xml": _get_xml("One packet's XML", [IVORN_Q], 404),
         "/apiv2/maps/{kind}": map_op,
     }
 
