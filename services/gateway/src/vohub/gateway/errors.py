@@ -124,13 +124,12 @@ class ArchiveFailure(ArchiveError):
 
 
 def send_json_error(resp: Response, status: int, body: dict[str, Any]) -> None:
-    """Write ``body`` as the JSON response with ``status``; errors are not to be cached.
+    """Write ``body`` as the JSON error response with ``status`` (4xx/5xx), not to be cached.
 
     (A packet missing now may be archived a second later: a proxy must not keep its 404.)
     """
     resp.status = status
-    if status >= 400:
-        resp.cache_control = ["no-store"]
+    resp.cache_control = ["no-store"]
     resp.content_type = falcon.MEDIA_JSON
     resp.text = json.dumps(body, sort_keys=True, separators=(",", ":"))
 
