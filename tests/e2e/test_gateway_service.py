@@ -71,6 +71,7 @@ def test_hostile_requests_get_json_4xx(
     got, headers, body = raw_get(running.url, target)
     assert got == status, body[:300]
     assert headers["content-type"].startswith("application/json")
+    assert headers["cache-control"] == "no-store"
     assert json.loads(body)["error"]["code"] == status
     assert needle in body
     assert b"Traceback" not in body

@@ -24,6 +24,7 @@ def test_error_response_is_json(status: int, message: str, kept: bool) -> None:
     assert head.startswith(f"HTTP/1.1 {status} ".encode())
     assert b"Content-Type: application/json" in head
     assert b"Upgrade: websocket" in head
+    assert b"Cache-Control: no-store" in head
     assert f"Content-Length: {len(body)}".encode() in head
     error = json.loads(body)["error"]
     assert error["code"] == status

@@ -18,7 +18,8 @@ from gunicorn.workers import gasgi
 def error_response(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> bytes:
     """The complete HTTP response for a request gunicorn could not parse or serve.
 
-    The message (which may quote the request) is kept for 4xx and dropped for 5xx.
+    The message (which may quote the request) is kept for 4xx and dropped for 5xx. Like the
+    API's own errors, the answer says ``Cache-Control: no-store``.
 
     >>> error_response(414, "URI too long").split(b"\\r\\n")[0]
     b'HTTP/1.1 414 Request-URI Too Long'
@@ -34,7 +35,7 @@ def error_response(status: int, message: str, headers: Iterable[tuple[str, str]]
     ).encode()
     extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head = (
-        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n{extra}"
+        f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n{extra}Cache-Control: no-store\r\n"
         f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
     )
     return head.encode("latin-1") + body
