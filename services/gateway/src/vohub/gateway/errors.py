@@ -26,6 +26,20 @@ _NOT_FOUND_TEXT = (
 )
 
 
+def error_body(
+    code: int, description: str, message: str, parameter: str | None = None
+) -> dict[str, Any]:
+    """The JSON body of an error answer, in voeventdb's shape plus the optional ``parameter``.
+
+    >>> error_body(400, "Invalid query-string", "not a date", "authored_since")["error"]["code"]
+    400
+    """
+    error: dict[str, Any] = {"code": code, "description": description, "message": message}
+    if parameter is not None:
+        error["parameter"] = parameter
+    return {"error": error}
+
+
 class GatewayError(Exception):
     """Base of the gateway's errors; carries the HTTP status and the JSON fields to send."""
 
@@ -40,15 +54,8 @@ class GatewayError(Exception):
         super().__init__(f"{parameter}: {message}" if parameter else message)
 
     def body(self) -> dict[str, Any]:
-        """The ``error`` object of the JSON response."""
-        error: dict[str, Any] = {
-            "code": self.status,
-            "description": self.description,
-            "message": self.message,
-        }
-        if self.parameter is not None:
-            error["parameter"] = self.parameter
-        return {"error": error}
+        """The JSON body of the error response."""
+        return error_body(self.status, self.description, self.message, self.parameter)
 
 
 class InvalidParameter(GatewayError):
@@ -140,9 +147,9 @@ async def _gateway_error(req: Request, resp: Response, ex: GatewayError, _: Any)
 
 async def _archive_not_found(req: Request, resp: Response, ex: ArchiveNotFound, _: Any) -> None:
     status = 404 if req.path.lstrip("/").startswith("apiv2") else 422
-    body = IvornNotFound("", status).body()
-    body["error"]["message"] = ex.message
-    send_json_error(resp, status, body)
+    send_json_error(
+        resp, status, error_body(status, IvornNotFound.description, ex.message, "ivorn")
+    )
 
 
 async def _archive_invalid(
@@ -158,24 +165,17 @@ async def _archive_unavailable(
 ) -> None:
     log.warning("archive.unavailable", path=req.path, error=ex.message)
     resp.set_header("Retry-After", str(RETRY_AFTER_S))
-    body = {
-        "error": {
-            "code": 503,
-            "description": "Archive unavailable",
-            "message": f"the archive service cannot be reached: {ex.message}",
-        }
-    }
-    send_json_error(resp, 503, body)
+    message = f"the archive service cannot be reached: {ex.message}"
+    send_json_error(resp, 503, error_body(503, "Archive unavailable", message))
 
 
 async def _http_error(req: Request, resp: Response, ex: falcon.HTTPError, _: Any) -> None:
     status = ex.status_code
     if status == 404:
-        body = {"error": {"code": 404, "description": _NOT_FOUND_TEXT}}
-        body["error"]["message"] = f"404 Not Found: {_NOT_FOUND_TEXT}"
+        body = error_body(404, _NOT_FOUND_TEXT, f"404 Not Found: {_NOT_FOUND_TEXT}")
     else:
         text = str(ex.description or ex.title or "")
-        body = {"error": {"code": status, "description": str(ex.title), "message": text}}
+        body = error_body(status, str(ex.title), text)
     for name, value in dict(ex.headers or {}).items():
         resp.set_header(name, value)
     send_json_error(resp, status, body)
@@ -183,8 +183,7 @@ async def _http_error(req: Request, resp: Response, ex: falcon.HTTPError, _: Any
 
 async def _unhandled(req: Request, resp: Response, ex: Exception, _: Any) -> None:
     log.exception("request.failed", method=req.method, path=req.path)
-    body = {"error": {"code": 500, "description": "Internal Server Error", "message": ""}}
-    send_json_error(resp, 500, body)
+    send_json_error(resp, 500, error_body(500, "Internal Server Error", ""))
 
 
 def register(app: App[Request, Response]) -> None:

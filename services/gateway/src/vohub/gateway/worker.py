@@ -14,6 +14,8 @@ from http import HTTPStatus
 from gunicorn.asgi.protocol import ASGIProtocol
 from gunicorn.workers import gasgi
 
+from vohub.gateway.errors import error_body
+
 
 def error_response(status: int, message: str, headers: Iterable[tuple[str, str]] = ()) -> bytes:
     """The complete HTTP response for a request gunicorn could not parse or serve.
@@ -29,10 +31,7 @@ def error_response(status: int, message: str, headers: Iterable[tuple[str, str]]
     except ValueError:
         reason = "Error"
     text = message if status < 500 else ""
-    body = json.dumps(
-        {"error": {"code": status, "description": reason, "message": text[:500]}},
-        separators=(",", ":"),
-    ).encode()
+    body = json.dumps(error_body(status, reason, text[:500]), separators=(",", ":")).encode()
     extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
     head = (
         f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\n{extra}Cache-Control: no-store\r\n"
