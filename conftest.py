@@ -6,4 +6,5 @@ pytest_plugins = [
     "vohub.testing.archive",
     "vohub.testing.gateway",
     "vohub.testing.broker",
+    "vohub.testing.loops",
 ]

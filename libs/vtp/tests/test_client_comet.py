@@ -162,6 +162,7 @@ async def test_subscriber_waits_for_a_broker_that_is_not_up_yet(
 
 
 @pytest.mark.slow
+@pytest.mark.asyncio(loop_factories=["uvloop"])  # a minute of waiting for Comet: one loop will do
 async def test_subscriber_answers_comet_iamalive_and_stays_connected(
     comet: CometBroker, bat_packet: bytes
 ) -> None:

@@ -67,3 +67,17 @@ async def test_a_runaway_filter_is_killed_and_only_its_subscriber_pays(
     assert elapsed >= 0.3
     assert ticks >= 3
     assert await box.evaluate([BAT.read_bytes()]) == [[1, 3]]
+
+
+async def test_a_worker_killed_from_outside_is_replaced_and_filters_survive(
+    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+) -> None:
+    box, timeouts = sandbox
+    box.set(1, ["//Why"])
+    assert box._proc is not None
+    box._proc.kill()  # as the OOM killer would
+    await box._proc.wait()
+    box.set(2, ["//What"])  # given to a dead worker: must not raise
+    assert await box.evaluate([BAT.read_bytes()]) == [[1, 2]]
+    assert box.restarts == 1
+    assert timeouts == []

@@ -35,6 +35,19 @@ async def test_each_packet_reaches_the_script_on_stdin(tmp_path: Path) -> None:
     assert metrics.value("vohub_broker_handler_runs_total", outcome="ok") == 6
 
 
+async def test_a_command_that_never_reads_its_stdin_succeeds(tmp_path: Path) -> None:
+    # A notifier that ignores the packet exits before (small packets) or while (packets larger
+    # than a pipe's buffer) the broker writes it: either way its run is a success.
+    metrics = Metrics()
+    ran = tmp_path / "ran"
+    notify = ExecHandler([str(script(tmp_path / "n.sh", f'echo x >> "{ran}"\n'))], metrics)
+    for i, size in enumerate([10] * 20 + [300_000] * 5):
+        notify(f"ivo://vohub.test/h#{i}", b"<x/>" * size)
+    await notify.drain()
+    assert len(ran.read_text().splitlines()) == 25
+    assert metrics.value("vohub_broker_handler_runs_total", outcome="ok") == 25
+
+
 async def test_failures_and_timeouts_are_counted_and_do_not_block(tmp_path: Path) -> None:
     metrics = Metrics()
     failing = ExecHandler([str(script(tmp_path / "f.sh", "cat >/dev/null; exit 3\n"))], metrics)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vohub.broker.filter_worker import PROGRESS, frame
+from vohub.broker.spawn import spawn
 from vohub.common.logs import get_logger
 
 log = get_logger(__name__)
@@ -44,7 +45,7 @@ class FilterSandbox:
 
     async def start(self) -> None:
         """Spawn the worker and give it every known filter."""
-        self._proc = await asyncio.create_subprocess_exec(
+        self._proc = await spawn(
             sys.executable,
             "-m",
             "vohub.broker.filter_worker",
@@ -66,16 +67,21 @@ class FilterSandbox:
             self._send(("drop", sub_id))
 
     def _send(self, message: object) -> None:
-        if self._proc is not None and self._proc.stdin is not None:
-            self._proc.stdin.write(frame(message))
+        # A dead worker's pipe is closed (uvloop raises on a write to it): the message is
+        # dropped, and the restart that evaluate() makes gives the new worker every filter.
+        stdin = self._proc.stdin if self._proc is not None else None
+        if stdin is not None and not stdin.is_closing():
+            stdin.write(frame(message))
 
     async def evaluate(self, packets: list[bytes]) -> list[list[int]]:
         """Subscriber ids whose filters pass, per packet; overruns are handled, never raised."""
         for _ in range(len(self.filters) + 1):
             try:
                 return await self._evaluate_once(packets)
-            except (TimeoutError, asyncio.IncompleteReadError, ConnectionError, EOFError):
-                await self._blame_and_restart()
+            except TimeoutError:
+                await self._blame_and_restart(f"exceeded its {self.budget:g} s budget")
+            except (asyncio.IncompleteReadError, ConnectionError, EOFError):
+                await self._blame_and_restart("killed the filter worker")
         return [[] for _ in packets]
 
     async def _evaluate_once(self, packets: list[bytes]) -> list[list[int]]:
@@ -90,22 +96,23 @@ class FilterSandbox:
                 if batch == self._batch:
                     return list(results)
 
-    async def _blame_and_restart(self) -> None:
+    async def _blame_and_restart(self, what: str) -> None:
+        """Restart the worker; the subscriber whose filter it was evaluating loses its filters."""
         index, sub_id = PROGRESS.unpack_from(self._progress)
         await self._kill()
         self.restarts += 1
         culprit = self.filters.pop(sub_id, None) if sub_id >= 0 else None
         log.warning(
-            "filter.timeout",
+            "filter.worker_restarted",
             subscriber=sub_id,
             packet_index=index,
-            budget_s=self.budget,
+            cause=what,
             filters=list(culprit or ()),
         )
         PROGRESS.pack_into(self._progress, 0, -1, -1)
         await self.start()
         if culprit is not None:
-            self.on_timeout(sub_id, f"filter exceeded its {self.budget:g} s budget: {culprit}")
+            self.on_timeout(sub_id, f"filter {what}: {culprit}")
 
     async def _kill(self) -> None:
         if self._proc is None:

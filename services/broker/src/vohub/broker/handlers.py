@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 from vohub.broker.errors import HandlerFailed
 from vohub.broker.metrics import Metrics
+from vohub.broker.spawn import spawn
 from vohub.common.logs import get_logger
 
 log = get_logger(__name__)
@@ -71,7 +72,7 @@ class ExecHandler:
     async def run(self, ivorn: str, xml: bytes) -> None:
         """Run the command once on ``xml``; raises HandlerFailed naming the IVORN."""
         try:
-            proc = await asyncio.create_subprocess_exec(
+            proc = await spawn(
                 *self.argv,
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.DEVNULL,
@@ -81,7 +82,7 @@ class ExecHandler:
         except OSError as exc:
             raise HandlerFailed(ivorn, f"start: {self.argv[0]}: {exc.strerror}") from None
         try:
-            _, err = await asyncio.wait_for(proc.communicate(xml), self.timeout)
+            err = await asyncio.wait_for(_exchange(proc, xml), self.timeout)
         except TimeoutError:
             _kill_group(proc.pid)
             await proc.wait()
@@ -94,6 +95,29 @@ class ExecHandler:
         """Wait for every scheduled run to finish (used at shutdown and in tests)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+async def _exchange(proc: asyncio.subprocess.Process, xml: bytes) -> bytes:
+    """Give the command ``xml`` on its stdin; its stderr once it has exited.
+
+    A command may exit without reading its stdin (a notifier that ignores the packet); that is
+    not a failure. ``Process.communicate`` cannot be used for this on uvloop: a write to the
+    pipe of a command that has already exited raises RuntimeError there, not BrokenPipeError.
+    """
+    stdin, stderr = proc.stdin, proc.stderr
+    assert stdin is not None
+    assert stderr is not None
+
+    async def feed() -> None:
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            if not stdin.is_closing():
+                stdin.write(xml)
+                await stdin.drain()
+            stdin.close()
+
+    _, err = await asyncio.gather(feed(), stderr.read())
+    await proc.wait()
+    return err
 
 
 def _kill_group(pid: int) -> None:

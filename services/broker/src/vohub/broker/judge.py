@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 from vohub.broker.filter_worker import frame
 from vohub.broker.pipeline import Refusal
+from vohub.broker.spawn import spawn
 from vohub.common.logs import get_logger
 
 log = get_logger(__name__)
@@ -72,7 +73,7 @@ class JudgeProcess:
 
     async def start(self) -> None:
         """Spawn the worker and send it every batch still unanswered."""
-        self._proc = await asyncio.create_subprocess_exec(
+        self._proc = await spawn(
             sys.executable,
             "-m",
             self.worker,

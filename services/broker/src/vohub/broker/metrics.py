@@ -55,7 +55,7 @@ class Metrics:
         )
         self.filter_timeouts = Counter(
             "vohub_broker_filter_timeouts",
-            "Filter evaluations stopped for exceeding their time budget",
+            "Filters removed for exceeding their time budget or killing the filter worker",
             registry=r,
         )
         self.spool_depth = Gauge(
