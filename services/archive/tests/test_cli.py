@@ -75,6 +75,7 @@ def test_export_import_round_trip_is_byte_exact(tmp_path: Path, data_dir: Path) 
     exported = tmp_path / "out.tar.bz2"
     result = vohub("--db", first_db, "export", "-o", str(exported))
     assert result.stdout.strip() == f"exported 294 packets to {exported}"
+    assert "100%  294 packets" in result.stderr  # the progress bar
     members = {m.name: m.data for m in tarballs.read(original)}
     assert {m.name: m.data for m in tarballs.read(exported)} == members
     assert vohub("--db", second_db, "import", str(exported)).returncode == 0
@@ -99,6 +100,7 @@ def test_export_import_round_trip_is_byte_exact(tmp_path: Path, data_dir: Path) 
     assert window.returncode == 0
     kept = list(tarballs.read(june))
     assert 0 < len(kept) < 294
+    assert f"100%  {len(kept)} packets" in window.stderr  # counted with the same bounds
 
 
 def test_ingest_one_packet_from_stdin(tmp_path: Path, data_dir: Path) -> None:

@@ -392,3 +392,5 @@ def test_dump_by_author_date(archive: Store) -> None:
     assert everything == ivorns(*range(1, 19))
     window = [i for i, _ in archive.dump(at("2015-01-10"), at("2015-01-12"))]
     assert window == ivorns(4, 5, 17)
+    assert archive.dump_size() == len(everything)
+    assert archive.dump_size(at("2015-01-10"), at("2015-01-12")) == len(window)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -133,9 +134,19 @@ def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
 def export_dump(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Write the packets authored in [since, until) (all packets without bounds) as a dump."""
     store = open_store(config)
-    count = tarballs.write(args.output, store.dump(args.since, args.until))
+    bar = Progress(store.dump_size(args.since, args.until), "packets")
+    count = tarballs.write(args.output, _shown(store.dump(args.since, args.until), bar))
+    bar.update(count, packets=count, force=True)
+    bar.close()
     print(f"exported {count} packets to {args.output}")
     return 0
+
+
+def _shown(packets: Iterator[tuple[str, bytes]], bar: Progress) -> Iterator[tuple[str, bytes]]:
+    """``packets``, redrawing ``bar`` as they are taken."""
+    for done, packet in enumerate(packets, 1):
+        yield packet
+        bar.update(done, packets=done)
 
 
 def ingest_stdin(config: ArchiveConfig, args: argparse.Namespace) -> int:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, select
+from sqlalchemy import Connection, Engine, Select, bindparam, func, select
 
 from vohub.archive import cursor, synopsis
 from vohub.archive.db import make_engine, reachable, reader, retry_stale
@@ -272,13 +272,11 @@ class Store:
         """
         last_id = 0
         while True:
-            query = select(voevent.c.id, voevent.c.ivorn, voevent.c.xml).where(
-                voevent.c.id > last_id
+            query = _authored_in(
+                select(voevent.c.id, voevent.c.ivorn, voevent.c.xml).where(voevent.c.id > last_id),
+                since,
+                until,
             )
-            if since is not None:
-                query = query.where(voevent.c.author_datetime >= since)
-            if until is not None:
-                query = query.where(voevent.c.author_datetime < until)
             with self._read() as connection:
                 rows = connection.execute(query.order_by(voevent.c.id).limit(chunk)).all()
             if not rows:
@@ -287,8 +285,23 @@ class Store:
                 yield row.ivorn, bytes(row.xml)
             last_id = rows[-1].id
 
+    def dump_size(self, since: datetime | None = None, until: datetime | None = None) -> int:
+        """How many packets :meth:`dump` yields with the same bounds."""
+        query = _authored_in(select(func.count()).select_from(voevent), since, until)
+        with self._read() as connection:
+            return int(connection.execute(query).scalar_one())
+
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
         """A connection in autocommit: reads need no transaction (no BEGIN, no ROLLBACK)."""
         with reachable(self.engine), self.reader.connect() as connection:
             yield connection
+
+
+def _authored_in(query: Select[Any], since: datetime | None, until: datetime | None) -> Select[Any]:
+    """``query`` restricted to packets with ``since <= author date < until`` (either optional)."""
+    if since is not None:
+        query = query.where(voevent.c.author_datetime >= since)
+    if until is not None:
+        query = query.where(voevent.c.author_datetime < until)
+    return query
