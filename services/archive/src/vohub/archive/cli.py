@@ -123,7 +123,7 @@ def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
     for path in args.files:
         if not path.is_file():
             raise TarballError(str(path), "no such file")
-    bar = Progress(sum(path.stat().st_size for path in args.files), "bytes")
+    bar = Progress(sum(path.stat().st_size for path in args.files))  # bytes
     summary = import_files(store, args.files, batch=config.import_batch, progress=bar)
     bar.update(bar.total, packets=sum(summary.tally.values()), force=True)
     bar.close()
@@ -134,7 +134,7 @@ def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
 def export_dump(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Write the packets authored in [since, until) (all packets without bounds) as a dump."""
     store = open_store(config)
-    bar = Progress(store.dump_size(args.since, args.until), "packets")
+    bar = Progress(store.dump_size(args.since, args.until))
     count = tarballs.write(args.output, _shown(store.dump(args.since, args.until), bar))
     bar.update(count, packets=count, force=True)
     bar.close()

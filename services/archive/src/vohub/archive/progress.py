@@ -13,7 +13,7 @@ class Progress:
 
     >>> import io
     >>> out = io.StringIO()
-    >>> bar = Progress(100, "bytes", stream=out, clock=iter([0.0, 2.0, 4.0]).__next__)
+    >>> bar = Progress(100, stream=out, clock=iter([0.0, 2.0, 4.0]).__next__)
     >>> bar.update(50, packets=10)
     >>> out.getvalue().strip()
     '[##############--------------]  50%  10 packets  5/s'
@@ -22,14 +22,12 @@ class Progress:
     def __init__(
         self,
         total: int,
-        unit: str,
         *,
         stream: TextIO | None = None,
         every: float = 0.25,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.total = max(total, 1)
-        self.unit = unit
         self.stream = stream or sys.stderr
         self.every = every
         self.clock = clock
