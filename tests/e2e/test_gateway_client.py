@@ -111,6 +111,25 @@ def test_maps_and_citation_lists(client: Client) -> None:
     assert dict(client.ivorn_ncites(ivorn_prefix=BAT))[BAT] >= 1
 
 
+def test_lists_and_maps_take_apiv2_filters(running: Stack, client: Client) -> None:
+    swift = {"stream_prefix": "nasa.gsfc.gcn/SWI", "event_since": "2015-09-15T21:00:00"}
+    ivorns = list(client.ivorns(swift, order="ivorn"))
+    assert ivorns == sorted(p.ivorn for p in client.packets(swift))
+    assert len(ivorns) == client.count(swift) > 1
+    assert XRT in ivorns
+    assert dict(client.ivorn_nrefs(swift, ivorn_prefix=XRT)) == {XRT: 1}
+    assert dict(client.ivorn_ncites(swift, ivorn_prefix=BAT))[BAT] >= 1
+    exact = {"stream": "nasa.gsfc.gcn/SWIFT", "authored_since": "2015-09-15T21:00:00"}
+    assert client.map("stream_count", swift) == client.map("stream_count", exact)
+    assert client.map("role_count", swift) == client.map("role_count", exact)
+    assert client.map("stream_role_count", swift) == client.map("stream_role_count", exact)
+    assert client.map("authored_month_count", swift) == client.map("authored_month_count", exact)
+    listed = vohub_query("list", "--host", running.url, "--stream-prefix", "nasa.gsfc.gcn/SWI",
+                         "--event-since", "2015-09-15T21:00:00", "--order", "ivorn",
+                         "--format", "csv")  # fmt: skip
+    assert listed.stdout.splitlines() == ["ivorn", *ivorns]
+
+
 def test_table_formats(client: Client) -> None:
     votable = parse_single_table(io.BytesIO(client.table(fmt="votable", limit=5).encode()))
     assert len(votable.to_table()) == 5

@@ -1,8 +1,10 @@
 """The HTTP client: one method per endpoint, lazy paging, typed results, retries, clear errors.
 
 Against vohub the client uses ``/apiv2`` where it is richer (synopses with ``cited_by``,
-cursor paging of full packets) and ``/apiv1`` for the lists and maps both servers share.
-With ``api="v1"`` it speaks only ``/apiv1``, so it also works against a plain voeventdb.
+cursor paging of full packets) and ``/apiv1`` for the lists and maps both servers share,
+whose replies are lighter; a list or map with a filter only apiv2 knows (``stream_prefix``,
+``event_since``, ``event_until``) goes to ``/apiv2``. With ``api="v1"`` it speaks only
+``/apiv1``, so it also works against a plain voeventdb.
 """
 
 from __future__ import annotations
@@ -153,16 +155,24 @@ class Client:
             for ivorn in self.ivorns(filters, order=order, page_size=page_size, **kwargs):
                 yield self.synopsis(ivorn)
             return
-        pairs = [*self._filters(filters, kwargs), ("limit", str(page_size))]
-        if order:
-            pairs.append(("order", order))
+        for item in self._v2_items(self._filters(filters, kwargs), order, page_size):
+            yield Synopsis.from_json(item)
+
+    def _v2_items(self, pairs: list[Pair], order: str | None, page_size: int) -> Iterator[Any]:
+        """The JSON items of ``/apiv2/packets``, following the cursors page by page."""
+        paging = [("limit", str(page_size)), *([("order", order)] if order else [])]
         cursor: str | None = None
         while True:
-            page = self._json("/apiv2/packets", pairs + ([("cursor", cursor)] if cursor else []))
-            yield from (Synopsis.from_json(item) for item in page["items"])
+            query = pairs + paging + ([("cursor", cursor)] if cursor else [])
+            page = self._json("/apiv2/packets", query)
+            yield from page["items"]
             cursor = page.get("next_cursor")
             if not cursor:
                 return
+
+    def _wants_v2(self, pairs: list[Pair]) -> bool:
+        """Whether a list or map must go to apiv2: a filter apiv1 lacks is among ``pairs``."""
+        return self.api == "v2" and any(key in V2_ONLY_KEYS for key, _ in pairs)
 
     def ivorns(
         self,
@@ -200,6 +210,10 @@ class Client:
         kwargs: Mapping[str, Any],
     ) -> Iterator[Any]:
         pairs = self._filters(filters, kwargs)
+        if self._wants_v2(pairs):
+            project = _V2_LIST_ROWS[kind]
+            yield from (project(item) for item in self._v2_items(pairs, order, page_size))
+            return
         total = int(self._json("/apiv1/count", pairs)["result"])
         paging = [("order", order)] if order else []
         for offset in range(0, total, page_size):
@@ -215,7 +229,11 @@ class Client:
         ``stream_role_count`` (nested) or ``authored_month_count`` (``"null"``: no date)."""
         if kind not in MAP_KINDS:
             raise InvalidFilter("kind", f"not one of {', '.join(MAP_KINDS)}: {kind!r}")
-        return self._json(f"/apiv1/map/{kind}", self._filters(filters, kwargs))["result"]
+        pairs = self._filters(filters, kwargs)
+        if self._wants_v2(pairs):
+            entries = self._json(f"/apiv2/maps/{kind.removesuffix('_count')}", pairs)["entries"]
+            return _v1_map(kind, entries)
+        return self._json(f"/apiv1/map/{kind}", pairs)["result"]
 
     def synopsis(self, ivorn: str) -> Synopsis:
         """The packet's :class:`Synopsis`; :class:`PacketNotFound` if the archive lacks it."""
@@ -237,6 +255,30 @@ class Client:
         """The first ``limit`` matching packets as a ``votable`` or ``csv`` table (apiv2)."""
         pairs = [*self._filters(filters, kwargs), ("format", fmt), ("limit", str(limit))]
         return self.get("/apiv2/packets", pairs).text
+
+
+#: apiv2 packet item -> the row ``/apiv1/list/<kind>`` gives for it.
+_V2_LIST_ROWS: dict[str, Callable[[Any], Any]] = {
+    "ivorn": lambda item: item["ivorn"],
+    "ivorn_nrefs": lambda item: [item["ivorn"], len(item["refs"])],
+    "ivorn_ncites": lambda item: [item["ivorn"], len(item["cited_by"])],
+}
+
+
+def _v1_map(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """apiv2 map entries in apiv1's shape: nested for ``stream_role_count``; month ``"null"``.
+
+    >>> _v1_map("stream_role_count", [{"key": "a/b", "subkey": "test", "count": 2}])
+    {'a/b': {'test': 2}}
+    >>> _v1_map("authored_month_count", [{"key": None, "count": 1}])
+    {'null': 1}
+    """
+    if kind == "stream_role_count":
+        nested: dict[str, dict[str, int]] = {}
+        for e in entries:
+            nested.setdefault(e["key"], {})[e["subkey"]] = e["count"]
+        return nested
+    return {("null" if e["key"] is None else e["key"]): e["count"] for e in entries}
 
 
 def _checked(reply: httpx.Response) -> httpx.Response:
