@@ -165,6 +165,11 @@ def test_query_cli_formats(running: Stack, client: Client) -> None:
     assert any(line.startswith(XRT) for line in table[2:])
     roles = vohub_query("map", "role", "--host", running.url, "--format", "json").stdout
     assert json.loads(roles) == client.map("role_count")
+    bat = vohub_query("synopsis", BAT, "--host", running.url, "--format", "csv").stdout
+    assert f"cited_by,{XRT}" in bat.splitlines()
+    xrt = vohub_query("synopsis", XRT, "--host", running.url).stdout.splitlines()
+    assert xrt[0].split() == ["field", "value"]
+    assert [line.split() for line in xrt if line.startswith("refs")] == [["refs", BAT]]
 
 
 def test_query_cli_errors(running: Stack) -> None:

@@ -21,7 +21,8 @@ SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "c
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``vohub query``."""
     parser.add_argument("what", choices=["count", "list", "packets", "map", "synopsis", "xml"])
-    parser.add_argument("arg", nargs="?", help="map kind, or the IVORN for synopsis/xml")
+    parser.add_argument("arg", nargs="?", help="the IVORN for synopsis/xml, or the map kind: "
+                        "stream, role, stream_role or authored_month")  # fmt: skip
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"server URL (default {DEFAULT_HOST})")
     parser.add_argument("--api", choices=["v1", "v2"], default="v2",
                         help="v1 talks to a plain voeventdb")  # fmt: skip
@@ -121,8 +122,8 @@ def _dispatch(client: Client, args: argparse.Namespace) -> int:
         result = client.map(kind, filters)
         emit(args.format, *map_rows(result), result)
     elif args.what == "synopsis":
-        s = client.synopsis(args.arg)
-        emit(args.format, ["field", "value"], list(synopsis_json(s).items()), synopsis_json(s))
+        data = synopsis_json(client.synopsis(args.arg))
+        emit(args.format, ["field", "value"], field_rows(data), data)
     else:
         sys.stdout.buffer.write(client.xml(args.arg))
     return 0
@@ -155,6 +156,19 @@ def synopsis_json(s: Synopsis) -> dict[str, Any]:
         "refs": [r.ivorn for r in s.refs],
         "cited_by": s.cited_by,
     }
+
+
+def field_rows(data: dict[str, Any]) -> list[list[Any]]:
+    """``[field, value]`` rows of a synopsis; a list gives one row per item, none if empty.
+
+    >>> field_rows({"ivorn": "ivo://a/b#1", "refs": [], "cited_by": ["ivo://a/b#2", "ivo://a/b#3"]})
+    [['ivorn', 'ivo://a/b#1'], ['cited_by', 'ivo://a/b#2'], ['cited_by', 'ivo://a/b#3']]
+    """
+    rows: list[list[Any]] = []
+    for field, value in data.items():
+        items = value if isinstance(value, list) else [value]
+        rows.extend([field, item] for item in items)
+    return rows
 
 
 def synopsis_row(s: Synopsis) -> list[Any]:
