@@ -34,7 +34,8 @@ def healthy(url: str) -> bool:
 
 @pytest.mark.e2e
 def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
-    ports = {name: free_port() for name in ("receive", "broadcast", "broker", "archive", "http")}
+    names = ("receive", "broadcast", "broker", "archive", "ops", "http")
+    ports = {name: free_port() for name in names}
     hub = SupervisedProcess(
         "vohub-up",
         [
@@ -44,6 +45,7 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
             "--broadcast-port", str(ports["broadcast"]),
             "--broker-grpc-port", str(ports["broker"]),
             "--archive-grpc-port", str(ports["archive"]),
+            "--archive-ops-port", str(ports["ops"]),
             "--http-port", str(ports["http"]),
         ],
         log_dir=tmp_path,
@@ -52,6 +54,7 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
     with hub.start():
         hub.wait_ready(lambda: healthy(f"{base}/healthz"), deadline=60)
         hub.wait_output("broker.started", deadline=30)
+        assert get_json(f"http://127.0.0.1:{ports['ops']}/healthz") == {"status": "ok", "db": True}
         publish = SupervisedProcess(
             "publish",
             [sys.executable, "-m", "vohub.cli", "publish", str(PACKET),
@@ -76,3 +79,21 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
     for child in ("archive", "broker", "gateway"):
         assert f"child={child}" in hub.output()
     assert "child.stopped" in hub.output()
+
+
+@pytest.mark.e2e
+def test_up_stops_at_a_configuration_error(tmp_path: Path) -> None:
+    config = tmp_path / "hub.toml"
+    config.write_text('[gateway]\nworkers = "two"\n')
+    argv = [sys.executable, "-m", "vohub.cli", "up", "--data-dir", str(tmp_path / "var"),
+            "--config", str(config), "--http-port", str(free_port()),
+            "--archive-grpc-port", str(free_port()), "--archive-ops-port", str(free_port()),
+            "--broker-grpc-port", str(free_port()),
+            "--receive-port", str(free_port()), "--broadcast-port", str(free_port())]  # fmt: skip
+    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
+    with hub.start():
+        hub.wait_ready(lambda: hub.returncode is not None, deadline=60)
+    assert hub.returncode == 2, hub.output()
+    assert "gateway.workers: must be int, not 'two'" in hub.output()
+    assert hub.output().count("child=gateway pid=") == 1  # not restarted
+    assert "event=child.misconfigured child=gateway" in hub.output()

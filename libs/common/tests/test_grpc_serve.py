@@ -9,6 +9,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vohub.common.addresses import Address
+from vohub.common.errors import BindError
 from vohub.common.grpc_serve import GrpcServer, ThreadedGrpcServer
 
 
@@ -88,3 +89,15 @@ def test_threaded_server_graceful_stop_tells_watchers() -> None:
         stopping.start()
         assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
         stopping.join()
+
+
+async def test_a_second_server_on_a_port_in_use_fails_instead_of_sharing_it() -> None:
+    first = GrpcServer(Address("127.0.0.1", 0), [], services=[])
+    port = await first.start()
+    try:
+        with pytest.raises(BindError, match=f"^127.0.0.1:{port}: cannot listen here"):
+            GrpcServer(Address("127.0.0.1", port), [], services=[])
+        with pytest.raises(BindError, match=f"^127.0.0.1:{port}: "):
+            ThreadedGrpcServer(Address("127.0.0.1", port), [], services=[])
+    finally:
+        await first.stop(grace=0)

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 from prometheus_client import CollectorRegistry, Counter
 
+from vohub.common.errors import BindError
 from vohub.common.ops_http import OpsServer
 
 
@@ -47,3 +48,12 @@ def test_metrics_and_health(registry: CollectorRegistry) -> None:
         assert status == 404
     finally:
         server.stop()
+
+
+def test_a_port_in_use_is_a_bind_error_naming_the_address() -> None:
+    first = OpsServer("127.0.0.1", 0, lambda: (True, {}))
+    try:
+        with pytest.raises(BindError, match=f"^127.0.0.1:{first.port}: cannot listen here: "):
+            OpsServer("127.0.0.1", first.port, lambda: (True, {}))
+    finally:
+        first.stop()  # never started: stop() must still return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -212,3 +213,22 @@ def test_ops_endpoints(archive_server_factory: ArchiveFactory, tmp_path: Path) -
     with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
         metrics = reply.read().decode()
     assert 'vohub_archive_rpc_seconds_count{code="OK",rpc="Count"} 1.0' in metrics
+
+
+def test_serve_on_a_port_in_use_fails_naming_it(
+    archive_server_factory: ArchiveFactory, tmp_path: Path
+) -> None:
+    running = archive_server_factory(f"sqlite:///{tmp_path / 'a.db'}", extra=["--ops", ""])
+    db = f"sqlite:///{tmp_path / 'b.db'}"
+    grpc_taken = subprocess.run(archive_command(db, running.address, "--ops", ""),
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert grpc_taken.returncode == 1
+    assert f'event=archive.start_failed error="{running.address}: cannot listen here' in (
+        grpc_taken.stderr
+    )
+    ops = f"127.0.0.1:{free_port()}"
+    with socket.create_server(("127.0.0.1", int(ops.rsplit(":", 1)[1]))):
+        argv = archive_command(db, f"127.0.0.1:{free_port()}", "--ops", ops)
+        ops_taken = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert ops_taken.returncode == 1
+    assert f'event=archive.start_failed error="{ops}: cannot listen here' in ops_taken.stderr

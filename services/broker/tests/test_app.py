@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from vohub.broker.app import BrokerApp
+from vohub.common.errors import BindError
 from vohub.v1 import broker_pb2, broker_pb2_grpc
 from vohub.vtp import FrameDecoder, IAmAlive, decode, encode, encode_frame
 from vohub.vtp.client import publish, subscribe
@@ -247,3 +248,10 @@ async def test_a_subscriber_outside_the_whitelist_is_closed_without_a_byte(
     reader, _ = await raw_subscriber(app.ports.broadcast)
     assert await asyncio.wait_for(reader.read(), 5) == b""
     assert len(app.fanout.sinks) == 0
+
+
+async def test_a_grpc_port_in_use_fails_the_start(app_factory: AppFactory) -> None:
+    first = await app_factory()
+    taken = f"127.0.0.1:{first.ports.grpc}"
+    with pytest.raises(BindError, match=f"^{taken}: cannot listen here"):
+        await app_factory(grpc=taken)

@@ -2,7 +2,9 @@
 
 Each service runs as its own ``vohub <service>`` child process, exactly as production runs
 them; ``up`` only chooses the shared settings (data dir, ports), restarts a child that dies
-(with backoff), and stops them all on Ctrl-C or SIGTERM.
+(with backoff), and stops them all on Ctrl-C or SIGTERM. A child that exits with status 2
+(its configuration or command line is wrong) is not restarted: running it again cannot help,
+so ``up`` stops the others and exits with status 2 after the child's own message.
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ log = get_logger("vohub.up")
 
 #: Restart back-off after a crash: first delay, growth factor and ceiling (seconds).
 BACKOFF = (1.0, 2.0, 60.0)
+#: A service's exit status when its configuration or command line is wrong.
+MISCONFIGURED = 2
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -34,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--broadcast-port", type=int, default=8099, help="VTP subscriber port")
     parser.add_argument("--broker-grpc-port", type=int, default=50052)
     parser.add_argument("--archive-grpc-port", type=int, default=50051)
+    parser.add_argument("--archive-ops-port", type=int, default=9151,
+                        help="archive /healthz and /metrics")  # fmt: skip
     parser.add_argument("--http-port", type=int, default=8080, help="gateway HTTP port")
     parser.add_argument("--db", help="archive database URL (default: SQLite in the data dir)")
 
@@ -46,7 +52,18 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
     archive_addr = f"{host}:{args.archive_grpc_port}"
     db = args.db or f"sqlite:///{(args.data_dir / 'archive.db').resolve()}"
     return {
-        "archive": [*vohub, "archive", "serve", *common, "--grpc", archive_addr, "--db", db],
+        "archive": [
+            *vohub,
+            "archive",
+            "serve",
+            *common,
+            "--grpc",
+            archive_addr,
+            "--ops",
+            f"{host}:{args.archive_ops_port}",
+            "--db",
+            db,
+        ],
         "broker": [
             *vohub,
             "broker",
@@ -86,6 +103,7 @@ class Child:
     delay: float = BACKOFF[0]
     restart_at: float = 0.0
     started_at: float = field(default=0.0)
+    misconfigured: bool = False
 
     def start(self, now: float) -> None:
         """Launch the process (its output goes straight to ours)."""
@@ -104,8 +122,12 @@ class Child:
             if now - self.started_at > 60:
                 self.delay = BACKOFF[0]
             return
-        log.error("child.exited", child=self.name, status=status, restart_in=self.delay)
         self.process = None
+        if status == MISCONFIGURED:
+            log.error("child.misconfigured", child=self.name, status=status)
+            self.misconfigured = True
+            return
+        log.error("child.exited", child=self.name, status=status, restart_in=self.delay)
         self.restart_at = now + self.delay
         self.delay = min(self.delay * BACKOFF[1], BACKOFF[2])
 
@@ -123,7 +145,10 @@ class Child:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Start every service, supervise them until a signal arrives, then stop them."""
+    """Start every service, supervise them until a signal arrives, then stop them.
+
+    Returns 0 after a signal, or 2 when a service's configuration is wrong.
+    """
     configure("up")
     args.data_dir.mkdir(parents=True, exist_ok=True)
     children = [Child(name, argv) for name, argv in child_commands(args).items()]
@@ -136,11 +161,11 @@ def run(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
     log.info("hub.starting", data_dir=str(args.data_dir), http=f"{args.host}:{args.http_port}")
-    while not stopping:
+    while not stopping and not any(child.misconfigured for child in children):
         now = time.monotonic()
         for child in children:
             child.check(now)
         time.sleep(0.2)
     for child in reversed(children):
         child.stop()
-    return 0
+    return MISCONFIGURED if any(child.misconfigured for child in children) else 0

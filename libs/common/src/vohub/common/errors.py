@@ -24,3 +24,11 @@ class ConfigError(CommonError):
 
 class AddressError(CommonError, ValueError):
     """A ``HOST:PORT`` address that cannot be used."""
+
+
+class BindError(CommonError, OSError):
+    """A server cannot listen on its address (in use, or not an address of this machine).
+
+    >>> str(BindError("127.0.0.1:50051", "cannot listen here: address in use or not local"))
+    '127.0.0.1:50051: cannot listen here: address in use or not local'
+    """

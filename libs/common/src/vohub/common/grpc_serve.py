@@ -22,6 +22,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from vohub.common.addresses import Address
+from vohub.common.errors import BindError
 
 #: A function adding servicers to a server, e.g. ``lambda s: add_ArchiveServicer_to_server(x, s)``.
 Registration = Callable[[grpc.aio.Server], None]
@@ -35,15 +36,24 @@ def _options(max_message_bytes: int) -> list[tuple[str, int]]:
     return [
         ("grpc.max_receive_message_length", max_message_bytes),
         ("grpc.max_send_message_length", max_message_bytes),
+        # gRPC binds with SO_REUSEPORT by default: a second server on a port already in use
+        # would then start too, and the kernel would split the connections between the two.
+        ("grpc.so_reuseport", 0),
     ]
 
 
 def _install(server: Any, health_servicer: Any, registrations: Iterable[Any], bind: Address) -> int:
-    """Add the health servicer and ``registrations`` to ``server``; bind it; return the port."""
+    """Add the health servicer and ``registrations`` to ``server``; bind it; return the port.
+
+    Raises :class:`BindError` when the address is in use or not one of this machine's.
+    """
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for register in registrations:
         register(server)
-    return int(server.add_insecure_port(str(bind)))
+    try:
+        return int(server.add_insecure_port(str(bind)))
+    except RuntimeError:  # grpcio's only report of a failed bind
+        raise BindError(str(bind), "cannot listen here: address in use or not local") from None
 
 
 def _status(serving: bool) -> health_pb2.HealthCheckResponse.ServingStatus.ValueType:

@@ -14,6 +14,8 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from vohub.common.errors import BindError
+
 #: A health probe: returns (healthy, details) where details is JSON-serialisable.
 HealthProbe = Callable[[], tuple[bool, dict[str, Any]]]
 
@@ -22,7 +24,8 @@ class OpsServer:
     """Serve ``/metrics`` and ``/healthz`` on ``host:port`` from a daemon thread.
 
     ``/healthz`` answers 200 with ``{"status": "ok", ...details}`` when the probe says
-    healthy, else 503 with ``"status": "unavailable"``.
+    healthy, else 503 with ``"status": "unavailable"``. :class:`BindError` if it cannot
+    listen on ``host:port``.
 
     >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {"db": "up"}))
     >>> port = server.start()
@@ -41,7 +44,10 @@ class OpsServer:
     ) -> None:
         self.health = health
         self.registry = registry
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        try:
+            self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+        except OSError as exc:
+            raise BindError(f"{host}:{port}", f"cannot listen here: {exc.strerror}") from None
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 
@@ -75,7 +81,7 @@ class OpsServer:
         return self.port
 
     def stop(self) -> None:
-        """Stop serving and close the socket.
+        """Stop serving (if started) and close the socket.
 
         >>> import socket
         >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {}))
@@ -86,7 +92,8 @@ class OpsServer:
         ...
         ConnectionRefusedError: [Errno 111] Connection refused
         """
-        self._httpd.shutdown()
+        if self._thread.is_alive():  # shutdown() waits for a serve_forever that never ran
+            self._httpd.shutdown()
         self._httpd.server_close()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:

@@ -93,9 +93,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Run the service until SIGTERM."""
-    app = create_app(config)
-    app.start()
+    """Run the service until SIGTERM; 1 if it cannot listen on its addresses."""
+    try:
+        app = create_app(config)
+        app.start()
+    except OSError as error:  # BindError (gRPC) or the ops HTTP server's own bind error
+        log.error("archive.start_failed", error=str(error))
+        return 1
     app.run_until_signal(migrate=not args.no_migrate)
     return 0
 
