@@ -47,6 +47,7 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
             "--archive-grpc-port", str(ports["archive"]),
             "--archive-ops-port", str(ports["ops"]),
             "--http-port", str(ports["http"]),
+            "--log-format", "json",
         ],
         log_dir=tmp_path,
     )  # fmt: skip
@@ -76,9 +77,11 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
         hub.wait_ready(lambda: hub.returncode is not None, deadline=60)
     assert hub.returncode == 0, hub.output()
     assert (tmp_path / "var" / "archive.db").exists()
-    for child in ("archive", "broker", "gateway"):
-        assert f"child={child}" in hub.output()
-    assert "child.stopped" in hub.output()
+    lines = [json.loads(line) for line in hub.output().splitlines()]  # every line is JSON
+    started = {line["child"] for line in lines if line["event"] == "child.started"}
+    assert started == {"archive", "broker", "gateway"}
+    assert {"up", "archive", "broker", "gateway"} == {line["service"] for line in lines}
+    assert any(line["event"] == "child.stopped" for line in lines)
 
 
 @pytest.mark.e2e

@@ -10,6 +10,7 @@ so ``up`` stops the others and exits with status 2 after the child's own message
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import subprocess
 import sys
@@ -42,6 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="archive /healthz and /metrics")  # fmt: skip
     parser.add_argument("--http-port", type=int, default=8080, help="gateway HTTP port")
     parser.add_argument("--db", help="archive database URL (default: SQLite in the data dir)")
+    parser.add_argument(
+        "--log-format", choices=["kv", "json"], help="log lines of up and every service"
+    )
 
 
 def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -93,12 +97,26 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
     }
 
 
+def child_env(service: str, log_format: str | None) -> dict[str, str] | None:
+    """The environment of a service's process: ours, plus ``--log-format`` if given.
+
+    >>> child_env("broker", "json")["VOHUB_BROKER__LOG_FORMAT"]
+    'json'
+    >>> child_env("broker", None) is None
+    True
+    """
+    if log_format is None:
+        return None
+    return {**os.environ, f"VOHUB_{service.upper()}__LOG_FORMAT": log_format}
+
+
 @dataclass
 class Child:
     """One supervised service process and its restart state."""
 
     name: str
     argv: list[str]
+    env: dict[str, str] | None = None
     process: subprocess.Popen[bytes] | None = None
     delay: float = BACKOFF[0]
     restart_at: float = 0.0
@@ -107,7 +125,7 @@ class Child:
 
     def start(self, now: float) -> None:
         """Launch the process (its output goes straight to ours)."""
-        self.process = subprocess.Popen(self.argv)
+        self.process = subprocess.Popen(self.argv, env=self.env)
         self.started_at = now
         log.info("child.started", child=self.name, pid=self.process.pid)
 
@@ -149,9 +167,12 @@ def run(args: argparse.Namespace) -> int:
 
     Returns 0 after a signal, or 2 when a service's configuration is wrong.
     """
-    configure("up")
+    configure("up", fmt=args.log_format or "kv")
     args.data_dir.mkdir(parents=True, exist_ok=True)
-    children = [Child(name, argv) for name, argv in child_commands(args).items()]
+    children = [
+        Child(name, argv, child_env(name, args.log_format))
+        for name, argv in child_commands(args).items()
+    ]
     stopping = False
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
