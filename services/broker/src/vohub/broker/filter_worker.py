@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import mmap
 import pickle
+import signal
 import struct
 import sys
 from typing import Any, BinaryIO
@@ -72,6 +73,17 @@ def evaluate(
     return results
 
 
+def leave_stop_signals_to_the_broker() -> None:
+    """Ignore SIGINT and SIGTERM: the broker ends its workers itself, by closing their stdin.
+
+    A Ctrl-C reaches the terminal's whole process group, and a service manager may signal every
+    process of the service; a worker that died of it would print a traceback and make the broker
+    report it dead while the broker is stopping it anyway.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 def serve(inp: BinaryIO, out: BinaryIO, progress: mmap.mmap | None) -> None:
     """Answer requests until stdin closes."""
     filters: dict[int, FilterSet] = {}
@@ -87,6 +99,7 @@ def serve(inp: BinaryIO, out: BinaryIO, progress: mmap.mmap | None) -> None:
 
 def main(argv: list[str]) -> int:
     """Entry point: ``argv[0]`` is the progress file."""
+    leave_stop_signals_to_the_broker()
     with open(argv[0], "r+b") as handle:
         progress = mmap.mmap(handle.fileno(), PROGRESS.size)
         serve(sys.stdin.buffer, sys.stdout.buffer, progress)

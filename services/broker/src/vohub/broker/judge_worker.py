@@ -17,7 +17,7 @@ from __future__ import annotations
 import sys
 from typing import BinaryIO
 
-from vohub.broker.filter_worker import frame, read_message
+from vohub.broker.filter_worker import frame, leave_stop_signals_to_the_broker, read_message
 from vohub.broker.pipeline import Refusal, Source
 from vohub.broker.pipeline.schema import CheckSchema
 from vohub.vtp.errors import VTPError
@@ -57,6 +57,7 @@ def serve(inp: BinaryIO, out: BinaryIO, check: CheckSchema) -> None:
 
 def main(argv: list[str]) -> int:
     """Entry point: ``argv[0]`` is the validation level, ``strict`` or ``lenient``."""
+    leave_stop_signals_to_the_broker()
     serve(sys.stdin.buffer, sys.stdout.buffer, CheckSchema(strict=argv[0] == "strict"))
     return 0
 
