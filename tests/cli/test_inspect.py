@@ -51,9 +51,10 @@ def test_validate_reports_each_bad_file_and_exits_one(tmp_path: Path) -> None:
     bad_role = tmp_path / "role.xml"
     bad_role.write_bytes(BAT.read_bytes().replace(b'role="observation"', b'role="rumour"'))
     missing = tmp_path / "missing.xml"
-    run = vohub(
-        "validate", str(BAT), str(truncated), str(bomb), str(bad_role), str(V11), str(missing)
-    )
+    no_local_id = tmp_path / "no_local_id.xml"  # schema-valid: the XSD does not ask for it
+    no_local_id.write_bytes(BAT.read_bytes().replace(b"#BAT_GRB_Pos_655721-214", b""))
+    run = vohub("validate", str(BAT), str(truncated), str(bomb), str(bad_role), str(V11),
+                str(missing), str(no_local_id))  # fmt: skip
     no_traceback(run)
     assert run.returncode == 1
     lines = run.stdout.splitlines()
@@ -67,7 +68,11 @@ def test_validate_reports_each_bad_file_and_exits_one(tmp_path: Path) -> None:
     )
     assert lines[4] == f"INVALID {V11}: unsupported VOEvent version: no schema for VOEvent 1.1"
     assert lines[5] == f"INVALID {missing}: cannot read: No such file or directory"
-    assert len(lines) == 6
+    assert lines[6] == (
+        f"INVALID {no_local_id}: invalid IVORN: no #local_id after the stream: "
+        "'ivo://nasa.gsfc.gcn/SWIFT'"
+    )
+    assert len(lines) == 7
 
 
 def test_validate_reads_stdin() -> None:

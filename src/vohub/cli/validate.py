@@ -1,4 +1,8 @@
-"""``vohub validate FILE...``: check VOEvent files against the XSD of their version.
+"""``vohub validate FILE...``: check VOEvent files as a strict broker does before accepting them.
+
+A packet is valid when it validates against the XSD of its version and its IVORN has the form
+``ivo://authority/resource#local_id`` the standard prescribes (the schema alone does not
+require the ``#local_id``; brokers need it, as the key they deduplicate on).
 
 Prints one line per file, ``OK <file> <ivorn>`` or ``INVALID <file>: <reason>``, and exits
 0 only when every file is valid.  ``-`` reads one packet from standard input.
@@ -11,6 +15,8 @@ import sys
 from pathlib import Path
 
 from vohub.voevent import VOEventError, parse
+from vohub.voevent.errors import InvalidIvorn
+from vohub.voevent.ivorn import parse_ivorn
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,6 +35,10 @@ def check(name: str) -> tuple[bool, str]:
             packet = parse(Path(name), strict=True, source=name)
     except VOEventError as exc:
         return False, f"INVALID {name}: {exc.nak_reason}"
+    try:
+        parse_ivorn(packet.ivorn, require_local_id=True)
+    except InvalidIvorn as exc:  # the broker's nak, word for word
+        return False, f"INVALID {name}: {exc.nak_reason}: {packet.ivorn!r}"
     return True, f"OK {name} {packet.ivorn}"
 
 
