@@ -95,9 +95,14 @@ def _read_file(path: os.PathLike[str], name: str, max_bytes: int) -> bytes:
     """Read at most ``max_bytes + 1`` bytes, so an oversize file is never loaded whole."""
     try:
         with open(path, "rb") as handle:
-            return handle.read(max_bytes + 1)
+            raw = handle.read(max_bytes + 1)
+            size = os.fstat(handle.fileno()).st_size  # 0 for a pipe
     except OSError as exc:
         raise UnreadableSource(name, exc.strerror or str(exc)) from exc
+    if len(raw) > max_bytes:
+        shown = f"{size} bytes, over" if size > max_bytes else "over"
+        raise PacketTooLarge(name, f"{shown} the {max_bytes}-byte cap")
+    return raw
 
 
 def parse_xml(raw: bytes, source: str) -> etree._Element:
