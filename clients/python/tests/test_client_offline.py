@@ -1,10 +1,13 @@
-"""Client behaviour that needs no server: retries and the error for an unreachable host."""
+"""Client behaviour that needs no real server: retries, unreachable and silent hosts."""
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
-from vohub.client import Client, ConnectionFailed, InvalidFilter
+from vohub.client import Client, ConnectionFailed, InvalidFilter, TimedOut
+from vohub.client.cli import main
 from vohub.testing.ports import free_port
 
 
@@ -28,3 +31,20 @@ def test_v1_mode_refuses_v2_only_filters_before_sending() -> None:
 def test_unknown_map_kind() -> None:
     with pytest.raises(InvalidFilter, match="kind"):
         Client(f"http://127.0.0.1:{free_port()}").map("colour_count")
+
+
+def test_a_slow_answer_times_out_once_without_retrying() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:  # accepts, never answers
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        waits: list[float] = []
+        client = Client(url, timeout=0.3, retries=3, sleep=waits.append)
+        with pytest.raises(TimedOut, match=rf"from {url}/apiv2/packets/count within 0.3 s"):
+            client.count(authored_since="2016-01-01")
+        assert waits == []  # not retried: the server may still be working on it
+
+
+def test_query_command_gives_up_after_its_timeout(capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        host = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        assert main(["count", "--host", host, "--timeout", "0.3"]) == 3
+    assert "within 0.3 s" in capsys.readouterr().err

@@ -14,6 +14,7 @@ from vohub.client.errors import (
     PacketNotFound,
     ServerError,
     ServerUnavailable,
+    TimedOut,
     VohubError,
     VohubHTTPError,
 )
@@ -31,6 +32,7 @@ __all__ = [
     "ServerError",
     "ServerUnavailable",
     "Synopsis",
+    "TimedOut",
     "VohubError",
     "VohubHTTPError",
 ]

@@ -12,7 +12,7 @@ from itertools import islice
 from typing import Any
 
 from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client
-from vohub.client.errors import ConnectionFailed, InvalidFilter, VohubHTTPError
+from vohub.client.errors import ConnectionFailed, InvalidFilter, TimedOut, VohubHTTPError
 from vohub.client.models import Synopsis
 
 SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "cited_by")
@@ -28,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="v1 talks to a plain voeventdb")  # fmt: skip
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
     parser.add_argument("--max", type=int, default=1000, help="most rows to print (0: all)")
+    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+                        help="longest wait for each answer (default 30)")  # fmt: skip
     parser.add_argument("--order", help="id, -id, author_datetime, -author_datetime, ivorn, -ivorn")
     add_filter_arguments(parser)
 
@@ -87,9 +89,10 @@ def _cone(text: str) -> tuple[float, float, float]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one query and print its result; 1 on an HTTP error, 2 on bad input, 3 if unreachable."""
+    """Run one query and print its result; 1 on an HTTP error, 2 on bad input, 3 if unreachable
+    or too slow."""
     try:
-        with Client(args.host, api=args.api) as client:
+        with Client(args.host, api=args.api, timeout=args.timeout) as client:
             return _dispatch(client, args)
     except InvalidFilter as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
@@ -97,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     except VohubHTTPError as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 1
-    except ConnectionFailed as exc:
+    except (ConnectionFailed, TimedOut) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 3
 

@@ -24,6 +24,7 @@ from vohub.client.errors import (
     PacketNotFound,
     ServerError,
     ServerUnavailable,
+    TimedOut,
     VohubHTTPError,
 )
 from vohub.client.filters import V2_ONLY_KEYS, Pair, merge, to_pairs
@@ -38,10 +39,11 @@ _ERRORS: dict[int, type[VohubHTTPError]] = {
     413: LimitTooLarge,
     503: ServerUnavailable,
 }
+#: Failures before the server has the request (or of a stale keep-alive connection): safe to
+#: retry. A read timeout is not among them: the server is working on the query.
 _RETRYABLE = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
-    httpx.ReadTimeout,
     httpx.RemoteProtocolError,
 )
 
@@ -56,7 +58,7 @@ class Client:
     api
         ``"v2"`` (vohub) or ``"v1"`` (plain voeventdb: apiv1 only).
     timeout
-        Seconds per request.
+        Seconds per request; a slower answer raises :class:`TimedOut`, without retrying.
     retries
         Extra attempts after a connection failure or a 503, with exponential backoff.
     backoff
@@ -84,6 +86,7 @@ class Client:
     ) -> None:
         self.host = host.rstrip("/")
         self.api = api
+        self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
@@ -108,6 +111,8 @@ class Client:
         while True:
             try:
                 reply = self._http.get(url, params=list(params or []))
+            except httpx.ReadTimeout as exc:
+                raise TimedOut(url, self.timeout) from exc
             except _RETRYABLE as exc:
                 if attempt >= self.retries:
                     raise ConnectionFailed(

@@ -60,6 +60,22 @@ class ConnectionFailed(VohubError):
         super().__init__(f"cannot reach {url} after {attempts} attempts: {reason}")
 
 
+class TimedOut(VohubError):
+    """The server took longer than the client's timeout to answer; not retried, since the
+    query may still be running there and a retry would only add to its load.
+
+    >>> str(TimedOut("http://h/apiv1/count", 30.0))
+    'no answer from http://h/apiv1/count within 30 s (raise the client timeout for a slow query)'
+    """
+
+    def __init__(self, url: str, timeout: float) -> None:
+        self.url = url
+        self.timeout = timeout
+        super().__init__(
+            f"no answer from {url} within {timeout:g} s (raise the client timeout for a slow query)"
+        )
+
+
 class InvalidFilter(VohubError, ValueError):
     """A filter given to the client cannot be sent (unknown key or unusable value).
 
