@@ -32,30 +32,31 @@ def healthy(url: str) -> bool:
         return False
 
 
+PORT_FLAGS = ("--receive-port", "--broadcast-port", "--broker-grpc-port", "--archive-grpc-port",
+              "--archive-ops-port", "--http-port")  # fmt: skip
+
+
+def up_command(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, int]]:
+    """``vohub up`` on free ports, and the port of each flag (``http``, ``receive``, ...)."""
+    ports = {flag: free_port() for flag in PORT_FLAGS}
+    argv = [sys.executable, "-m", "vohub.cli", "up", "--data-dir", str(tmp_path / "var"), *extra]
+    for flag, port in ports.items():
+        argv += [flag, str(port)]
+    return argv, {flag.removeprefix("--").removesuffix("-port"): p for flag, p in ports.items()}
+
+
 @pytest.mark.e2e
 def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
-    names = ("receive", "broadcast", "broker", "archive", "ops", "http")
-    ports = {name: free_port() for name in names}
-    hub = SupervisedProcess(
-        "vohub-up",
-        [
-            sys.executable, "-m", "vohub.cli", "up",
-            "--data-dir", str(tmp_path / "var"),
-            "--receive-port", str(ports["receive"]),
-            "--broadcast-port", str(ports["broadcast"]),
-            "--broker-grpc-port", str(ports["broker"]),
-            "--archive-grpc-port", str(ports["archive"]),
-            "--archive-ops-port", str(ports["ops"]),
-            "--http-port", str(ports["http"]),
-            "--log-format", "json",
-        ],
-        log_dir=tmp_path,
-    )  # fmt: skip
+    argv, ports = up_command(tmp_path, "--log-format", "json")
+    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
     base = f"http://127.0.0.1:{ports['http']}"
     with hub.start():
         hub.wait_ready(lambda: healthy(f"{base}/healthz"), deadline=60)
         hub.wait_output("broker.started", deadline=30)
-        assert get_json(f"http://127.0.0.1:{ports['ops']}/healthz") == {"status": "ok", "db": True}
+        assert get_json(f"http://127.0.0.1:{ports['archive-ops']}/healthz") == {
+            "status": "ok",
+            "db": True,
+        }
         publish = SupervisedProcess(
             "publish",
             [sys.executable, "-m", "vohub.cli", "publish", str(PACKET),
@@ -81,18 +82,31 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
     started = {line["child"] for line in lines if line["event"] == "child.started"}
     assert started == {"archive", "broker", "gateway"}
     assert {"up", "archive", "broker", "gateway"} == {line["service"] for line in lines}
-    assert any(line["event"] == "child.stopped" for line in lines)
+    stopped = {line["child"]: line["status"] for line in lines if line["event"] == "child.stopped"}
+    assert stopped == {"archive": 0, "broker": 0, "gateway": 0}
+
+
+@pytest.mark.e2e
+def test_ctrl_c_stops_every_process_cleanly(tmp_path: Path) -> None:
+    argv, ports = up_command(tmp_path, "--log-format", "json")
+    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
+    with hub.start():
+        hub.wait_ready(lambda: healthy(f"http://127.0.0.1:{ports['http']}/healthz"), deadline=60)
+        hub.wait_output("broker.started", deadline=30)
+        os.killpg(hub.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
+        hub.wait_ready(lambda: hub.returncode is not None, deadline=60)
+    assert hub.returncode == 0, hub.output()
+    lines = [json.loads(line) for line in hub.output().splitlines()]  # no traceback anywhere
+    stopped = {line["child"]: line["status"] for line in lines if line["event"] == "child.stopped"}
+    assert stopped == {"archive": 0, "broker": 0, "gateway": 0}
+    assert not [line for line in lines if line["level"] in ("warning", "error")]
 
 
 @pytest.mark.e2e
 def test_up_stops_at_a_configuration_error(tmp_path: Path) -> None:
     config = tmp_path / "hub.toml"
     config.write_text('[gateway]\nworkers = "two"\n')
-    argv = [sys.executable, "-m", "vohub.cli", "up", "--data-dir", str(tmp_path / "var"),
-            "--config", str(config), "--http-port", str(free_port()),
-            "--archive-grpc-port", str(free_port()), "--archive-ops-port", str(free_port()),
-            "--broker-grpc-port", str(free_port()),
-            "--receive-port", str(free_port()), "--broadcast-port", str(free_port())]  # fmt: skip
+    argv, _ = up_command(tmp_path, "--config", str(config))
     hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
     with hub.start():
         hub.wait_ready(lambda: hub.returncode is not None, deadline=60)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 
 import grpc
@@ -101,3 +103,20 @@ async def test_a_second_server_on_a_port_in_use_fails_instead_of_sharing_it() ->
             ThreadedGrpcServer(Address("127.0.0.1", port), [], services=[])
     finally:
         await first.stop(grace=0)
+
+
+def test_after_the_first_signal_later_ones_can_be_ignored() -> None:
+    server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=[])
+    server.start()
+    before = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        threading.Timer(0.1, os.kill, (os.getpid(), signal.SIGINT)).start()
+        server.wait_for_signal(then_ignore=True)
+        assert signal.getsignal(signal.SIGTERM) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        os.kill(os.getpid(), signal.SIGTERM)  # as `vohub up` stopping its children: no effect
+        os.kill(os.getpid(), signal.SIGINT)
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+        server.stop(grace=0)

@@ -150,16 +150,20 @@ class Child:
         self.delay = min(self.delay * BACKOFF[1], BACKOFF[2])
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, wait, then SIGKILL if it will not go."""
-        if self.process is None or self.process.poll() is not None:
+        """SIGTERM, wait, then SIGKILL if it will not go; log its exit status.
+
+        It may have gone already: a Ctrl-C or a service manager signals every process.
+        """
+        if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        log.info("child.stopped", child=self.name)
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        log.info("child.stopped", child=self.name, status=self.process.returncode)
 
 
 def run(args: argparse.Namespace) -> int:

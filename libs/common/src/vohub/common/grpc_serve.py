@@ -267,8 +267,11 @@ class ThreadedGrpcServer:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
 
-    def wait_for_signal(self) -> None:
+    def wait_for_signal(self, *, then_ignore: bool = False) -> None:
         """Block until SIGTERM or SIGINT arrives; call it from the main thread.
+
+        The previous handlers come back afterwards, or with ``then_ignore`` both signals are
+        ignored from then on, so that a second one cannot cut short the stop that follows.
 
         >>> import os
         >>> server = ThreadedGrpcServer(Address("127.0.0.1", 0), [], services=[])
@@ -285,4 +288,4 @@ class ThreadedGrpcServer:
                 pass
         finally:
             for sig, handler in previous.items():
-                signal.signal(sig, handler)
+                signal.signal(sig, signal.SIG_IGN if then_ignore else handler)

@@ -82,13 +82,17 @@ class ArchiveApp:
             schema.require_current(self.engine)
 
     def run_until_signal(self, migrate: bool = True) -> None:
-        """Serve until SIGTERM/SIGINT, then stop gracefully (call from the main thread)."""
+        """Serve until SIGTERM/SIGINT, then stop gracefully (call from the main thread).
+
+        Signals during the stop are ignored: a Ctrl-C reaches every process of the terminal,
+        and ``vohub up`` then sends its own SIGTERM, which must not cut the stop short.
+        """
         watcher = threading.Thread(
             target=self.watch_database, args=(migrate,), name="db-watch", daemon=True
         )
         watcher.start()
         try:
-            self.grpc.wait_for_signal()
+            self.grpc.wait_for_signal(then_ignore=True)
         finally:
             self.stopping.set()
             watcher.join()
