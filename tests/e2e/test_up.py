@@ -32,8 +32,8 @@ def healthy(url: str) -> bool:
         return False
 
 
-PORT_FLAGS = ("--receive-port", "--broadcast-port", "--broker-grpc-port", "--archive-grpc-port",
-              "--archive-ops-port", "--http-port")  # fmt: skip
+PORT_FLAGS = ("--receive-port", "--broadcast-port", "--broker-grpc-port", "--broker-ops-port",
+              "--archive-grpc-port", "--archive-ops-port", "--http-port")  # fmt: skip
 
 
 def up_command(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, int]]:
@@ -53,6 +53,7 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
     with hub.start():
         hub.wait_ready(lambda: healthy(f"{base}/healthz"), deadline=60)
         hub.wait_output("broker.started", deadline=30)
+        assert get_json(f"http://127.0.0.1:{ports['broker-ops']}/healthz")["status"] == "ok"
         assert get_json(f"http://127.0.0.1:{ports['archive-ops']}/healthz") == {
             "status": "ok",
             "db": True,

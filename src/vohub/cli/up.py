@@ -38,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--receive-port", type=int, default=8098, help="VTP author port")
     parser.add_argument("--broadcast-port", type=int, default=8099, help="VTP subscriber port")
     parser.add_argument("--broker-grpc-port", type=int, default=50052)
+    parser.add_argument("--broker-ops-port", type=int, default=9152,
+                        help="broker /healthz and /metrics")  # fmt: skip
     parser.add_argument("--archive-grpc-port", type=int, default=50051)
     parser.add_argument("--archive-ops-port", type=int, default=9151,
                         help="archive /healthz and /metrics")  # fmt: skip
@@ -78,6 +80,8 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
             f"{host}:{args.broadcast_port}",
             "--grpc",
             f"{host}:{args.broker_grpc_port}",
+            "--metrics",
+            f"{host}:{args.broker_ops_port}",
             "--local-ivo",
             args.local_ivo,
             "--archive",
