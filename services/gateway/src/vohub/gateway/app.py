@@ -7,6 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+import falcon
 from falcon.asgi import App, Request, Response
 
 from vohub.gateway import errors
@@ -68,6 +69,9 @@ def create_app(
             retries=config.archive_retries,
         )
     middleware: list[Any] = [MetricsMiddleware(), UriLimit(config.max_uri_bytes), HeadAsGet()]
+    if config.cors_origins:
+        origins = "*" if "*" in config.cors_origins else config.cors_origins
+        middleware.append(falcon.CORSMiddleware(origins, expose_headers=["ETag", "Link"]))
     app = App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False

@@ -6,6 +6,7 @@ This is the only gateway module that reads files or the environment.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,14 @@ def _not_negative(value: int) -> None:
         raise ValueError(f"must not be negative, not {value!r}")
 
 
+_ORIGIN = re.compile(r"https?://[^/?#\s]+")
+
+
+def _origin(value: str) -> None:
+    if value != "*" and not _ORIGIN.fullmatch(value):
+        raise ValueError(f"not '*' nor an origin such as https://example.org: {value!r}")
+
+
 def _workers(value: int) -> None:
     if not 1 <= value <= 64:
         raise ValueError(f"must be between 1 and 64, not {value!r}")
@@ -66,6 +75,8 @@ class GatewayConfig:
     archive_retries: int = checked(2, _not_negative)
     #: Longest request target (path and query) accepted, in bytes; longer gets 414.
     max_uri_bytes: int = checked(8000, _positive)
+    #: Web origins whose pages may read the API (CORS): ``*`` is any, an empty list none.
+    cors_origins: list[str] = checked(["*"], _origin, each=True)
     #: Public base URL used in ``docs_url`` and the OpenAPI ``servers`` (None: from Host).
     public_url: str | None = None
     #: Directory for prometheus_client multiprocess files (None: a fresh temporary one).
