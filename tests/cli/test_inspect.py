@@ -143,6 +143,12 @@ def test_ivorn_prints_fresh_unique_ivorns() -> None:
     assert again.stdout.strip() not in ivorns
 
 
+def test_ivorn_count_must_be_at_least_one() -> None:
+    run = vohub("ivorn", "voevent.4pisky.org/TEST", "-n", "0")
+    assert (run.returncode, run.stdout) == (2, "")
+    assert "expected a whole number of at least 1, got '0'" in run.stderr
+
+
 def test_ivorn_refuses_a_bad_stream() -> None:
     run = vohub("ivorn", "not a stream")
     no_traceback(run)

@@ -174,6 +174,8 @@ def test_listen_exec_failures_are_logged_and_do_not_stop_listening(
     [
         (["--filter", "//[bad"], "invalid XPath filter '//[bad'"),
         (["--exec", "/nonexistent/handler"], "/nonexistent/handler is not an executable"),
+        (["--exec", "cat", "--exec-jobs", "0"], "--exec-jobs: expected a whole number of at"),
+        (["--count", "0"], "--count: expected a whole number of at least 1, got '0'"),
     ],
 )
 def test_listen_bad_options_exit_2_naming_the_culprit(

@@ -6,7 +6,7 @@ import socket
 
 import pytest
 
-from vohub.client import Client, ConnectionFailed, InvalidFilter, TimedOut
+from vohub.client import Client, ConnectionFailed, InvalidFilter, InvalidHost, TimedOut
 from vohub.client.cli import main
 from vohub.testing.ports import free_port
 
@@ -48,3 +48,38 @@ def test_query_command_gives_up_after_its_timeout(capsys: pytest.CaptureFixture[
         host = f"http://127.0.0.1:{silent.getsockname()[1]}"
         assert main(["count", "--host", host, "--timeout", "0.3"]) == 3
     assert "within 0.3 s" in capsys.readouterr().err
+
+
+def test_a_host_without_scheme_is_refused_with_a_hint() -> None:
+    with pytest.raises(InvalidHost, match=r"did you mean http://localhost:8080\?"):
+        Client("localhost:8080")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["list", "--max", "-1"], ["count", "--timeout", "0"], ["count", "--timeout", "soon"]],
+)
+def test_query_command_refuses_bad_numbers(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        main(argv)
+    assert usage.value.code == 2
+    assert f"argument {argv[1]}: expected a number of at least" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["map", "colour"], "map: give one of authored_month, role, stream, stream_role, not"),
+        (["map"], "map: give one of authored_month, role, stream, stream_role\n"),
+        (["synopsis"], "synopsis: give the packet's IVORN"),
+        (["count", "--host", "localhost:8080"], "did you mean http://localhost:8080?"),
+    ],
+)
+def test_query_command_names_what_is_missing_before_asking(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    unreachable = ["--host", f"http://127.0.0.1:{free_port()}"] if "--host" not in argv else []
+    assert main([*argv, *unreachable]) == 2  # not 3: nothing was sent
+    assert message in capsys.readouterr().err

@@ -26,7 +26,7 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from vohub.cli.publish import broker_address, positive_seconds
+from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
 from vohub.common.logs import configure, get_logger
 from vohub.vtp.client import Subscription, subscribe
 from vohub.vtp.errors import InvalidFilter
@@ -55,17 +55,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     parser.add_argument("--save", type=Path, metavar="DIR", help="save each packet in DIR")
     parser.add_argument("--exec", dest="exec_command", metavar="CMD", help="run CMD per packet")
-    parser.add_argument(
-        "--exec-jobs", type=int, default=4, metavar="N", help="handlers at once (default 4)"
-    )
+    parser.add_argument("--exec-jobs", type=positive_int, default=4, metavar="N",
+                        help="handlers at once (default 4)")  # fmt: skip
     parser.add_argument(
         "--exec-timeout", type=positive_seconds, default=60.0, metavar="SECONDS",
         help="seconds before a handler is killed (default 60)",
     )  # fmt: skip
     parser.add_argument("--local-ivo", metavar="IVO", help="our IVOID, sent to the broker")
-    parser.add_argument(
-        "--count", type=int, metavar="N", help="exit after N packets (default: run until stopped)"
-    )
+    parser.add_argument("--count", type=positive_int, metavar="N",
+                        help="exit after N packets (default: run until stopped)")  # fmt: skip
     parser.add_argument(
         "--idle-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
         help="reconnect after this long without a message (default 120, as Comet)",

@@ -18,7 +18,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from vohub.vtp.address import parse_address
+from vohub.cli.argtypes import broker_address, positive_seconds
 from vohub.vtp.client import Publisher
 from vohub.vtp.errors import VTPError
 from vohub.vtp.messages import Ack
@@ -27,25 +27,6 @@ from vohub.vtp.messages import Ack
 DEFAULT_TIMEOUT = 20.0
 #: Files in flight at once on a pipelined connection.
 WINDOW = 32
-
-
-def broker_address(text: str) -> tuple[str, int]:
-    """argparse type for ``HOST:PORT``."""
-    try:
-        return parse_address(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-
-
-def positive_seconds(text: str) -> float:
-    """argparse type for a positive number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

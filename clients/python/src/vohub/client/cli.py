@@ -12,7 +12,13 @@ from itertools import islice
 from typing import Any
 
 from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client
-from vohub.client.errors import ConnectionFailed, InvalidFilter, TimedOut, VohubHTTPError
+from vohub.client.errors import (
+    ConnectionFailed,
+    InvalidFilter,
+    InvalidHost,
+    TimedOut,
+    VohubHTTPError,
+)
 from vohub.client.models import Synopsis
 
 SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "cited_by")
@@ -27,11 +33,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--api", choices=["v1", "v2"], default="v2",
                         help="v1 talks to a plain voeventdb")  # fmt: skip
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    parser.add_argument("--max", type=int, default=1000, help="most rows to print (0: all)")
-    parser.add_argument("--timeout", type=float, default=30.0, metavar="SECONDS",
+    parser.add_argument("--max", type=_at_least(0), default=1000,
+                        help="most rows to print (0: all)")  # fmt: skip
+    parser.add_argument("--timeout", type=_at_least(0.001, float), default=30.0, metavar="SECONDS",
                         help="longest wait for each answer (default 30)")  # fmt: skip
     parser.add_argument("--order", help="id, -id, author_datetime, -author_datetime, ivorn, -ivorn")
     add_filter_arguments(parser)
+
+
+def _at_least(low: float, kind: type = int) -> Any:
+    """An argparse type: a number of ``kind`` no smaller than ``low``.
+
+    >>> _at_least(0)("12")
+    12
+    >>> _at_least(0)("-1")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a number of at least 0, got '-1'
+    """
+
+    def convert(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"expected a number of at least {low:g}, got {text!r}")
+        return value
+
+    return convert
+
+
+#: Map kinds as the command takes them (the API's names without ``_count`` work too).
+MAP_ARGS = tuple(kind.removesuffix("_count") for kind in MAP_KINDS)
 
 
 REPEATABLE = ("stream", "stream_prefix", "role", "ivorn_prefix", "ivorn_contains", "ref_exact",
@@ -94,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Client(args.host, api=args.api, timeout=args.timeout) as client:
             return _dispatch(client, args)
-    except InvalidFilter as exc:
+    except (InvalidFilter, InvalidHost) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 2
     except VohubHTTPError as exc:
@@ -108,8 +142,11 @@ def run(args: argparse.Namespace) -> int:
 def _dispatch(client: Client, args: argparse.Namespace) -> int:
     filters = filters_from(args)
     limit = None if args.max == 0 else args.max
-    if args.what in ("synopsis", "xml", "map") and not args.arg:
-        raise InvalidFilter(args.what, "give the map kind or the IVORN as the next argument")
+    if args.what in ("synopsis", "xml") and not args.arg:
+        raise InvalidFilter(args.what, "give the packet's IVORN as the next argument")
+    if args.what == "map" and args.arg not in (*MAP_ARGS, *MAP_KINDS):
+        given = f", not {args.arg!r}" if args.arg else ""
+        raise InvalidFilter("map", f"give one of {', '.join(MAP_ARGS)}{given}")
     if args.what == "count":
         n = client.count(filters)
         emit(args.format, ["count"], [[n]], {"count": n})
@@ -121,7 +158,7 @@ def _dispatch(client: Client, args: argparse.Namespace) -> int:
         emit(args.format, list(SYNOPSIS_COLUMNS), [synopsis_row(s) for s in items],
              [synopsis_json(s) for s in items])  # fmt: skip
     elif args.what == "map":
-        kind = args.arg if args.arg in MAP_KINDS else f"{args.arg}_count"
+        kind = args.arg if args.arg in MAP_KINDS else f"{args.arg}_count"  # checked above
         result = client.map(kind, filters)
         emit(args.format, *map_rows(result), result)
     elif args.what == "synopsis":

@@ -20,6 +20,7 @@ from vohub.client.errors import (
     BadRequest,
     ConnectionFailed,
     InvalidFilter,
+    InvalidHost,
     LimitTooLarge,
     PacketNotFound,
     ServerError,
@@ -54,7 +55,8 @@ class Client:
     Parameters
     ----------
     host
-        Base URL, e.g. ``http://127.0.0.1:8080`` (a trailing slash is fine).
+        Base URL, e.g. ``http://127.0.0.1:8080`` (a trailing slash is fine); anything but an
+        ``http(s)://`` URL raises :class:`InvalidHost`.
     api
         ``"v2"`` (vohub) or ``"v1"`` (plain voeventdb: apiv1 only).
     timeout
@@ -84,6 +86,8 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        if not host.startswith(("http://", "https://")):
+            raise InvalidHost(host)
         self.host = host.rstrip("/")
         self.api = api
         self.timeout = timeout

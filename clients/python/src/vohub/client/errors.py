@@ -76,6 +76,18 @@ class TimedOut(VohubError):
         )
 
 
+class InvalidHost(VohubError, ValueError):
+    """The server URL is not an ``http://`` or ``https://`` URL.
+
+    >>> str(InvalidHost("localhost:8080"))
+    "not an http:// or https:// URL: 'localhost:8080' (did you mean http://localhost:8080?)"
+    """
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        super().__init__(f"not an http:// or https:// URL: {host!r} (did you mean http://{host}?)")
+
+
 class InvalidFilter(VohubError, ValueError):
     """A filter given to the client cannot be sent (unknown key or unusable value).
 
