@@ -91,6 +91,18 @@ def test_garbage_request_line_and_headers(running: Stack) -> None:
     assert json.loads(body)["error"]["code"] == 431
 
 
+def test_a_request_never_finished_is_dropped(running: Stack) -> None:
+    host, port = running.url.removeprefix("http://").split(":")
+    with (
+        socket.create_connection((host, int(port)), timeout=30) as idle,
+        socket.create_connection((host, int(port)), timeout=30) as partial,
+    ):
+        partial.sendall(b"GET /apiv1/count HTTP/1.1\r\nHost: x\r\n")  # headers never end
+        assert partial.recv(100) == b""  # closed after keepalive (5 s), not held for ever
+        assert idle.recv(100) == b""
+    assert raw_get(running.url, b"/apiv1/count")[0] == 200  # a complete request is served
+
+
 def test_post_is_json_405(running: Stack) -> None:
     reply = requests.post(running.url + "/apiv1/count", data=b"x" * 1000, timeout=10)
     assert reply.status_code == 405

@@ -3,10 +3,16 @@
 gunicorn answers a request it cannot parse (bad request line, oversize URI or headers) itself,
 in plain text. This worker's protocol answers them with the gateway's JSON error shape, so
 every 4xx a client sees is JSON.
+
+gunicorn bounds the wait for each later request on a connection by ``keepalive`` seconds, but
+not the wait for the first: a client could open connections and never finish a request line,
+holding them (and the worker's file descriptors) for ever. This protocol starts the same
+clock when the connection opens.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable
 from http import HTTPStatus
@@ -41,7 +47,13 @@ def error_response(status: int, message: str, headers: Iterable[tuple[str, str]]
 
 
 class JsonErrorProtocol(ASGIProtocol):
-    """gunicorn's HTTP protocol, answering unparseable requests with JSON."""
+    """gunicorn's HTTP protocol, answering unparseable requests with JSON, and closing a new
+    connection whose first request is not complete within ``keepalive`` seconds."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        """Start the keep-alive clock at once; gunicorn stops it when a request is complete."""
+        super().connection_made(transport)
+        self._arm_keepalive_timer()  # type: ignore[attr-defined]  # not in the stubs
 
     def _send_error_response(
         self, status: int, message: str, extra_headers: Iterable[tuple[str, str]] = ()
