@@ -17,6 +17,18 @@ def test_models_and_migrations_agree(engine: Engine) -> None:
     schema.require_current(engine)
 
 
+def test_upgrade_at_head_leaves_the_database_alone(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_alembic_run(*args: object) -> None:
+        raise AssertionError("alembic upgrade ran on a database already at head")
+
+    monkeypatch.setattr(schema.command, "upgrade", no_alembic_run)
+    schema.upgrade(engine)  # as every `vohub archive ingest` does
+    with pytest.raises(AssertionError, match="already at head"):
+        schema.upgrade(engine, "0005")  # an explicit revision still goes to alembic
+
+
 def test_downgrade_and_upgrade_again(backend: str, migrated: Callable[[str, str], Engine]) -> None:
     engine = migrated(backend, "migrations")
     schema.downgrade(engine, "base")

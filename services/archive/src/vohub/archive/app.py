@@ -26,16 +26,6 @@ SERVICE = "vohub.v1.Archive"
 PROBE_EVERY = 5.0
 
 
-def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
-    """A store on the configured database, migrated to head (or checked to be there)."""
-    engine = make_engine(config.database_url, pool_size=config.pool_size)
-    if migrate:
-        schema.upgrade(engine)
-    else:
-        schema.require_current(engine)
-    return Store(engine, max_list_limit=config.max_list_limit)
-
-
 @dataclass
 class ArchiveApp:
     """The running service: call :meth:`start`, then :meth:`run_until_signal` or :meth:`stop`."""

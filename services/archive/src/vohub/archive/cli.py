@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from vohub.archive import schema, tarballs
-from vohub.archive.app import create_app, open_store
 from vohub.archive.config import ArchiveConfig, load
+from vohub.archive.db import make_engine
 from vohub.archive.errors import ArchiveError, TarballError
 from vohub.archive.importer import import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
+from vohub.archive.store import Store
 from vohub.common.errors import ConfigError
 from vohub.common.logs import configure, get_logger
 
@@ -92,8 +93,20 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
+def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
+    """A store on the configured database, migrated to head (or checked to be there)."""
+    engine = make_engine(config.database_url, pool_size=config.pool_size)
+    if migrate:
+        schema.upgrade(engine)
+    else:
+        schema.require_current(engine)
+    return Store(engine, max_list_limit=config.max_list_limit)
+
+
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Run the service until SIGTERM; 1 if it cannot listen on its addresses."""
+    from vohub.archive.app import create_app  # the gRPC stack: only the service needs it
+
     try:
         app = create_app(config)
         app.start()
