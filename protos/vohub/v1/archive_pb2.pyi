@@ -161,9 +161,9 @@ class IngestResult(_message.Message):
         STORED: IngestResult._Outcome.ValueType  # 1
         """new packet, now stored"""
         DUPLICATE: IngestResult._Outcome.ValueType  # 2
-        """same IVORN and same bytes already stored; nothing changed"""
+        """same IVORN and same content already stored; nothing changed"""
         CONFLICT: IngestResult._Outcome.ValueType  # 3
-        """IVORN known with different bytes; first copy kept, this one recorded"""
+        """IVORN known with other content; first copy kept, this one recorded"""
         INVALID: IngestResult._Outcome.ValueType  # 4
         """not a parseable VOEvent; reason says why"""
 
@@ -172,9 +172,9 @@ class IngestResult(_message.Message):
     STORED: IngestResult.Outcome.ValueType  # 1
     """new packet, now stored"""
     DUPLICATE: IngestResult.Outcome.ValueType  # 2
-    """same IVORN and same bytes already stored; nothing changed"""
+    """same IVORN and same content already stored; nothing changed"""
     CONFLICT: IngestResult.Outcome.ValueType  # 3
-    """IVORN known with different bytes; first copy kept, this one recorded"""
+    """IVORN known with other content; first copy kept, this one recorded"""
     INVALID: IngestResult.Outcome.ValueType  # 4
     """not a parseable VOEvent; reason says why"""
 

@@ -71,8 +71,9 @@ class ArchiveServicer:
 
     def Ingest(self, request, context):
         """Unary. Store a batch of packets in one transaction. Idempotent by IVORN: the
-        same bytes again report DUPLICATE; different bytes under a known IVORN report
-        CONFLICT (the first copy is kept, the other recorded). Returns one result per
+        same content again (the same bytes, or the same canonical XML) reports DUPLICATE;
+        other content under a known IVORN reports CONFLICT (the first copy is kept, the
+        other recorded). Returns one result per
         packet, in request order, with status OK even when some packets are refused.
         INVALID_ARGUMENT if the batch is larger than the server's limit.
         """

@@ -44,8 +44,9 @@ class ArchiveStub:
     def __new__(cls, channel: _aio.Channel) -> ArchiveAsyncStub: ...
     Ingest: _grpc.UnaryUnaryMultiCallable[_archive_pb2.IngestRequest, _archive_pb2.IngestResponse]
     """Unary. Store a batch of packets in one transaction. Idempotent by IVORN: the
-    same bytes again report DUPLICATE; different bytes under a known IVORN report
-    CONFLICT (the first copy is kept, the other recorded). Returns one result per
+    same content again (the same bytes, or the same canonical XML) reports DUPLICATE;
+    other content under a known IVORN reports CONFLICT (the first copy is kept, the
+    other recorded). Returns one result per
     packet, in request order, with status OK even when some packets are refused.
     INVALID_ARGUMENT if the batch is larger than the server's limit.
     """
@@ -71,8 +72,9 @@ class ArchiveAsyncStub(ArchiveStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
     Ingest: _aio.UnaryUnaryMultiCallable[_archive_pb2.IngestRequest, _archive_pb2.IngestResponse]  # type: ignore[assignment]
     """Unary. Store a batch of packets in one transaction. Idempotent by IVORN: the
-    same bytes again report DUPLICATE; different bytes under a known IVORN report
-    CONFLICT (the first copy is kept, the other recorded). Returns one result per
+    same content again (the same bytes, or the same canonical XML) reports DUPLICATE;
+    other content under a known IVORN reports CONFLICT (the first copy is kept, the
+    other recorded). Returns one result per
     packet, in request order, with status OK even when some packets are refused.
     INVALID_ARGUMENT if the batch is larger than the server's limit.
     """
@@ -101,8 +103,9 @@ class ArchiveServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_archive_pb2.IngestResponse, _abc.Awaitable[_archive_pb2.IngestResponse]]:
         """Unary. Store a batch of packets in one transaction. Idempotent by IVORN: the
-        same bytes again report DUPLICATE; different bytes under a known IVORN report
-        CONFLICT (the first copy is kept, the other recorded). Returns one result per
+        same content again (the same bytes, or the same canonical XML) reports DUPLICATE;
+        other content under a known IVORN reports CONFLICT (the first copy is kept, the
+        other recorded). Returns one result per
         packet, in request order, with status OK even when some packets are refused.
         INVALID_ARGUMENT if the batch is larger than the server's limit.
         """

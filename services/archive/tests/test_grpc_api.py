@@ -68,18 +68,20 @@ async def test_ingest_outcomes_in_order(stub: archive_pb2_grpc.ArchiveStub, data
     request = pb.IngestRequest(
         packets=[
             pb.IngestPacket(xml=raw),
-            pb.IngestPacket(xml=raw + b"\n"),
+            pb.IngestPacket(xml=raw + b"\n"),  # the same packet, serialised differently
+            pb.IngestPacket(xml=raw.replace(b"</voe:VOEvent>", b"<!-- x --></voe:VOEvent>")),
             pb.IngestPacket(xml=b"<not xml"),
         ]
     )
     reply = await stub.Ingest(request)
     assert [(r.ivorn, r.outcome) for r in reply.results] == [
         (BAT, pb.IngestResult.DUPLICATE),
+        (BAT, pb.IngestResult.DUPLICATE),
         (BAT, pb.IngestResult.CONFLICT),
         ("", pb.IngestResult.INVALID),
     ]
-    assert "already archived with different bytes" in reply.results[1].reason
-    assert "malformed XML" in reply.results[2].reason
+    assert "already archived with different content" in reply.results[2].reason
+    assert "malformed XML" in reply.results[3].reason
 
 
 async def test_ingest_batch_over_the_limit(stub: archive_pb2_grpc.ArchiveStub) -> None:

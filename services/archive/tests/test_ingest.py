@@ -16,7 +16,7 @@ from vohub.archive.importer import import_files
 from vohub.archive.ingest import BatchWriter, Outcome, to_rows
 from vohub.archive.query import conflict, coord, voevent
 from vohub.archive.store import Store
-from vohub.testing.archive import make_packet
+from vohub.testing.archive import as_voeventdb_dumps, make_packet
 
 RECEIVED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -100,6 +100,23 @@ def test_other_bytes_under_a_known_ivorn_are_a_conflict_kept_aside(
     replay = store.ingest([(changed, RECEIVED), (raw, RECEIVED)])
     assert [r.outcome for r in replay] == ["conflict", "duplicate"]
     assert rows(engine, conflict) == 1  # a replayed conflict is recorded once
+    assert rows(engine, voevent) == 1
+
+
+@pytest.mark.parametrize("dump_first", [False, True], ids=["live-then-dump", "dump-then-live"])
+def test_voeventdb_dump_copy_of_a_packet_is_a_duplicate_not_a_conflict(
+    store: Store, engine: Engine, data_dir: Path, dump_first: bool
+) -> None:
+    """A hub migrated from voeventdb imports its dumps and receives the same packets live."""
+    sent = real(data_dir, "BAT_GRB_Pos_655721-214.xml").replace(b"><", b">\n  <")
+    dumped = as_voeventdb_dumps(sent)
+    assert dumped != sent
+    first, second = (dumped, sent) if dump_first else (sent, dumped)
+    [stored] = store.ingest([(first, RECEIVED)])
+    [again] = store.ingest([(second, RECEIVED)])
+    assert [(r.outcome, r.reason) for r in (stored, again)] == [("stored", ""), ("duplicate", "")]
+    assert store.xml(again.ivorn) == first  # first copy kept and served
+    assert rows(engine, conflict) == 0
     assert rows(engine, voevent) == 1
 
 

@@ -46,6 +46,7 @@ from vohub.voevent.model import (
     Why,
 )
 from vohub.voevent.timescale import to_utc
+from vohub.voevent.xmlsafe import canonical_xml
 
 __all__ = [
     "CITE_TYPES",
@@ -74,6 +75,7 @@ __all__ = [
     "UnsupportedVersion",
     "VOEventError",
     "Why",
+    "canonical_xml",
     "get_event_position",
     "get_event_time_as_utc",
     "get_grouped_params",

@@ -4,6 +4,9 @@ The parser never expands entities, never loads a DTD, never touches the network,
 documents larger than a byte cap before reading them, and keeps libxml2's nesting limit
 (``huge_tree`` off: 256 levels), so hostile input fails in microseconds.  Every failure is
 one of our own exceptions (:mod:`vohub.voevent.errors`), never a raw lxml one.
+
+:func:`canonical_xml` gives the form in which two copies of one packet compare equal however
+they were serialised (voeventdb's dumps, for one, re-serialise every packet).
 """
 
 from __future__ import annotations
@@ -28,9 +31,14 @@ _local = threading.local()
 _DECLARED_ENCODING = re.compile(r"""\A(\s*<\?xml[^>]*?encoding\s*=\s*["'])[^"']*(["'])""")
 
 
-def _parser() -> etree.XMLParser:
-    """This thread's hardened parser (lxml parsers must not be shared between threads)."""
-    parser: etree.XMLParser | None = getattr(_local, "parser", None)
+def _parser(*, for_comparison: bool = False) -> etree.XMLParser:
+    """This thread's hardened parser (lxml parsers must not be shared between threads).
+
+    The comparison parser keeps comments and processing instructions (they are part of what
+    was sent) and drops whitespace-only text between elements (layout, not content).
+    """
+    name = "comparison_parser" if for_comparison else "parser"
+    parser: etree.XMLParser | None = getattr(_local, name, None)
     if parser is None:
         parser = etree.XMLParser(
             resolve_entities=False,
@@ -38,11 +46,12 @@ def _parser() -> etree.XMLParser:
             load_dtd=False,
             dtd_validation=False,
             huge_tree=False,
-            remove_comments=True,
-            remove_pis=True,
+            remove_comments=not for_comparison,
+            remove_pis=not for_comparison,
+            remove_blank_text=for_comparison,
             collect_ids=False,
         )
-        _local.parser = parser
+        setattr(_local, name, parser)
     return parser
 
 
@@ -125,10 +134,35 @@ def parse_xml(raw: bytes, source: str) -> etree._Element:
     ...
     vohub.voevent.errors.MalformedXML: x.xml: malformed XML: Opening and ending tag mismatch: ...
     """
+    return _parse(raw, source, _parser())
+
+
+def canonical_xml(raw: bytes, source: str) -> bytes:
+    """The packet's content in one fixed form: two copies of a packet are the same packet
+    exactly when their canonical forms are equal.
+
+    Exclusive Canonical XML 1.0 of the document after dropping whitespace-only text between
+    elements. So the XML declaration, the quotes around attributes and their order, unused
+    namespace declarations, character references, CDATA sections and indentation do not
+    count; element and attribute values, comments and processing instructions do. Raises
+    what :func:`parse_xml` raises.
+
+    Examples
+    --------
+    >>> canonical_xml(b"<?xml version = '1.0'?>\\n<a  y='2' x='1'>\\n  <b/>\\n</a>", "<bytes>")
+    b'<a x="1" y="2"><b></b></a>'
+    >>> canonical_xml(b"<a><b>1 </b></a>", "<bytes>") == canonical_xml(b"<a><b>1</b></a>", "")
+    False
+    """
+    root = _parse(raw, source, _parser(for_comparison=True))
+    return etree.tostring(root.getroottree(), method="c14n", exclusive=True, with_comments=True)
+
+
+def _parse(raw: bytes, source: str, parser: etree.XMLParser) -> etree._Element:
     if b"<!ENTITY" in raw:
         raise ForbiddenXML(source, "entity declarations are not accepted")
     try:
-        root = etree.fromstring(raw, _parser())
+        root = etree.fromstring(raw, parser)
     except etree.XMLSyntaxError as exc:
         raise MalformedXML(source, _syntax_reason(exc), line=exc.lineno or None) from exc
     if root is None:  # lxml returns None for an empty document with recover off on some inputs

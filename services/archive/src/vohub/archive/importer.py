@@ -110,7 +110,7 @@ def import_files(
 
     ``parallel`` (default: for inputs over :data:`PARALLEL_FROM` bytes) reads and parses in
     up to ``readers`` worker processes, one file at a time each; batches are then written as
-    they come, so when two files hold different bytes under one IVORN, which copy is kept
+    they come, so when two files hold different content under one IVORN, which copy is kept
     (and which recorded as a conflict) depends on timing.
     """
     sizes = [p.stat().st_size for p in paths]

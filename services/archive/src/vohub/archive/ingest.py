@@ -24,6 +24,7 @@ from vohub.archive import pgcopy
 from vohub.archive.query import cite, conflict, coord, rollup, voevent
 from vohub.archive.sky import coord_sky, sky_rows
 from vohub.common.logs import get_logger
+from vohub.voevent import canonical_xml
 from vohub.voevent.model import CITE_TYPES, ROLES, Packet, Position
 
 log = get_logger(__name__)
@@ -217,6 +218,11 @@ def digest(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def _same_content(first: bytes, rows: PacketRows) -> bool:
+    """Whether ``rows`` is ``first`` serialised differently (as in voeventdb's dumps)."""
+    return canonical_xml(first, f"stored {rows.ivorn}") == canonical_xml(rows.raw, rows.ivorn)
+
+
 def _insert(connection: Connection, table: Any) -> Any:
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     return dialect.insert(table)
@@ -225,8 +231,10 @@ def _insert(connection: Connection, table: Any) -> Any:
 class BatchWriter:
     """Writes prepared packets in the caller's transaction and reports each one's outcome.
 
-    Idempotent by IVORN: a packet whose IVORN is stored with the same bytes is a duplicate;
-    with other bytes, a conflict whose bytes go to ``conflict`` (once per distinct copy).
+    Idempotent by IVORN: a packet whose IVORN is stored with the same content is a duplicate
+    (the same bytes, or the same canonical XML: voeventdb's dumps hold every packet
+    re-serialised); with other content, a conflict whose bytes go to ``conflict`` (once per
+    distinct copy).
     Inserts use ``ON CONFLICT DO NOTHING``, so a concurrent writer of the same IVORN makes
     this one see a duplicate or conflict, never an error.
     """
@@ -255,9 +263,9 @@ class BatchWriter:
         if stored.get(rows.ivorn) is rows:
             return IngestResult(rows.ivorn, Outcome.STORED)
         first = stored[rows.ivorn].raw if rows.ivorn in stored else known[rows.ivorn]
-        if first == rows.raw:
+        if first == rows.raw or _same_content(first, rows):
             return IngestResult(rows.ivorn, Outcome.DUPLICATE)
-        reason = f"{rows.ivorn}: already archived with different bytes; first copy kept"
+        reason = f"{rows.ivorn}: already archived with different content; first copy kept"
         return IngestResult(rows.ivorn, Outcome.CONFLICT, reason)
 
     def _stored_bytes(self, ivorns: list[str]) -> dict[str, bytes]:
@@ -365,4 +373,4 @@ class BatchWriter:
         )
         self.connection.execute(statement, values)
         for ivorn, _ in rows:
-            log.warning("ingest.conflict", ivorn=ivorn, reason="different bytes under known IVORN")
+            log.warning("ingest.conflict", ivorn=ivorn, reason="other content under known IVORN")

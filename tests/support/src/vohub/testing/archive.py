@@ -4,6 +4,7 @@
 archive stores, and distinct bytes per IVORN (or the bytes you give). :func:`start_archive`
 runs the service on a free port against a given database and waits until gRPC health says
 SERVING; the ``archive_server`` fixture does the same and stops it after the test.
+:func:`as_voeventdb_dumps` re-serialises a packet as voeventdb stores (and dumps) it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from lxml import etree, objectify
 
 from vohub.testing.ports import LOOPBACK, free_port
 from vohub.testing.process import SupervisedProcess
@@ -63,6 +65,14 @@ def make_packet(
         citations=cites,
         params=tuple(Param(name, value) for name, value in params),
     )
+
+
+def as_voeventdb_dumps(raw: bytes) -> bytes:
+    """``raw`` as voeventdb stores it, and so as its dump tarballs hold it: voevent-parse's
+    ``loads`` then ``dumps`` (objectify drops the layout, lxml rewrites the declaration)."""
+    tree = objectify.fromstring(raw)
+    objectify.deannotate(tree, cleanup_namespaces=True)
+    return etree.tostring(tree, xml_declaration=True, encoding="UTF-8")
 
 
 def _position(spec: PositionSpec, coord_system: str) -> Position:
