@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -67,6 +68,51 @@ def test_unreadable_dump_names_the_file(tmp_path: Path) -> None:
     result = vohub("--db", f"sqlite:///{tmp_path / 'c.db'}", "import", str(junk))
     assert result.returncode == 1
     assert f"{junk}: cannot read dump" in result.stderr
+
+
+def test_import_reads_saved_packet_files_and_folders(tmp_path: Path, data_dir: Path) -> None:
+    """Packets saved one per file (``vohub listen --save``, Comet's ``--save-event``)."""
+    saved = tmp_path / "saved"
+    (saved / "2016").mkdir(parents=True)
+    samples = sorted((data_dir / "voevents" / "fourpisky-core").glob("*.xml"))
+    for sample in samples[:4]:  # as vohub listen names them
+        (saved / sample.name).write_bytes(sample.read_bytes())
+    for sample in samples[4:]:  # as Comet names them: no suffix, in a subfolder
+        (saved / "2016" / sample.stem).write_bytes(sample.read_bytes())
+    (saved / ".lock").write_text("not a packet")  # hidden: skipped
+    (saved / "notes.txt").write_text("not a packet either")
+    shutil.copy(data_dir / "tarballs" / SMALL, saved / "2020-06.tar.bz2")
+    # The same IVORN as a fourpisky-core sample, with other content.
+    single = data_dir / "voevents" / "voeventdb" / "SWIFT_bat_position_v2.0_example.xml"
+    db = f"sqlite:///{tmp_path / 'saved.db'}"
+    first = vohub("--db", db, "import", str(saved), str(single))
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.splitlines() == [
+        f"imported {294 + len(samples)}, duplicates 0, conflicts 1, invalid 1",
+        f"  invalid: {saved / 'notes.txt'}: malformed XML: Start tag expected, '<' not found, "
+        "line 1",
+        f"  conflict: {single}: ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_532871-729: already "
+        "archived with different content; first copy kept",
+    ]
+    again = vohub("--db", db, "import", str(saved / "2016"))
+    assert again.stdout.splitlines() == [
+        f"imported 0, duplicates {len(samples) - 4}, conflicts 0, invalid 0"
+    ]
+
+
+def test_import_names_a_missing_path_or_an_empty_folder(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'd.db'}"
+    missing = vohub("--db", db, "import", str(tmp_path / "nowhere"))
+    assert (missing.returncode, missing.stderr.strip()) == (
+        1,
+        f"vohub archive import: {tmp_path / 'nowhere'}: no such file or folder",
+    )
+    (tmp_path / "empty" / ".hidden").mkdir(parents=True)
+    empty = vohub("--db", db, "import", str(tmp_path / "empty"))
+    assert (empty.returncode, empty.stderr.strip()) == (
+        1,
+        f"vohub archive import: {tmp_path / 'empty'}: the folder holds no files to import",
+    )
 
 
 def test_export_import_round_trip_is_byte_exact(tmp_path: Path, data_dir: Path) -> None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, func, select
@@ -13,7 +15,8 @@ from sqlalchemy import Engine, func, select
 from vohub.archive.errors import ArchiveUnavailable
 from vohub.archive.filters import MapKind, PacketFilter
 from vohub.archive.importer import import_files
-from vohub.archive.ingest import BatchWriter, Outcome, to_rows
+from vohub.archive.ingest import BatchWriter, IngestResult, Outcome, PacketRows, to_rows
+from vohub.archive.progress import Progress
 from vohub.archive.query import conflict, coord, voevent
 from vohub.archive.store import Store
 from vohub.testing.archive import as_voeventdb_dumps, make_packet
@@ -219,6 +222,34 @@ def test_import_through_a_worker_process(store: Store, engine: Engine, data_dir:
     assert rows(engine, voevent) == 294
     again = import_files(store, [dump], batch=100, parallel=False)
     assert again.lines() == ["imported 0, duplicates 294, conflicts 0, invalid 0"]
+
+
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-process", "workers"])
+def test_import_batches_span_packet_files_and_progress_reaches_every_byte(
+    store: Store, data_dir: Path, parallel: bool
+) -> None:
+    files = sorted((data_dir / "voevents" / "fourpisky-core").glob("*.xml"))
+    files.append(data_dir / "tarballs" / "2020-06.002.tar.bz2")
+    writes: list[int] = []
+    write = store.write
+
+    def counted(prepared: Sequence[PacketRows | IngestResult], *, durable: bool) -> Any:
+        writes.append(len(prepared))
+        return write(prepared, durable=durable)
+
+    store.write = counted  # type: ignore[method-assign]
+    progress = Progress(sum(f.stat().st_size for f in files), stream=io.StringIO())
+    done: list[int] = []
+    progress.update = lambda bytes_done, **_: done.append(bytes_done)  # type: ignore[method-assign]
+    summary = import_files(store, files, batch=4, progress=progress, parallel=parallel)
+    packets = len(files) - 1 + 294
+    assert summary.lines() == [f"imported {packets}, duplicates 0, conflicts 0, invalid 0"]
+    assert sum(writes) == packets
+    # Four packets per transaction across files (one partial batch per reader at most),
+    # not one transaction per packet file.
+    assert len(writes) <= packets // 4 + 3
+    assert done == sorted(done)
+    assert done[-1] == progress.total
 
 
 @pytest.mark.postgres

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from vohub.archive import schema, tarballs
+from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
 from vohub.archive.db import make_engine
-from vohub.archive.errors import ArchiveError, TarballError
+from vohub.archive.errors import ArchiveError
 from vohub.archive.importer import import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
@@ -39,8 +39,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub.add_parser(
         "optimize", help="cluster positions by sky pixel, refresh statistics", parents=[shared]
     )
-    imp = sub.add_parser("import", help="load voeventdb dump tarballs", parents=[shared])
-    imp.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    imp = sub.add_parser(
+        "import", help="load voeventdb dump tarballs and saved packet files", parents=[shared]
+    )
+    imp.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        metavar="PATH",
+        help="a dump (.tar.bz2), a packet file, or a folder of either (read recursively)",
+    )
     imp.add_argument("--batch", type=int, help="packets per transaction (default 1000)")
     exp = sub.add_parser("export", help="write a voeventdb dump tarball", parents=[shared])
     exp.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.tar.bz2")
@@ -135,13 +143,11 @@ def optimize(config: ArchiveConfig, args: argparse.Namespace) -> int:
 
 
 def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Load every packet of the given dumps; print a summary."""
+    """Load every packet of the given dumps, packet files and folders; print a summary."""
+    files = sources.expand(args.files)
     store = open_store(config)
-    for path in args.files:
-        if not path.is_file():
-            raise TarballError(str(path), "no such file")
-    bar = Progress(sum(path.stat().st_size for path in args.files))  # bytes
-    summary = import_files(store, args.files, batch=config.import_batch, progress=bar)
+    bar = Progress(sum(path.stat().st_size for path in files))  # bytes
+    summary = import_files(store, files, batch=config.import_batch, progress=bar)
     bar.update(bar.total, packets=sum(summary.tally.values()), force=True)
     bar.close()
     print("\n".join(summary.lines()))

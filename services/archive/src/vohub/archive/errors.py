@@ -58,4 +58,5 @@ class SchemaOutOfDate(ArchiveError):
 
 
 class TarballError(ArchiveError):
-    """A dump tarball cannot be read or written; ``culprit`` is the file."""
+    """A dump tarball cannot be read or written, or a file or folder to import cannot be read;
+    ``culprit`` is the path."""

@@ -1,8 +1,9 @@
-"""Import dump tarballs: a worker process decompresses and parses while this one writes.
+"""Import dumps and packet files: a worker process decompresses and parses while this one writes.
 
 bzip2 and XML parsing cost about as much CPU as the database inserts, so running them in a
-second process roughly doubles the import rate on two cores.  Batches travel through a
-bounded queue (memory stays flat); the worker stops with its parent.
+second process roughly doubles the import rate on two cores.  Batches (which may span
+files: a folder of saved packets holds one per file) travel through a bounded queue, so
+memory stays flat; the worker stops with its parent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vohub.archive import tarballs
+from vohub.archive import sources
 from vohub.archive.errors import TarballError
 from vohub.archive.ingest import IngestResult, Outcome, PacketRows
 from vohub.archive.progress import Progress
@@ -24,11 +25,11 @@ from vohub.archive.store import Store, prepare, utc_now
 
 @dataclass(slots=True)
 class Batch:
-    """Prepared packets of one file, with their member names and the reader's byte offset."""
+    """Prepared packets with their names, and how many bytes of each file (by index) are read."""
 
-    names: list[str]
-    prepared: list[PacketRows | IngestResult]
-    offset: int
+    names: list[str] = field(default_factory=list)
+    prepared: list[PacketRows | IngestResult] = field(default_factory=list)
+    done: dict[int, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -60,18 +61,19 @@ class Summary:
 
 
 def _read(jobs: list[tuple[int, str]], size: int, out: Any) -> None:
-    """Worker: put (file index, Batch) for every file, then None (or an error text) on ``out``."""
+    """Worker: put the Batches of ``size`` packets, then None (or an error text) on ``out``."""
     try:
+        batch = Batch()
         for index, path in jobs:
-            names: list[str] = []
-            prepared: list[PacketRows | IngestResult] = []
-            for member in tarballs.read(Path(path)):
-                names.append(member.name)
-                prepared.append(prepare(member.data, utc_now()))
-                if len(names) >= size:
-                    out.put((index, Batch(names, prepared, member.position)))
-                    names, prepared = [], []
-            out.put((index, Batch(names, prepared, Path(path).stat().st_size)))
+            for member in sources.read(Path(path)):
+                batch.names.append(member.name)
+                batch.prepared.append(prepare(member.data, utc_now()))
+                batch.done[index] = member.position
+                if len(batch.names) >= size:
+                    out.put(batch)
+                    batch = Batch()
+            batch.done[index] = Path(path).stat().st_size
+        out.put(batch)
     except TarballError as error:
         out.put(str(error))
         return
@@ -106,7 +108,9 @@ def import_files(
     parallel: bool | None = None,
     readers: int = 2,
 ) -> Summary:
-    """Import the dumps at ``paths`` into ``store``; raises TarballError for an unreadable file.
+    """Import the dumps and packet files at ``paths`` into ``store`` (see :mod:`sources`).
+
+    Raises TarballError for an unreadable file.
 
     ``parallel`` (default: for inputs over :data:`PARALLEL_FROM` bytes) reads and parses in
     up to ``readers`` worker processes, one file at a time each; batches are then written as
@@ -156,16 +160,15 @@ class _Tracker:
         self.summary = Summary()
         self.offsets = dict.fromkeys(range(len(sizes)), 0)
 
-    def write(self, item: tuple[int, Batch]) -> None:
-        index, chunk = item
-        self.summary.add(chunk.names, self.store.write(chunk.prepared, durable=False))
-        self.offsets[index] = chunk.offset
+    def write(self, batch: Batch) -> None:
+        self.summary.add(batch.names, self.store.write(batch.prepared, durable=False))
+        self.offsets.update(batch.done)
         if self.progress is not None:
             done = sum(self.offsets.values())
             self.progress.update(done, packets=sum(self.summary.tally.values()))
 
 
-def _next(inbox: Any, workers: list[Any]) -> tuple[int, Batch] | None:
+def _next(inbox: Any, workers: list[Any]) -> Batch | None:
     while True:
         try:
             item = inbox.get(timeout=1.0)

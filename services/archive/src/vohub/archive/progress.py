@@ -17,6 +17,9 @@ class Progress:
     >>> bar.update(50, packets=10)
     >>> out.getvalue().strip()
     '[##############--------------]  50%  10 packets  5/s'
+    >>> bar.update(50, packets=10, force=True)  # nothing new: not drawn again
+    >>> out.getvalue().count("\\n")
+    1
     """
 
     def __init__(
@@ -33,15 +36,17 @@ class Progress:
         self.clock = clock
         self.started = clock()
         self.shown = -every
+        self.last = (-1, -1)  # (done, packets) last drawn: a forced redraw of it is skipped
         self.tty = self.stream.isatty()
 
     def update(self, done: int, *, packets: int, force: bool = False) -> None:
         """Redraw with ``done`` of ``total`` finished and ``packets`` handled so far."""
         now = self.clock()
         interval = self.every if self.tty else max(self.every, 2.0)
-        if not force and now - self.shown < interval:
+        if (not force and now - self.shown < interval) or (done, packets) == self.last:
             return
         self.shown = now
+        self.last = (done, packets)
         share = min(done / self.total, 1.0)
         bar = "#" * int(share * 28) + "-" * (28 - int(share * 28))
         rate = packets / max(now - self.started, 1e-9)
