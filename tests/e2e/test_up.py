@@ -115,3 +115,30 @@ def test_up_stops_at_a_configuration_error(tmp_path: Path) -> None:
     assert "gateway.workers: must be int, not 'two'" in hub.output()
     assert hub.output().count("child=gateway pid=") == 1  # not restarted
     assert "event=child.misconfigured child=gateway" in hub.output()
+
+
+@pytest.mark.e2e
+def test_configuration_file_reaches_every_service(tmp_path: Path) -> None:
+    """The file's database and broker identity are used: up's defaults do not mask them."""
+    db = tmp_path / "elsewhere.db"
+    config = tmp_path / "hub.toml"
+    config.write_text(
+        f'[archive]\ndb = "sqlite:///{db}"\n\n[broker]\nlocal_ivo = "ivo://example.org/hub"\n'
+    )
+    argv, ports = up_command(tmp_path, "--config", str(config), "--host", "0.0.0.0",
+                             "--log-format", "json")  # fmt: skip
+    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
+    with hub.start():
+        hub.wait_ready(lambda: healthy(f"http://127.0.0.1:{ports['http']}/healthz"), deadline=60)
+        hub.wait_output("broker.started", deadline=30)
+        os.kill(hub.pid, signal.SIGTERM)
+        hub.wait_ready(lambda: hub.returncode is not None, deadline=60)
+    events = {line["event"]: line for line in map(json.loads, hub.output().splitlines())}
+    assert events["archive.listening"]["db"] == f"sqlite:///{db}"
+    assert events["broker.started"]["local_ivo"] == "ivo://example.org/hub"
+    # Bound on every interface, the services reach each other on the loopback address.
+    archive = f"127.0.0.1:{ports['archive-grpc']}"
+    assert events["broker.started"]["archive"] == archive
+    assert events["gateway.starting"]["archive"] == archive
+    assert db.exists()
+    assert not (tmp_path / "var" / "archive.db").exists()

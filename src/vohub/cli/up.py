@@ -34,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("var"), help="state (default ./var)")
     parser.add_argument("--config", type=Path, help="TOML configuration file for every service")
     parser.add_argument("--host", default="127.0.0.1", help="address every port binds to")
-    parser.add_argument("--local-ivo", default="ivo://vohub.local/broker", help="broker IVOID")
+    parser.add_argument(
+        "--local-ivo", help="broker IVOID (default: the config's, else ivo://vohub.local/broker)"
+    )
     parser.add_argument("--receive-port", type=int, default=8098, help="VTP author port")
     parser.add_argument("--broadcast-port", type=int, default=8099, help="VTP subscriber port")
     parser.add_argument("--broker-grpc-port", type=int, default=50052)
@@ -44,19 +46,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--archive-ops-port", type=int, default=9151,
                         help="archive /healthz and /metrics")  # fmt: skip
     parser.add_argument("--http-port", type=int, default=8080, help="gateway HTTP port")
-    parser.add_argument("--db", help="archive database URL (default: SQLite in the data dir)")
+    parser.add_argument(
+        "--db", help="archive database URL (default: the config's, else SQLite in the data dir)"
+    )
     parser.add_argument(
         "--log-format", choices=["kv", "json"], help="log lines of up and every service"
     )
 
 
+def connect_host(host: str) -> str:
+    """The address a service uses to reach another one bound on ``host``.
+
+    >>> connect_host("0.0.0.0"), connect_host("192.0.2.7")
+    ('127.0.0.1', '192.0.2.7')
+    """
+    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+
+
 def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
-    """The ``vohub`` command line of each service, in start order."""
+    """The ``vohub`` command line of each service, in start order.
+
+    Ports and folders are ``up``'s; the rest comes from the configuration file, unless one
+    of ``up``'s own flags (``--db``, ``--local-ivo``) sets it.
+    """
     vohub = [sys.executable, "-m", "vohub.cli"]
     host = args.host
     common = ["--config", str(args.config)] if args.config else []
-    archive_addr = f"{host}:{args.archive_grpc_port}"
-    db = args.db or f"sqlite:///{(args.data_dir / 'archive.db').resolve()}"
+    archive_addr = f"{connect_host(host)}:{args.archive_grpc_port}"
+    db = ["--db", args.db] if args.db else []
+    local_ivo = ["--local-ivo", args.local_ivo] if args.local_ivo else []
     return {
         "archive": [
             *vohub,
@@ -64,11 +82,12 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
             "serve",
             *common,
             "--grpc",
-            archive_addr,
+            f"{host}:{args.archive_grpc_port}",
             "--ops",
             f"{host}:{args.archive_ops_port}",
-            "--db",
-            db,
+            "--data-dir",
+            str(args.data_dir.resolve()),
+            *db,
         ],
         "broker": [
             *vohub,
@@ -82,8 +101,7 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
             f"{host}:{args.broker_grpc_port}",
             "--metrics",
             f"{host}:{args.broker_ops_port}",
-            "--local-ivo",
-            args.local_ivo,
+            *local_ivo,
             "--archive",
             archive_addr,
             "--data-dir",

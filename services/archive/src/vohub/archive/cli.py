@@ -64,6 +64,12 @@ def _common(parser: argparse.ArgumentParser, default: Any) -> None:
     parser.add_argument(
         "--db", default=default, help="SQLAlchemy URL, e.g. sqlite:///hub.db or postgresql://..."
     )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=default,
+        help="folder of the SQLite database used when no --db is set (default ./var)",
+    )
 
 
 def _when(text: str) -> datetime:
@@ -78,6 +84,7 @@ def config_from(args: argparse.Namespace) -> ArchiveConfig:
     """The configuration with the command line's flags applied last."""
     flags = {
         "db": args.db,
+        "data_dir": args.data_dir,
         "grpc": getattr(args, "grpc", None),
         "ops": getattr(args, "ops", None),
         "import_batch": getattr(args, "batch", None),
