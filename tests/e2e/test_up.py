@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.request
@@ -142,3 +143,26 @@ def test_configuration_file_reaches_every_service(tmp_path: Path) -> None:
     assert events["gateway.starting"]["archive"] == archive
     assert db.exists()
     assert not (tmp_path / "var" / "archive.db").exists()
+
+
+@pytest.mark.e2e
+def test_host_ipv6_wildcard_listens_on_both_families(tmp_path: Path) -> None:
+    argv, ports = up_command(tmp_path, "--host", "::")
+    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
+    with hub.start():
+        hub.wait_ready(lambda: healthy(f"http://[::1]:{ports['http']}/healthz"), deadline=60)
+        hub.wait_output("event=broker.started", deadline=30)
+        # The second copy reaches the broker too: refused as already seen.
+        for loopback, reply in (("127.0.0.1", "ACK"), ("[::1]", "NAK")):
+            for ops in ("archive-ops", "broker-ops"):
+                assert get_json(f"http://{loopback}:{ports[ops]}/healthz")["status"] == "ok"
+            publish = subprocess.run(
+                [sys.executable, "-m", "vohub.cli", "publish", str(PACKET),
+                 "--to", f"{loopback}:{ports['receive']}"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert publish.stdout.startswith(f"{reply} "), publish.stdout + publish.stderr
+        deadline = time.monotonic() + 30
+        while get_json(f"http://[::1]:{ports['http']}/apiv1/count")["result"] != 1:  # type: ignore[index]
+            assert time.monotonic() < deadline, hub.output()
+            time.sleep(0.2)

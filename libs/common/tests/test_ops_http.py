@@ -57,3 +57,15 @@ def test_a_port_in_use_is_a_bind_error_naming_the_address() -> None:
             OpsServer("127.0.0.1", first.port, lambda: (True, {}))
     finally:
         first.stop()  # never started: stop() must still return
+
+
+def test_an_ipv6_host_is_served_to_both_families(registry: CollectorRegistry) -> None:
+    server = OpsServer("::", 0, lambda: (True, {}), registry=registry)
+    port = server.start()
+    try:
+        assert get(f"http://[::1]:{port}/healthz")[0] == 200
+        assert get(f"http://127.0.0.1:{port}/healthz")[0] == 200  # dual stack
+        with pytest.raises(BindError, match=rf"^\[::1\]:{port}: cannot listen here: "):
+            OpsServer("::1", port, lambda: (True, {}))
+    finally:
+        server.stop()

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
+from vohub.common.addresses import Address
 from vohub.common.logs import configure, get_logger
 
 log = get_logger("vohub.up")
@@ -57,10 +58,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def connect_host(host: str) -> str:
     """The address a service uses to reach another one bound on ``host``.
 
-    >>> connect_host("0.0.0.0"), connect_host("192.0.2.7")
-    ('127.0.0.1', '192.0.2.7')
+    >>> connect_host("0.0.0.0"), connect_host("::"), connect_host("192.0.2.7")
+    ('127.0.0.1', '::1', '192.0.2.7')
     """
-    return "127.0.0.1" if host in ("0.0.0.0", "") else host
+    return {"0.0.0.0": "127.0.0.1", "": "127.0.0.1", "::": "::1"}.get(host, host)
+
+
+def host_port(host: str, port: int) -> str:
+    """``HOST:PORT`` as the services read it (IPv6 in brackets).
+
+    >>> host_port("::", 8098), host_port("127.0.0.1", 8098)
+    ('[::]:8098', '127.0.0.1:8098')
+    """
+    return str(Address(host, port))
 
 
 def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
@@ -70,9 +80,9 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
     of ``up``'s own flags (``--db``, ``--local-ivo``) sets it.
     """
     vohub = [sys.executable, "-m", "vohub.cli"]
-    host = args.host
+    host = args.host.strip("[]")
     common = ["--config", str(args.config)] if args.config else []
-    archive_addr = f"{connect_host(host)}:{args.archive_grpc_port}"
+    archive_addr = host_port(connect_host(host), args.archive_grpc_port)
     db = ["--db", args.db] if args.db else []
     local_ivo = ["--local-ivo", args.local_ivo] if args.local_ivo else []
     return {
@@ -82,9 +92,9 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
             "serve",
             *common,
             "--grpc",
-            f"{host}:{args.archive_grpc_port}",
+            host_port(host, args.archive_grpc_port),
             "--ops",
-            f"{host}:{args.archive_ops_port}",
+            host_port(host, args.archive_ops_port),
             "--data-dir",
             str(args.data_dir.resolve()),
             *db,
@@ -94,13 +104,13 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
             "broker",
             *common,
             "--receive",
-            f"{host}:{args.receive_port}",
+            host_port(host, args.receive_port),
             "--broadcast",
-            f"{host}:{args.broadcast_port}",
+            host_port(host, args.broadcast_port),
             "--grpc",
-            f"{host}:{args.broker_grpc_port}",
+            host_port(host, args.broker_grpc_port),
             "--metrics",
-            f"{host}:{args.broker_ops_port}",
+            host_port(host, args.broker_ops_port),
             *local_ivo,
             "--archive",
             archive_addr,
@@ -112,7 +122,7 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
             "gateway",
             *common,
             "--bind",
-            f"{host}:{args.http_port}",
+            host_port(host, args.http_port),
             "--archive",
             archive_addr,
         ],
@@ -207,7 +217,8 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    log.info("hub.starting", data_dir=str(args.data_dir), http=f"{args.host}:{args.http_port}")
+    http = host_port(args.host.strip("[]"), args.http_port)
+    log.info("hub.starting", data_dir=str(args.data_dir), http=http)
     while not stopping and not any(child.misconfigured for child in children):
         now = time.monotonic()
         for child in children:

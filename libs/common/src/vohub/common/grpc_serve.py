@@ -136,7 +136,7 @@ class GrpcServer:
         >>> asyncio.run(demo())
         ['NOT_SERVING', 'SERVING']
         """
-        target = f"{self.host}:{self.port}"
+        target = str(Address(self.host, self.port))
         async with grpc.aio.insecure_channel(target) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
@@ -247,7 +247,7 @@ class ThreadedGrpcServer:
         'NOT_SERVING'
         >>> server.stop(grace=0)
         """
-        with grpc.insecure_channel(f"{self.host}:{self.port}") as channel:
+        with grpc.insecure_channel(str(Address(self.host, self.port))) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))

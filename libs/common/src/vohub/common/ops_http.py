@@ -7,6 +7,7 @@ balancers or operators can probe them with plain HTTP.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -14,7 +15,15 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from vohub.common.addresses import Address
 from vohub.common.errors import BindError
+
+
+class _IPv6HTTPServer(ThreadingHTTPServer):
+    """For an IPv6 host; ``::`` also takes IPv4 clients (dual stack, Linux's default)."""
+
+    address_family = socket.AF_INET6
+
 
 #: A health probe: returns (healthy, details) where details is JSON-serialisable.
 HealthProbe = Callable[[], tuple[bool, dict[str, Any]]]
@@ -44,10 +53,13 @@ class OpsServer:
     ) -> None:
         self.health = health
         self.registry = registry
+        server = _IPv6HTTPServer if ":" in host else ThreadingHTTPServer
         try:
-            self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
+            self._httpd = server((host, port), self._handler_class())
         except OSError as exc:
-            raise BindError(f"{host}:{port}", f"cannot listen here: {exc.strerror}") from None
+            raise BindError(
+                str(Address(host, port)), f"cannot listen here: {exc.strerror}"
+            ) from None
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
+from vohub.common.addresses import Address
 from vohub.common.logs import get_logger
 from vohub.vtp.backoff import Backoff
 from vohub.vtp.errors import PeerSilent, VTPError
@@ -118,7 +119,7 @@ class Subscription:
         max_frame_size: int,
         buffer: int = 1000,
     ) -> None:
-        self.host, self.port, self.peer = host, port, f"{host}:{port}"
+        self.host, self.port, self.peer = host, port, str(Address(host, port))
         self.filters = filters
         self.local_ivo = local_ivo
         self.idle_timeout = idle_timeout

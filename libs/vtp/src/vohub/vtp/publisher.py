@@ -16,6 +16,7 @@ from collections import deque
 from types import TracebackType
 from typing import Self, cast
 
+from vohub.common.addresses import Address
 from vohub.vtp.author import AuthorConnection
 from vohub.vtp.errors import BrokerUnreachable, ClosedWithoutReply, ReplyTimeout, VTPError
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE
@@ -73,7 +74,7 @@ async def publish(
     ...
     vohub.vtp.errors.BrokerUnreachable: cannot reach the broker: ... (peer=127.0.0.1:1, ...)
     """
-    peer = f"{host}:{port}"
+    peer = str(Address(host, port))
     author = AuthorConnection(peer=peer, max_send_size=max_send_size)
     author.send(packet)
     try:
@@ -154,7 +155,7 @@ class Publisher:
         local_ivo: str = ANONYMOUS_AUTHOR,
         max_send_size: int = COMET_MAX_FRAME_SIZE,
     ) -> None:
-        self.host, self.port, self.peer = host, port, f"{host}:{port}"
+        self.host, self.port, self.peer = host, port, str(Address(host, port))
         self.timeout = timeout
         self.local_ivo = local_ivo
         self.max_send_size = max_send_size

@@ -14,7 +14,7 @@ from vohub.archive.errors import ArchiveError
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
-from vohub.common.addresses import parse_address
+from vohub.common.addresses import Address, parse_address
 from vohub.common.grpc_serve import ThreadedGrpcServer
 from vohub.common.logs import get_logger
 from vohub.common.ops_http import OpsServer
@@ -42,7 +42,7 @@ class ArchiveApp:
         port = self.grpc.start()
         if self.ops is not None:
             self.ops.start()
-        log.info("archive.listening", grpc=f"{self.grpc.host}:{port}", db=self._db_name())
+        log.info("archive.listening", grpc=str(Address(self.grpc.host, port)), db=self._db_name())
         return port
 
     def watch_database(self, migrate: bool) -> None:

@@ -70,7 +70,7 @@ class VtpAuthor(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.transport = transport
         self.host, port = transport.get_extra_info("peername")[:2]
-        self.peer = f"{self.host}:{port}"
+        self.peer = str(Address(self.host, port))
         self.source = Source("author", self.peer, self.host)
         self.conn = ReceiverConnection(
             local_ivo=self.policy.local_ivo,
@@ -237,9 +237,15 @@ class VtpServers:
                 await server.wait_closed()
 
 
+def _listen_host(bind: Address) -> str | None:
+    """``::`` means both families, as for the gRPC and HTTP ports (asyncio alone would listen
+    on an IPv6-only socket); None has asyncio listen on every interface of each family."""
+    return None if bind.host == "::" else bind.host
+
+
 async def start_receive(bind: Address, make: Callable[[], VtpAuthor]) -> asyncio.Server:
     """Listen for authors on ``bind``."""
-    return await asyncio.get_running_loop().create_server(make, bind.host, bind.port)
+    return await asyncio.get_running_loop().create_server(make, _listen_host(bind), bind.port)
 
 
 async def start_broadcast(
@@ -253,7 +259,7 @@ async def start_broadcast(
         return sub
 
     servers.broadcast = await asyncio.get_running_loop().create_server(
-        tracked, bind.host, bind.port
+        tracked, _listen_host(bind), bind.port
     )
     servers.heartbeat = asyncio.get_running_loop().create_task(_heartbeat(servers, interval))
 

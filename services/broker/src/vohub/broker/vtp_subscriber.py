@@ -24,6 +24,7 @@ from typing import cast
 from vohub.broker.config import Network, allowed
 from vohub.broker.fanout import Accepted, Batch, Fanout, new_sub_id
 from vohub.broker.metrics import Metrics
+from vohub.common.addresses import Address
 from vohub.common.logs import get_logger
 from vohub.vtp import (
     Authenticate,
@@ -74,7 +75,7 @@ class VtpSubscriber(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         host, port = transport.get_extra_info("peername")[:2]
-        self.peer, self.transport = f"{host}:{port}", transport
+        self.peer, self.transport = str(Address(host, port)), transport
         if not allowed(host, self.policy.whitelist):
             log.warning("subscriber.refused", peer=self.peer, reason="not in subscriber whitelist")
             transport.abort()
