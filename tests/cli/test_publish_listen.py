@@ -240,3 +240,41 @@ def test_listen_exec_timeout_kills_the_handler(
     assert f"ivorn={BAT_IVORN}" in listener.output()
     (tmp_path / "gate").touch()  # a surviving handler would now write its done file
     assert not list(tmp_path.glob("done.*"))
+
+
+def test_listen_count_exits_after_every_handler_has_run(
+    vohub: str, comet: CometBroker, tmp_path: Path
+) -> None:
+    """Handlers that together outlast the stop grace period (5 s) all still run."""
+    handler = tmp_path / "slow.sh"
+    handler.write_text(f'#!/bin/sh\nsleep 2\ncat > "{tmp_path}/done.$$"\n')
+    handler.chmod(0o755)
+    listener = start_listener(
+        vohub, comet, tmp_path, "--exec", str(handler), "--exec-jobs", "1", "--count", "3"
+    )
+    assert publish(vohub, comet, BAT, GAIA, ASASSN)[0] == 0
+    listener.wait_ready(lambda: listener.returncode is not None, deadline=30)
+    assert listener.returncode == 0
+    contents = sorted(p.read_bytes() for p in tmp_path.glob("done.*"))
+    assert contents == sorted(p.read_bytes() for p in (BAT, GAIA, ASASSN))
+    assert listener.output().count("event=listen.exec.done") == 3
+
+
+def test_listen_stopped_names_the_handlers_it_killed_or_never_ran(
+    vohub: str, comet: CometBroker, tmp_path: Path
+) -> None:
+    handler = gated_handler(tmp_path)  # the gate never opens
+    listener = start_listener(vohub, comet, tmp_path, "--exec", str(handler), "--exec-jobs", "1")
+    assert publish(vohub, comet, BAT, GAIA, ASASSN)[0] == 0
+    listener.wait_ready(lambda: len(events_printed(listener)) == 3, deadline=15)
+    listener.wait_ready(lambda: len(list(tmp_path.glob("started.*"))) == 1, deadline=15)
+    os.kill(listener.pid, signal.SIGTERM)  # the listener alone: its handler is not signalled
+    listener.wait_ready(lambda: listener.returncode is not None, deadline=30)
+    assert listener.returncode == 0, listener.output()
+    lines = listener.output().splitlines()
+    killed = [line for line in lines if "event=listen.exec.killed" in line]
+    skipped = [line for line in lines if "event=listen.exec.skipped" in line]
+    assert len(killed) == 1
+    assert f"ivorn={BAT_IVORN}" in killed[0]  # the first packet's handler was running
+    assert len(skipped) == 2
+    assert len(list(tmp_path.glob("started.*"))) == 1  # no handler started after the signal

@@ -9,7 +9,10 @@ One line per packet on standard output::
 ``DIR/<ivorn as a safe file name>.xml``. ``--exec CMD`` runs CMD (split like a shell would, but
 no shell is started) with the packet on its standard input and ``VOHUB_IVORN``/``VOHUB_ROLE`` in
 its environment; at most ``--exec-jobs`` run at once, each gets ``--exec-timeout`` seconds, and
-failures are logged without ever blocking the listener. Logs go to standard error.
+failures are logged without ever blocking the listener. ``--count N`` exits once the handlers
+of all N packets have finished. On SIGINT or SIGTERM, running handlers get a few seconds to
+finish and waiting ones are not started; each handler killed or not run is logged with its
+IVORN. Logs go to standard error.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import signal
 import sys
 import urllib.parse
 from pathlib import Path
+from typing import Any
 
 from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
 from vohub.common.logs import configure, get_logger
@@ -39,7 +43,7 @@ log = get_logger("vohub.cli.listen")
 MAX_NAME = 200
 #: Handler runs allowed to wait for a slot before new ones are dropped.
 EXEC_BACKLOG = 1000
-#: Seconds running handlers get to finish when the listener stops.
+#: Seconds running handlers get to finish when the listener is stopped by a signal.
 EXEC_GRACE = 5.0
 
 
@@ -126,6 +130,7 @@ async def _listen(args: argparse.Namespace, argv: list[str] | None) -> int:
         stopper.cancel()
     await consumer
     if runner is not None:
+        await runner.drain(stop)  # after --count: every handler runs, unless a signal comes
         await runner.finish(EXEC_GRACE)
     log.info("listen.stopped")
     return 0
@@ -166,6 +171,7 @@ class HandlerRunner:
         self.timeout = timeout
         self._slots = asyncio.Semaphore(max(1, jobs))
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     def submit(self, event: Event) -> None:
         """Schedule a run for ``event``; drop it (logged) if the backlog is full."""
@@ -176,8 +182,21 @@ class HandlerRunner:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def drain(self, stop: asyncio.Event) -> None:
+        """Wait until every handler submitted so far has finished, or ``stop`` is set."""
+        if not self._tasks:
+            return
+        stopped = asyncio.create_task(stop.wait())
+        waiters: set[asyncio.Future[Any]] = {
+            stopped,
+            asyncio.gather(*self._tasks, return_exceptions=True),
+        }
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        stopped.cancel()
+
     async def finish(self, grace: float) -> None:
-        """Wait up to ``grace`` seconds for running handlers, then kill the rest."""
+        """Start no more handlers; wait up to ``grace`` seconds for running ones, then kill them."""
+        self._closing = True
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
             for task in pending:
@@ -185,16 +204,29 @@ class HandlerRunner:
             await asyncio.gather(*pending, return_exceptions=True)
 
     async def _run(self, event: Event) -> None:
-        async with self._slots:
-            env = {**os.environ, "VOHUB_IVORN": event.ivorn, "VOHUB_ROLE": event.role}
-            try:
-                proc = await asyncio.create_subprocess_exec(
-                    *self.argv, stdin=asyncio.subprocess.PIPE, stdout=sys.stderr, env=env
-                )
-            except OSError as exc:
-                log.error("listen.exec.failed", ivorn=event.ivorn, error=str(exc))
-                return
-            await self._feed(proc, event)
+        started = False
+        try:
+            async with self._slots:
+                if self._closing:
+                    log.warning("listen.exec.skipped", ivorn=event.ivorn, reason="stopping")
+                    return
+                started = True
+                await self._start(event)
+        except asyncio.CancelledError:
+            event_name = "listen.exec.killed" if started else "listen.exec.skipped"
+            log.warning(event_name, ivorn=event.ivorn, reason="stopping")
+            raise
+
+    async def _start(self, event: Event) -> None:
+        env = {**os.environ, "VOHUB_IVORN": event.ivorn, "VOHUB_ROLE": event.role}
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=sys.stderr, env=env
+            )
+        except OSError as exc:
+            log.error("listen.exec.failed", ivorn=event.ivorn, error=str(exc))
+            return
+        await self._feed(proc, event)
 
     async def _feed(self, proc: asyncio.subprocess.Process, event: Event) -> None:
         try:
