@@ -171,6 +171,18 @@ def test_xml_ivorn_decoding(client: Any, archive: Any, path: str) -> None:
     assert r.content == archive.xml[ivorn]
 
 
+def test_xml_charset_is_the_packets_own_encoding(client: Any, archive: Any) -> None:
+    """Served as received: a Latin-1 packet must not be labelled UTF-8 (HTTP's charset wins)."""
+    ivorn = "ivo://test.local/nodate#latin1"
+    archive.xml[ivorn] = (
+        "<?xml version='1.0' encoding='ISO-8859-1'?>\n<voe:VOEvent>pôle</voe:VOEvent>"
+    ).encode("latin-1")
+    r = client.simulate_get("/apiv1/packet/xml/" + quote_plus(ivorn))
+    assert r.headers["content-type"] == "text/xml; charset=iso-8859-1"
+    assert r.content == archive.xml[ivorn]
+    assert "pôle" in r.content.decode(r.headers["content-type"].split("charset=")[1])
+
+
 @pytest.mark.parametrize(
     "url",
     ["/apiv1/packet/xml/" + quote_plus(XRT), "/apiv2/packet/xml?ivorn=" + quote_plus(XRT)],

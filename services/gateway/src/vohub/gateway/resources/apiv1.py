@@ -189,7 +189,7 @@ class PacketResource:
         send_json(resp, body)
 
     async def on_get_xml(self, req: Request, resp: Response, ivorn: str) -> None:
-        """The packet's XML bytes as ``text/xml; charset=utf-8``."""
+        """The packet's XML bytes as ``text/xml`` (charset: the packet's own encoding)."""
         reply = await self._find(req, ivorn, "/packet/xml/", self.archive.get_xml)
         send_xml(req, resp, reply.xml)
 
