@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
 from typing import Any
@@ -61,16 +62,18 @@ _DECLARED_ENCODING = re.compile(rb"""\A<\?xml[^>]*?\sencoding\s*=\s*["']([A-Za-z
 
 
 def xml_content_type(xml: bytes) -> str:
-    """``text/xml`` with the charset the packet's bytes are in: its declared encoding, else
-    UTF-8 (XML's default). HTTP's charset overrides the declaration (RFC 7303), so it must
-    agree with it: packets are served as they were received, not re-encoded.
+    """``text/xml`` with the charset the packet's bytes are in: UTF-16 by its byte order mark,
+    else its declared encoding, else UTF-8 (XML's default). HTTP's charset overrides the
+    declaration (RFC 7303), so it must agree with it: packets are served as received.
 
     >>> xml_content_type(b"<?xml version='1.0' encoding='ISO-8859-1'?><a/>")
     'text/xml; charset=iso-8859-1'
-    >>> xml_content_type(b"<a/>")
-    'text/xml; charset=utf-8'
+    >>> xml_content_type("<a/>".encode("utf-16")), xml_content_type(b"<a/>")
+    ('text/xml; charset=utf-16', 'text/xml; charset=utf-8')
     """
-    declared = _DECLARED_ENCODING.match(xml)
+    if xml.startswith((codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE)):
+        return "text/xml; charset=utf-16"
+    declared = _DECLARED_ENCODING.match(xml.removeprefix(codecs.BOM_UTF8))
     charset = declared.group(1).decode("ascii").lower() if declared else "utf-8"
     return f"text/xml; charset={charset}"
 
