@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.request
@@ -278,3 +279,15 @@ def test_serve_on_a_port_in_use_fails_naming_it(
         ops_taken = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert ops_taken.returncode == 1
     assert f'event=archive.start_failed error="{ops}: cannot listen here' in ops_taken.stderr
+
+
+def test_serve_stops_with_status_2_on_a_database_it_did_not_create(tmp_path: Path) -> None:
+    foreign = tmp_path / "voeventdb.db"
+    with sqlite3.connect(foreign) as connection:
+        connection.execute("CREATE TABLE voevent (id INTEGER PRIMARY KEY, ivorn TEXT)")
+    address = f"127.0.0.1:{free_port()}"
+    result = vohub("--db", f"sqlite:///{foreign}", "serve", "--grpc", address, "--ops", "")
+    assert result.returncode == 2, result.stderr
+    assert "event=archive.wrong_database" in result.stderr
+    assert "holds tables voevent that vohub did not create" in result.stderr
+    assert "Traceback" not in result.stderr

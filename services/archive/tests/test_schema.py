@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
 from vohub.archive import schema
-from vohub.archive.errors import SchemaOutOfDate
+from vohub.archive.errors import ForeignDatabase, SchemaOutOfDate
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -114,3 +114,27 @@ def test_upgrade_copies_author_dates_onto_existing_positions(
     with engine.begin() as connection:
         for table in ("coord", "voevent"):
             connection.execute(text(f"DELETE FROM {table}"))
+
+
+def test_a_database_of_another_application_is_refused_untouched(
+    backend: str, migrated: Callable[[str, str], Engine]
+) -> None:
+    """voeventdb's own database has a ``voevent`` table: vohub must not migrate over it."""
+    engine = migrated(backend, "migrations")
+    schema.downgrade(engine, "base")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE voevent (id INTEGER PRIMARY KEY, ivorn TEXT)"))
+        connection.execute(text("CREATE TABLE cite (id INTEGER PRIMARY KEY)"))
+    where = engine.url.render_as_string(hide_password=True)
+    with pytest.raises(ForeignDatabase) as caught:
+        schema.upgrade(engine)
+    assert str(caught.value).startswith(
+        f"{where}: holds tables cite, voevent that vohub did not create: not a vohub archive"
+    )
+    assert schema.current(engine) is None
+    assert set(inspect(engine).get_table_names()) - {"alembic_version"} == {"cite", "voevent"}
+    with engine.begin() as connection:
+        connection.execute(text("DROP TABLE voevent"))
+        connection.execute(text("DROP TABLE cite"))
+    schema.upgrade(engine)
+    assert schema.current(engine) == "0005"

@@ -267,8 +267,11 @@ class ThreadedGrpcServer:
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
 
-    def wait_for_signal(self, *, then_ignore: bool = False) -> None:
-        """Block until SIGTERM or SIGINT arrives; call it from the main thread.
+    def wait_for_signal(
+        self, *, then_ignore: bool = False, stop: threading.Event | None = None
+    ) -> None:
+        """Block until SIGTERM or SIGINT arrives (or ``stop`` is set); call it from the main
+        thread.
 
         The previous handlers come back afterwards, or with ``then_ignore`` both signals are
         ignored from then on, so that a second one cannot cut short the stop that follows.
@@ -280,11 +283,11 @@ class ThreadedGrpcServer:
         >>> server.wait_for_signal()
         >>> server.stop(grace=0)
         """
-        stop = threading.Event()
+        wake = stop or threading.Event()
         signals = (signal.SIGTERM, signal.SIGINT)
-        previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+        previous = {sig: signal.signal(sig, lambda *_: wake.set()) for sig in signals}
         try:
-            while not stop.wait(1.0):
+            while not wake.wait(1.0):
                 pass
         finally:
             for sig, handler in previous.items():

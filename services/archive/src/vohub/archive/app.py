@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from vohub.archive import schema
 from vohub.archive.config import ArchiveConfig
 from vohub.archive.db import make_engine, ping
-from vohub.archive.errors import ArchiveError
+from vohub.archive.errors import ArchiveError, ForeignDatabase
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
@@ -36,6 +36,8 @@ class ArchiveApp:
     ops: OpsServer | None
     ready: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
+    #: Set when the database can never serve (not ours): the service then stops.
+    fatal: ForeignDatabase | None = None
 
     def start(self) -> int:
         """Bind and start serving (NOT_SERVING until the database answers); returns the port."""
@@ -53,6 +55,11 @@ class ArchiveApp:
             try:
                 self._probe(migrate)
                 healthy = True
+            except ForeignDatabase as error:
+                log.error("archive.wrong_database", reason=str(error))
+                self.fatal = error
+                self.stopping.set()
+                return
             except ArchiveError as error:
                 if self.ready or reason != str(error):
                     log.warning("archive.not_ready", reason=str(error))
@@ -72,7 +79,8 @@ class ArchiveApp:
             schema.require_current(self.engine)
 
     def run_until_signal(self, migrate: bool = True) -> None:
-        """Serve until SIGTERM/SIGINT, then stop gracefully (call from the main thread).
+        """Serve until SIGTERM/SIGINT (or a database that is not an archive), then stop
+        gracefully (call from the main thread).
 
         Signals during the stop are ignored: a Ctrl-C reaches every process of the terminal,
         and ``vohub up`` then sends its own SIGTERM, which must not cut the stop short.
@@ -82,7 +90,7 @@ class ArchiveApp:
         )
         watcher.start()
         try:
-            self.grpc.wait_for_signal(then_ignore=True)
+            self.grpc.wait_for_signal(then_ignore=True, stop=self.stopping)
         finally:
             self.stopping.set()
             watcher.join()

@@ -119,7 +119,8 @@ def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
 
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Run the service until SIGTERM; 1 if it cannot listen on its addresses."""
+    """Run the service until SIGTERM; 1 if it cannot listen on its addresses, 2 if the database
+    is some other application's."""
     from vohub.archive.app import create_app  # the gRPC stack: only the service needs it
 
     try:
@@ -129,7 +130,7 @@ def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
         log.error("archive.start_failed", error=str(error))
         return 1
     app.run_until_signal(migrate=not args.no_migrate)
-    return 0
+    return 0 if app.fatal is None else 2
 
 
 def migrate(config: ArchiveConfig, args: argparse.Namespace) -> int:

@@ -60,3 +60,11 @@ class SchemaOutOfDate(ArchiveError):
 class TarballError(ArchiveError):
     """A dump tarball cannot be read or written, or a file or folder to import cannot be read;
     ``culprit`` is the path."""
+
+
+class ForeignDatabase(ArchiveError):
+    """The database holds tables named like the archive's but no archive schema version: it
+    is some other application's (voeventdb's, typically), and migrating would fail or harm it.
+    """
+
+    code = grpc.StatusCode.FAILED_PRECONDITION

@@ -8,10 +8,11 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
 
 from vohub.archive.db import reachable
-from vohub.archive.errors import SchemaOutOfDate
+from vohub.archive.errors import ForeignDatabase, SchemaOutOfDate
+from vohub.archive.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,11 +32,29 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     would cost most of a second for each ``vohub archive ingest``.
     """
     config = alembic_config(engine)
-    if revision == "head" and current(engine) == _head(config):
+    found = current(engine)
+    if revision == "head" and found == _head(config):
         return
+    if found is None:
+        refuse_foreign_tables(engine)
     with reachable(engine), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def refuse_foreign_tables(engine: Engine) -> None:
+    """Raise :class:`ForeignDatabase` if a database without our schema version already has
+    tables of our names (a voeventdb database has ``voevent``, ``coord`` and ``cite``)."""
+    with reachable(engine), engine.connect() as connection:
+        taken = sorted(set(inspect(connection).get_table_names()) & set(Base.metadata.tables))
+    if taken:
+        where = engine.url.render_as_string(hide_password=True)
+        raise ForeignDatabase(
+            where,
+            f"holds tables {', '.join(taken)} that vohub did not create: not a vohub archive "
+            "(a voeventdb database?). Give an empty database; voeventdb's history goes in "
+            "with its dump tarballs and vohub archive import",
+        )
 
 
 def downgrade(engine: Engine, revision: str) -> None:
