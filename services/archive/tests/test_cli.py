@@ -288,6 +288,6 @@ def test_serve_stops_with_status_2_on_a_database_it_did_not_create(tmp_path: Pat
     address = f"127.0.0.1:{free_port()}"
     result = vohub("--db", f"sqlite:///{foreign}", "serve", "--grpc", address, "--ops", "")
     assert result.returncode == 2, result.stderr
-    assert "event=archive.wrong_database" in result.stderr
+    assert "event=archive.migrate_failed" in result.stderr
     assert "holds tables voevent that vohub did not create" in result.stderr
     assert "Traceback" not in result.stderr

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from vohub.archive import schema
-from vohub.archive.errors import ForeignDatabase, SchemaOutOfDate
+from vohub.archive.db import make_engine
+from vohub.archive.errors import ForeignDatabase, MigrationFailed, SchemaOutOfDate
 
 
 def test_models_and_migrations_agree(engine: Engine) -> None:
@@ -138,3 +139,32 @@ def test_a_database_of_another_application_is_refused_untouched(
         connection.execute(text("DROP TABLE cite"))
     schema.upgrade(engine)
     assert schema.current(engine) == "0005"
+
+
+@pytest.mark.postgres
+def test_a_user_who_may_not_create_tables_gets_migration_failed(
+    postgres_databases: Callable[[str], str],
+) -> None:
+    owner = make_engine(postgres_databases("readonly"))
+    with owner.begin() as connection:  # a login role with no CREATE on schema public
+        connection.execute(
+            text(
+                "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'vohub_reader')"
+                " THEN CREATE ROLE vohub_reader LOGIN; END IF; END$$"
+            )
+        )
+    reader = make_engine(owner.url.set(username="vohub_reader").render_as_string(False))
+    try:
+        refused = r"vohub_reader@.*: cannot read or change the archive's schema: permission denied"
+        with pytest.raises(MigrationFailed, match=rf"{refused} for schema public"):
+            schema.upgrade(reader)
+        schema.upgrade(owner)  # the owner migrates once ...
+        with pytest.raises(MigrationFailed, match=rf"{refused} for table alembic_version"):
+            schema.upgrade(reader)
+        with owner.begin() as connection:  # ... and lets the reader read
+            connection.execute(text("GRANT SELECT ON ALL TABLES IN SCHEMA public TO vohub_reader"))
+        schema.upgrade(reader)  # at head: nothing to do
+        schema.require_current(reader)
+    finally:
+        reader.dispose()
+        owner.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from vohub.archive import schema
 from vohub.archive.config import ArchiveConfig
 from vohub.archive.db import make_engine, ping
-from vohub.archive.errors import ArchiveError, ForeignDatabase
+from vohub.archive.errors import ArchiveError, MigrationFailed
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
@@ -36,8 +36,9 @@ class ArchiveApp:
     ops: OpsServer | None
     ready: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
-    #: Set when the database can never serve (not ours): the service then stops.
-    fatal: ForeignDatabase | None = None
+    #: Set when the schema cannot be made current here (a database not ours, no privilege to
+    #: create tables): retrying cannot help, so the service stops.
+    fatal: MigrationFailed | None = None
 
     def start(self) -> int:
         """Bind and start serving (NOT_SERVING until the database answers); returns the port."""
@@ -55,8 +56,8 @@ class ArchiveApp:
             try:
                 self._probe(migrate)
                 healthy = True
-            except ForeignDatabase as error:
-                log.error("archive.wrong_database", reason=str(error))
+            except MigrationFailed as error:
+                log.error("archive.migrate_failed", reason=str(error))
                 self.fatal = error
                 self.stopping.set()
                 return

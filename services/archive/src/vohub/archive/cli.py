@@ -119,8 +119,8 @@ def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
 
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Run the service until SIGTERM; 1 if it cannot listen on its addresses, 2 if the database
-    is some other application's."""
+    """Run the service until SIGTERM; 1 if it cannot listen on its addresses, 2 if the schema
+    cannot be created or upgraded in its database."""
     from vohub.archive.app import create_app  # the gRPC stack: only the service needs it
 
     try:

@@ -62,9 +62,14 @@ class TarballError(ArchiveError):
     ``culprit`` is the path."""
 
 
-class ForeignDatabase(ArchiveError):
+class MigrationFailed(ArchiveError):
+    """The archive's schema cannot be created or upgraded in this database (for one, the user
+    may not create tables); retrying will not help, so a service stops."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class ForeignDatabase(MigrationFailed):
     """The database holds tables named like the archive's but no archive schema version: it
     is some other application's (voeventdb's, typically), and migrating would fail or harm it.
     """
-
-    code = grpc.StatusCode.FAILED_PRECONDITION

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -9,9 +11,10 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
+from sqlalchemy.exc import ProgrammingError
 
 from vohub.archive.db import reachable
-from vohub.archive.errors import ForeignDatabase, SchemaOutOfDate
+from vohub.archive.errors import ForeignDatabase, MigrationFailed, SchemaOutOfDate
 from vohub.archive.models import Base
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -37,9 +40,23 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         return
     if found is None:
         refuse_foreign_tables(engine)
-    with reachable(engine), engine.begin() as connection:
+    with _privileged(engine), reachable(engine), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+@contextlib.contextmanager
+def _privileged(engine: Engine) -> Iterator[None]:
+    """Turn the database's refusals (``permission denied for schema public``: the user may
+    not create tables, or read them) into :class:`MigrationFailed`."""
+    try:
+        yield
+    except ProgrammingError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0]
+        raise MigrationFailed(
+            where, f"cannot read or change the archive's schema: {reason}"
+        ) from None
 
 
 def refuse_foreign_tables(engine: Engine) -> None:
@@ -99,7 +116,7 @@ def _head(config: Config) -> str | None:
 
 def current(engine: Engine) -> str | None:
     """The database's Alembic revision, or None for an empty database."""
-    with reachable(engine), engine.connect() as connection:
+    with _privileged(engine), reachable(engine), engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
