@@ -201,10 +201,15 @@ class Child:
 def run(args: argparse.Namespace) -> int:
     """Start every service, supervise them until a signal arrives, then stop them.
 
-    Returns 0 after a signal, or 2 when a service's configuration is wrong.
+    Returns 0 after a signal, or 2 when a service's configuration (or the data folder) is wrong.
     """
     configure("up", fmt=args.log_format or "kv")
-    args.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        args.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"vohub up: cannot use {args.data_dir} as the data folder: {exc.strerror}",
+              file=sys.stderr)  # fmt: skip
+        return MISCONFIGURED
     children = [
         Child(name, argv, child_env(name, args.log_format))
         for name, argv in child_commands(args).items()

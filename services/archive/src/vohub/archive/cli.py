@@ -13,7 +13,7 @@ from typing import Any
 from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
 from vohub.archive.db import make_engine
-from vohub.archive.errors import ArchiveError
+from vohub.archive.errors import ArchiveError, StorageUnusable
 from vohub.archive.importer import import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
@@ -119,13 +119,16 @@ def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
 
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Run the service until SIGTERM; 1 if it cannot listen on its addresses, 2 if the schema
-    cannot be created or upgraded in its database."""
+    """Run the service until SIGTERM; 1 if it cannot listen on its addresses, 2 if its data
+    folder is unusable or the schema cannot be created or upgraded in its database."""
     from vohub.archive.app import create_app  # the gRPC stack: only the service needs it
 
     try:
         app = create_app(config)
         app.start()
+    except StorageUnusable as error:  # retrying cannot help
+        log.error("archive.start_failed", error=str(error))
+        return 2
     except OSError as error:  # BindError (gRPC) or the ops HTTP server's own bind error
         log.error("archive.start_failed", error=str(error))
         return 1

@@ -20,7 +20,7 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
-from vohub.archive.errors import ArchiveUnavailable, InvalidQuery
+from vohub.archive.errors import ArchiveUnavailable, InvalidQuery, StorageUnusable
 from vohub.archive.sky import SIN2HALF, sin2half
 
 P = ParamSpec("P")
@@ -86,7 +86,13 @@ def reader(engine: Engine) -> Engine:
 def _sqlite_engine(url: str) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageUnusable(
+                str(folder), f"cannot create the folder: {exc.strerror}"
+            ) from None
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)

@@ -73,3 +73,10 @@ class ForeignDatabase(MigrationFailed):
     """The database holds tables named like the archive's but no archive schema version: it
     is some other application's (voeventdb's, typically), and migrating would fail or harm it.
     """
+
+
+class StorageUnusable(ArchiveError):
+    """The embedded database's folder cannot be created (a file is in the way, no permission);
+    ``culprit`` is the folder."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION

@@ -64,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Load the configuration, then serve until SIGTERM or SIGINT; 2 on a configuration error."""
+    """Load the configuration, then serve until SIGTERM or SIGINT; 2 on a configuration error
+    or an unusable data folder, 1 if a port cannot be bound."""
     overrides: dict[str, Any] = {key: getattr(args, dest) for dest, key in _FLAGS.items()}
     try:
         config = broker_config.load(args.config, overrides=overrides)
@@ -79,7 +80,11 @@ def run(args: argparse.Namespace) -> int:
 async def _serve(config: broker_config.BrokerConfig) -> int:
     from vohub.broker.app import BrokerApp
 
-    app = BrokerApp(config)
+    try:
+        app = BrokerApp(config)
+    except OSError as exc:  # the data folder (spool, dedup store): retrying cannot help
+        log.error("broker.start_failed", error=str(exc))
+        return 2
     try:
         await app.start()
     except OSError as exc:

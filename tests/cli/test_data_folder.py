@@ -1,0 +1,58 @@
+"""A data folder that cannot be created stops each command with a message naming it.
+
+Retrying cannot help, so the services exit with status 2, which ``vohub up`` takes as "do not
+restart"; ``up`` itself exits 2 before starting anything.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from vohub.testing.ports import free_port
+
+
+def vohub(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vohub.cli", *args],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def in_the_way(tmp_path: Path) -> Path:
+    """A plain file where the data folder should be."""
+    path = tmp_path / "var"
+    path.write_text("not a folder")
+    return path
+
+
+def test_up(in_the_way: Path) -> None:
+    done = vohub("up", "--data-dir", str(in_the_way))
+    assert done.returncode == 2
+    assert done.stderr == f"vohub up: cannot use {in_the_way} as the data folder: File exists\n"
+
+
+def test_archive_serve_and_import(in_the_way: Path) -> None:
+    grpc = f"127.0.0.1:{free_port()}"
+    served = vohub("archive", "--data-dir", str(in_the_way), "serve", "--grpc", grpc, "--ops", "")
+    assert served.returncode == 2
+    assert f'error="{in_the_way}: cannot create the folder: File exists"' in served.stderr
+    imported = vohub("archive", "--data-dir", str(in_the_way), "import", str(in_the_way))
+    assert imported.returncode == 1
+    assert imported.stderr == (
+        f"vohub archive import: {in_the_way}: cannot create the folder: File exists\n"
+    )
+
+
+def test_broker(in_the_way: Path) -> None:
+    ports = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    done = vohub("broker", "--data-dir", str(in_the_way), "--receive", ports[0],
+                 "--broadcast", ports[1], "--grpc", ports[2])  # fmt: skip
+    assert done.returncode == 2
+    assert "event=broker.start_failed" in done.stderr
+    assert f"File exists: '{in_the_way}'" in done.stderr
+    assert "Traceback" not in done.stderr
