@@ -166,3 +166,26 @@ def test_host_ipv6_wildcard_listens_on_both_families(tmp_path: Path) -> None:
         while get_json(f"http://[::1]:{ports['http']}/apiv1/count")["result"] != 1:  # type: ignore[index]
             assert time.monotonic() < deadline, hub.output()
             time.sleep(0.2)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (None, "configuration file not found"),
+        ("[broker\nremote = 1\n", "not valid TOML: Expected ']' at the end of a table declaration"),
+    ],
+)
+def test_an_unreadable_configuration_file_stops_up_before_any_service(
+    tmp_path: Path, text: str | None, message: str
+) -> None:
+    config = tmp_path / "hub.toml"
+    if text is not None:
+        config.write_text(text)
+    done = subprocess.run(
+        [sys.executable, "-m", "vohub.cli", "up", "--config", str(config),
+         "--data-dir", str(tmp_path / "var")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"vohub up: configuration error: {config}: {message}")
+    assert "child.started" not in done.stderr

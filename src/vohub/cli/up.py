@@ -20,6 +20,8 @@ from pathlib import Path
 from types import FrameType
 
 from vohub.common.addresses import Address
+from vohub.common.config import read_toml
+from vohub.common.errors import ConfigError
 from vohub.common.logs import configure, get_logger
 
 log = get_logger("vohub.up")
@@ -204,6 +206,11 @@ def run(args: argparse.Namespace) -> int:
     Returns 0 after a signal, or 2 when a service's configuration (or the data folder) is wrong.
     """
     configure("up", fmt=args.log_format or "kv")
+    try:
+        read_toml(args.config, os.environ)  # once, before any service reads it
+    except ConfigError as exc:
+        print(f"vohub up: configuration error: {exc}", file=sys.stderr)
+        return MISCONFIGURED
     try:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
