@@ -169,14 +169,15 @@ def test_host_ipv6_wildcard_listens_on_both_families(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("text", "message"),
+    ("text", "error"),
     [
-        (None, "configuration file not found"),
-        ("[broker\nremote = 1\n", "not valid TOML: Expected ']' at the end of a table declaration"),
+        (None, "{config}: configuration file not found"),
+        ("[broker\nremote = 1\n", "{config}: not valid TOML: Expected ']' at the end of a table"),
+        ('[brokr]\nremote = ["gcn.example.org"]\n', "brokr: no service reads this table"),
     ],
 )
-def test_an_unreadable_configuration_file_stops_up_before_any_service(
-    tmp_path: Path, text: str | None, message: str
+def test_a_bad_configuration_file_stops_up_before_any_service(
+    tmp_path: Path, text: str | None, error: str
 ) -> None:
     config = tmp_path / "hub.toml"
     if text is not None:
@@ -187,5 +188,5 @@ def test_an_unreadable_configuration_file_stops_up_before_any_service(
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2
-    assert done.stderr.startswith(f"vohub up: configuration error: {config}: {message}")
+    assert done.stderr.startswith(f"vohub up: configuration error: {error.format(config=config)}")
     assert "child.started" not in done.stderr
