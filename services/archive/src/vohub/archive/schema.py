@@ -39,7 +39,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     if revision == "head" and found == _head(config):
         return
     if found is None:
-        refuse_foreign_tables(engine)
+        _refuse_foreign_tables(engine)
     with _privileged(engine), reachable(engine), engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
@@ -59,7 +59,7 @@ def _privileged(engine: Engine) -> Iterator[None]:
         ) from None
 
 
-def refuse_foreign_tables(engine: Engine) -> None:
+def _refuse_foreign_tables(engine: Engine) -> None:
     """Raise :class:`ForeignDatabase` if a database without our schema version already has
     tables of our names (a voeventdb database has ``voevent``, ``coord`` and ``cite``)."""
     with reachable(engine), engine.connect() as connection:
