@@ -1,4 +1,5 @@
-"""A data folder that cannot be created stops each command with a message naming it.
+"""A data folder that cannot be created (or is another broker's) stops each command with a
+message naming it.
 
 Retrying cannot help, so the services exit with status 2, which ``vohub up`` takes as "do not
 restart"; ``up`` itself exits 2 before starting anything.
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from vohub.testing.ports import free_port
+from vohub.testing.process import SupervisedProcess
 
 
 def vohub(*args: str) -> subprocess.CompletedProcess[str]:
@@ -54,5 +56,23 @@ def test_broker(in_the_way: Path) -> None:
                  "--broadcast", ports[1], "--grpc", ports[2])  # fmt: skip
     assert done.returncode == 2
     assert "event=broker.start_failed" in done.stderr
-    assert f"File exists: '{in_the_way}'" in done.stderr
+    assert f"Not a directory: '{in_the_way / 'spool'}'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_second_broker_on_the_same_folder(tmp_path: Path) -> None:
+    """Two brokers appending to one spool would corrupt it: the second one is refused."""
+
+    def broker_argv() -> list[str]:
+        ports = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+        return ["broker", "--data-dir", str(tmp_path / "broker"), "--receive", ports[0],
+                "--broadcast", ports[1], "--grpc", ports[2]]  # fmt: skip
+
+    first = SupervisedProcess(
+        "broker", [sys.executable, "-m", "vohub.cli", *broker_argv()], log_dir=tmp_path
+    )
+    with first.start():
+        first.wait_output("event=broker.started", deadline=30)
+        second = vohub(*broker_argv())
+    assert second.returncode == 2
+    assert f"in use by another broker (pid {first.pid})" in second.stderr

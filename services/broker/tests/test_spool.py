@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from vohub.broker.errors import SpoolClosed, SpoolCorrupt
+from vohub.broker.errors import SpoolClosed, SpoolCorrupt, SpoolInUse
 from vohub.broker.spool import Record, Spool
 
 WRITER = Path(__file__).with_name("spool_writer.py")
@@ -124,3 +124,13 @@ def test_sigkill_mid_stream_loses_no_durable_record_and_duplicates_none(tmp_path
     for seq, record in found.items():
         assert record.ivorn == f"ivo://vohub.test/crash#{seq}"
         assert record.xml == b"x" * seq * 7
+
+
+async def test_a_second_broker_on_the_same_folder_is_refused(tmp_path: Path) -> None:
+    spool = Spool.open(tmp_path)
+    with pytest.raises(
+        SpoolInUse, match=rf"^{tmp_path}: in use by another broker \(pid {os.getpid()}\)"
+    ):
+        Spool.open(tmp_path)
+    await spool.close()
+    Spool.open(tmp_path)  # released by close (and by the end of the process, however it ends)

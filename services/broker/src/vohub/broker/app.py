@@ -81,10 +81,11 @@ class BrokerApp:
         self.config = config
         self.metrics = Metrics()
         data = config.data_dir
+        # The spool first: its lock keeps a second broker off this data folder.
+        self.spool = Spool.open(data / "spool", segment_bytes=config.spool_segment_bytes)
         self.seen = SeenStore(
             data / "seen.sqlite3", expiry=config.dedup_expiry_days * 86400, clock=clock
         )
-        self.spool = Spool.open(data / "spool", segment_bytes=config.spool_segment_bytes)
         self.metrics.spool_depth.set(self.spool.depth)  # what a crash left for the archive
         self.seen.add((r.ivorn, digest(r.xml), r.received) for r in self.spool.recovered)
         self.sandbox = FilterSandbox(budget=config.filter_timeout, on_timeout=lambda i, r: None)

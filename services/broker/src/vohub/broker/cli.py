@@ -12,6 +12,7 @@ from typing import Any
 
 from vohub.broker import config as broker_config
 from vohub.broker import logfast
+from vohub.broker.errors import SpoolInUse
 from vohub.common import aio
 from vohub.common.errors import CommonError
 from vohub.common.logs import configure, get_logger
@@ -82,7 +83,7 @@ async def _serve(config: broker_config.BrokerConfig) -> int:
 
     try:
         app = BrokerApp(config)
-    except OSError as exc:  # the data folder (spool, dedup store): retrying cannot help
+    except (OSError, SpoolInUse) as exc:  # the data folder: retrying cannot help
         log.error("broker.start_failed", error=str(exc))
         return 2
     try:

@@ -22,6 +22,10 @@ class SpoolCorrupt(BrokerError):
     """A spool segment holds a damaged record before its tail (the tail alone is repaired)."""
 
 
+class SpoolInUse(BrokerError):
+    """Another process (a second broker on the same data folder) holds the spool's lock."""
+
+
 class SpoolClosed(BrokerError):
     """A packet was appended to a spool that has been closed (the broker is stopping)."""
 

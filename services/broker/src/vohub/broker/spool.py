@@ -2,8 +2,10 @@
 
 Theory of operation
 -------------------
-Files: ``<dir>/<first-seq>.seg`` segments of records and ``<dir>/checkpoint`` holding the
-highest sequence number the archive has acknowledged. A record on disk is::
+Files: ``<dir>/<first-seq>.seg`` segments of records, ``<dir>/checkpoint`` holding the
+highest sequence number the archive has acknowledged, and ``<dir>/lock``, which the open spool
+holds (``flock``) so that a second broker on the same folder cannot interleave its records.
+A record on disk is::
 
     u32 body length | u32 CRC-32 of body | body = u64 seq, f64 received (Unix s),
                                                  u16 IVORN length, IVORN, packet bytes
@@ -39,6 +41,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from vohub.broker import lockfile
 from vohub.broker.errors import SpoolClosed, SpoolCorrupt
 
 _HEAD = struct.Struct(">II")
@@ -135,6 +138,7 @@ class Spool:
         self._size = 0
         self._closed = False
         self._path: Path | None = None
+        self._lock = -1
         self.durable_end: tuple[Path | None, int] = (None, 0)
         self.durable_event = asyncio.Event()
 
@@ -146,21 +150,30 @@ class Spool:
         """
         directory.mkdir(parents=True, exist_ok=True)
         spool = cls(directory, segment_bytes)
-        spool.acked = spool._written_ack = spool._read_checkpoint()
-        segments = _segments(directory)
+        spool._lock = lockfile.hold(directory)
+        try:
+            spool._load()
+        except BaseException:
+            os.close(spool._lock)
+            raise
+        return spool
+
+    def _load(self) -> None:
+        """Read the checkpoint and the segments: cut a torn tail, collect unacked records."""
+        self.acked = self._written_ack = self._read_checkpoint()
+        segments = _segments(self.directory)
         last = 0
         for index, (_, path) in enumerate(segments):
             repair = index == len(segments) - 1
             for record in _scan(path, repair=repair):
                 last = record.seq
-                if record.seq > spool.acked:
-                    spool.recovered.append(record)
-        spool.committed = max(last, spool.acked)
-        spool.next_seq = spool.committed + 1
+                if record.seq > self.acked:
+                    self.recovered.append(record)
+        self.committed = max(last, self.acked)
+        self.next_seq = self.committed + 1
         if segments:
-            spool._open_segment(segments[-1][1])
-        spool._drop_acked_segments()
-        return spool
+            self._open_segment(segments[-1][1])
+        self._drop_acked_segments()
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -305,6 +318,9 @@ class Spool:
             os.close(self._handle)
             self._handle = None
         self._ack_io.shutdown(wait=True)
+        if self._lock >= 0:
+            os.close(self._lock)  # releases the flock
+            self._lock = -1
 
 
 class SpoolReader:
