@@ -56,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--filter", metavar="XPATH", action="append", help="XPath filter sent upstream")
     add("--exec", metavar="CMD", action="append", help="run CMD per packet, packet on stdin")
     add("--archive", metavar="HOST:PORT", help="archive gRPC address")
-    add("--data-dir", type=Path, help="spool and dedup store directory")
+    add("--data-dir", type=Path, help="spool and dedup store folder (default ./var/broker)")
     add("--validation", choices=["strict", "lenient"])
     add("--iamalive-interval", type=float, metavar="S", help="heartbeat period (default 60)")
     add("--duplicate-reply", choices=["nak", "ack"], help="answer to an exact repeat")

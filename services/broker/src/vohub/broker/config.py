@@ -149,7 +149,8 @@ class BrokerConfig:
     exec_queue: int = checked(1_000, _positive)
     # --- archive hand-off
     archive: str = checked("", _address)
-    data_dir: Path = Path("vohub-data/broker")
+    #: Spool and dedup store; the same folder as under ``vohub up`` (``var/broker``).
+    data_dir: Path = Path("var/broker")
     archive_batch: int = checked(200, _positive)
     archive_timeout: float = checked(10.0, _positive)
     archive_max_backoff: float = checked(30.0, _positive)
