@@ -56,6 +56,20 @@ def test_a_host_without_scheme_is_refused_with_a_hint() -> None:
 
 
 @pytest.mark.parametrize(
+    ("url", "meant"),
+    [
+        ("http://127.0.0.1:8080/apiv1", "http://127.0.0.1:8080"),
+        ("https://alerts.example.org/apiv2/", "https://alerts.example.org"),
+        ("https://example.org/hub/apiv1", "https://example.org/hub"),
+    ],
+)
+def test_an_api_url_is_refused_with_the_servers_url(url: str, meant: str) -> None:
+    """The client adds /apiv1 or /apiv2 itself: given one, it would ask for /apiv1/apiv2/..."""
+    with pytest.raises(InvalidHost, match=rf"not an API's: .* \(did you mean {meant}\?\)"):
+        Client(url)
+
+
+@pytest.mark.parametrize(
     "argv",
     [["list", "--max", "-1"], ["count", "--timeout", "0"], ["count", "--timeout", "soon"]],
 )

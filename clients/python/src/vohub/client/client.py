@@ -56,7 +56,7 @@ class Client:
     ----------
     host
         Base URL, e.g. ``http://127.0.0.1:8080`` (a trailing slash is fine); anything but an
-        ``http(s)://`` URL raises :class:`InvalidHost`.
+        ``http(s)://`` URL, or an API's URL (``.../apiv1``), raises :class:`InvalidHost`.
     api
         ``"v2"`` (vohub) or ``"v1"`` (plain voeventdb: apiv1 only).
     timeout
@@ -87,8 +87,10 @@ class Client:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if not host.startswith(("http://", "https://")):
-            raise InvalidHost(host)
+            raise InvalidHost(host, "not an http:// or https:// URL", f"http://{host}")
         self.host = host.rstrip("/")
+        if self.host.endswith(("/apiv1", "/apiv2")):  # the client adds the API's path itself
+            raise InvalidHost(host, "give the server's URL, not an API's", self.host[:-6])
         self.api = api
         self.timeout = timeout
         self.retries = retries

@@ -77,15 +77,15 @@ class TimedOut(VohubError):
 
 
 class InvalidHost(VohubError, ValueError):
-    """The server URL is not an ``http://`` or ``https://`` URL.
+    """The server URL is not the ``http://`` or ``https://`` root URL of a server.
 
-    >>> str(InvalidHost("localhost:8080"))
+    >>> str(InvalidHost("localhost:8080", "not an http:// or https:// URL", "http://localhost:8080"))
     "not an http:// or https:// URL: 'localhost:8080' (did you mean http://localhost:8080?)"
     """
 
-    def __init__(self, host: str) -> None:
+    def __init__(self, host: str, problem: str, meant: str) -> None:
         self.host = host
-        super().__init__(f"not an http:// or https:// URL: {host!r} (did you mean http://{host}?)")
+        super().__init__(f"{problem}: {host!r} (did you mean {meant}?)")
 
 
 class InvalidFilter(VohubError, ValueError):
