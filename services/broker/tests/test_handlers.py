@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import stat
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import pytest
 from vohub.broker.errors import HandlerFailed
 from vohub.broker.handlers import ExecHandler
 from vohub.broker.metrics import Metrics
+
+from .conftest import wait_for
 
 
 def script(path: Path, body: str) -> Path:
@@ -85,3 +88,22 @@ async def test_a_failed_run_raises_handler_failed_naming_the_ivorn(tmp_path: Pat
     with pytest.raises(HandlerFailed) as caught:
         await handler.run("ivo://vohub.test/h#9", b"<x/>")
     assert str(caught.value) == "ivo://vohub.test/h#9: exit: status 4: boom"
+
+
+async def test_stop_kills_running_runs_and_skips_waiting_ones(tmp_path: Path) -> None:
+    metrics = Metrics()
+    started = tmp_path / "started"
+    slow = script(tmp_path / "slow.sh", f'cat >/dev/null; echo $$ >> "{started}"; sleep 30\n')
+    handler = ExecHandler([str(slow)], metrics, concurrency=1)
+    for i in range(3):
+        handler(f"ivo://vohub.test/h#{i}", b"<x/>")
+    await wait_for(started.exists)
+    await handler.stop(grace=0.2)
+    assert metrics.value("vohub_broker_handler_failures_total", reason="stopping") == 3
+    [pid] = started.read_text().split()
+    with pytest.raises(ProcessLookupError):  # killed, not left running after the broker
+        os.kill(int(pid), 0)
+    handler("ivo://vohub.test/h#late", b"<x/>")  # after stop: logged and dropped at once
+    await handler.drain()
+    assert started.read_text().split() == [pid]
+    assert metrics.value("vohub_broker_handler_failures_total", reason="stopping") == 4

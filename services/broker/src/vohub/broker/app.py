@@ -11,7 +11,6 @@ and answers. The :mod:`.forward` task moves the spool to the archive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -256,10 +255,7 @@ class BrokerApp:
         await self.upstream.close()
         if self.grpc is not None:
             await self.grpc.stop(grace)
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(grace):
-                for handler in self.execs:
-                    await handler.drain()
+        await asyncio.gather(*(handler.stop(grace) for handler in self.execs))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

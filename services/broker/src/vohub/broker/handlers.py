@@ -4,7 +4,9 @@ A command runs with no shell, the broker's environment and the packet bytes on s
 Comet's ``--cmd``, but with arguments allowed). At most ``concurrency`` run at once; up to
 ``queue`` more wait their turn; beyond that a run is dropped. A run that exceeds ``timeout``
 is killed with its whole process group. Every failure (non-zero exit, timeout, failure to
-start, overflow) is logged and counted; none delays an ack or another packet.
+start, overflow) is logged and counted; none delays an ack or another packet. When the broker
+stops, waiting runs are not started and running ones get a grace period, then are killed;
+each is logged with its IVORN and counted (reason ``stopping``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ExecHandler:
         self.queue = queue
         self._slots = asyncio.Semaphore(concurrency)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closing = False
 
     @property
     def name(self) -> str:
@@ -58,16 +61,32 @@ class ExecHandler:
         task.add_done_callback(self._tasks.discard)
 
     async def _guarded(self, ivorn: str, xml: bytes) -> None:
-        async with self._slots:
-            try:
-                await self.run(ivorn, xml)
-            except HandlerFailed as exc:
-                self.metrics.handler_failures.labels(reason=exc.message.split(":")[0]).inc()
-                self.metrics.handler_runs.labels(outcome="failed").inc()
-                log.warning("handler.failed", command=self.name, ivorn=ivorn, error=exc.message)
-            else:
-                self.metrics.handler_runs.labels(outcome="ok").inc()
-                log.debug("handler.ok", command=self.name, ivorn=ivorn)
+        started = False
+        try:
+            async with self._slots:
+                if self._closing:
+                    self._stopped("handler.skipped", ivorn)
+                    return
+                started = True
+                await self._counted(ivorn, xml)
+        except asyncio.CancelledError:
+            self._stopped("handler.killed" if started else "handler.skipped", ivorn)
+            raise
+
+    async def _counted(self, ivorn: str, xml: bytes) -> None:
+        try:
+            await self.run(ivorn, xml)
+        except HandlerFailed as exc:
+            self.metrics.handler_failures.labels(reason=exc.message.split(":")[0]).inc()
+            self.metrics.handler_runs.labels(outcome="failed").inc()
+            log.warning("handler.failed", command=self.name, ivorn=ivorn, error=exc.message)
+        else:
+            self.metrics.handler_runs.labels(outcome="ok").inc()
+            log.debug("handler.ok", command=self.name, ivorn=ivorn)
+
+    def _stopped(self, event: str, ivorn: str) -> None:
+        self.metrics.handler_failures.labels(reason="stopping").inc()
+        log.warning(event, command=self.name, ivorn=ivorn, reason="broker stopping")
 
     async def run(self, ivorn: str, xml: bytes) -> None:
         """Run the command once on ``xml``; raises HandlerFailed naming the IVORN."""
@@ -87,14 +106,27 @@ class ExecHandler:
             _kill_group(proc.pid)
             await proc.wait()
             raise HandlerFailed(ivorn, f"timeout: killed after {self.timeout:g} s") from None
+        except asyncio.CancelledError:  # the broker is stopping
+            _kill_group(proc.pid)
+            await proc.wait()
+            raise
         if proc.returncode != 0:
             tail = err.decode(errors="replace").strip()[-200:]
             raise HandlerFailed(ivorn, f"exit: status {proc.returncode}: {tail}")
 
     async def drain(self) -> None:
-        """Wait for every scheduled run to finish (used at shutdown and in tests)."""
+        """Wait for every scheduled run to finish."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self, grace: float) -> None:
+        """Start no more runs; wait up to ``grace`` seconds for running ones, then kill them."""
+        self._closing = True
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 async def _exchange(proc: asyncio.subprocess.Process, xml: bytes) -> bytes:

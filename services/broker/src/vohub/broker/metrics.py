@@ -75,7 +75,8 @@ class Metrics:
         )
         self.handler_failures = Counter(
             "vohub_broker_handler_failures",
-            "Local handler failures (non-zero exit, timeout, start failure, overflow)",
+            "Local handler failures (non-zero exit, timeout, start failure, overflow, or killed"
+            " or not run because the broker stopped)",
             ["reason"],
             registry=r,
         )
