@@ -32,6 +32,7 @@ class Broker:
     validation: Literal["strict", "lenient"] = "strict"
     spool: Path = Path("var/spool")
     remotes: tuple[str, ...] = ()
+    filters: list[str] = dataclasses.field(default_factory=list)
     archive: str | None = None
     verbose: bool = False
     expiry_days: float = 30.0
@@ -79,6 +80,12 @@ def test_environment_list_is_comma_separated() -> None:
     assert config.receive.whitelist == ["10.0.0.0/8", "192.168.1.0/24"]
 
 
+def test_environment_list_may_be_a_toml_array_when_an_item_holds_a_comma() -> None:
+    filters = ["//Param[contains(@name, 'GRB')]", "//Why"]
+    env = {"VOHUB_BROKER__FILTERS": """ ["//Param[contains(@name, 'GRB')]", "//Why"]"""}
+    assert load_config(Broker, "broker", env=env).filters == filters
+
+
 @pytest.mark.parametrize(
     ("text", "env", "message"),
     [
@@ -96,6 +103,11 @@ def test_environment_list_is_comma_separated() -> None:
         ("[broker]\nreceive = 3\n", {}, "broker.receive: must be a table"),
         ("", {"VOHUB_BROKER__RECEIVE__PORT": "eighty"}, "broker.receive.port: must be int"),
         ("", {"VOHUB_BROKER__SPOOLDIR": "/tmp"}, "broker.spooldir: unknown key"),
+        (
+            "",
+            {"VOHUB_BROKER__FILTERS": "['a', b]"},
+            "broker.filters: not a TOML array: \"['a', b]\"",
+        ),
     ],
 )
 def test_bad_values_name_the_key(

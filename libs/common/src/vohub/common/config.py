@@ -9,7 +9,8 @@ key, a wrong type or a failed check raises :class:`ConfigError` naming the dotte
 
 Environment variables name the dotted key in upper case with ``__`` between levels:
 ``VOHUB_BROKER__RECEIVE_PORT=9098`` sets ``broker.receive_port``. List values are
-comma-separated.
+comma-separated, or a TOML array when an item holds a comma (an XPath filter may):
+``["//Param[contains(@name, 'GRB')]", "//Why"]``.
 """
 
 from __future__ import annotations
@@ -197,7 +198,12 @@ def _coerce_optional(hint: Any, value: Any, key: str) -> Any:
 
 
 def _coerce_sequence(hint: Any, value: Any, key: str) -> Any:
-    if isinstance(value, str):
+    if isinstance(value, str) and value.lstrip().startswith("["):
+        try:
+            value = tomllib.loads(f"items = {value}")["items"]
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(key, f"not a TOML array: {value!r} ({exc})") from None
+    elif isinstance(value, str):
         value = [v.strip() for v in value.split(",") if v.strip()]
     if not isinstance(value, list | tuple):
         raise ConfigError(key, f"must be a list, not {value!r}")
