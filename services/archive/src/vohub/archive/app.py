@@ -36,9 +36,10 @@ class ArchiveApp:
     ops: OpsServer | None
     ready: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
-    #: Set when the schema cannot be made current here (a database not ours, no privilege to
-    #: create tables): retrying cannot help, so the service stops.
-    fatal: MigrationFailed | None = None
+    #: Set when watching the database failed for good: the schema cannot be made current here
+    #: (:class:`MigrationFailed`: a database not ours, no privilege), or an unexpected error.
+    #: The service then stops rather than stay NOT_SERVING.
+    fatal: Exception | None = None
 
     def start(self) -> int:
         """Bind and start serving (NOT_SERVING until the database answers); returns the port."""
@@ -57,20 +58,26 @@ class ArchiveApp:
                 self._probe(migrate)
                 healthy = True
             except MigrationFailed as error:
-                log.error("archive.migrate_failed", reason=str(error))
-                self.fatal = error
-                self.stopping.set()
+                self._give_up("archive.migrate_failed", str(error), error)
                 return
             except ArchiveError as error:
                 if self.ready or reason != str(error):
                     log.warning("archive.not_ready", reason=str(error))
                 reason = str(error)
                 healthy = False
+            except Exception as error:  # noqa: BLE001 - a defect: exit (to be restarted)
+                self._give_up("archive.watch_failed", f"{type(error).__name__}: {error}", error)
+                return
             if healthy != self.ready:
                 self.ready = healthy
                 self.grpc.set_serving(healthy)
                 log.info("archive.serving" if healthy else "archive.not_serving")
             self.stopping.wait(PROBE_EVERY if healthy else 0.5)
+
+    def _give_up(self, event: str, reason: str, error: Exception) -> None:
+        log.error(event, reason=reason)
+        self.fatal = error
+        self.stopping.set()
 
     def _probe(self, migrate: bool) -> None:
         if migrate and not self.ready:

@@ -13,7 +13,7 @@ from typing import Any
 from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
 from vohub.archive.db import make_engine
-from vohub.archive.errors import ArchiveError, StorageUnusable
+from vohub.archive.errors import ArchiveError, MigrationFailed, StorageUnusable
 from vohub.archive.importer import import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
@@ -119,8 +119,8 @@ def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
 
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Run the service until SIGTERM; 1 if it cannot listen on its addresses, 2 if its data
-    folder is unusable or the schema cannot be created or upgraded in its database."""
+    """Run the service until SIGTERM; 2 if its data folder is unusable or the schema cannot be
+    created or upgraded in its database (retrying cannot help), 1 on any other failure."""
     from vohub.archive.app import create_app  # the gRPC stack: only the service needs it
 
     try:
@@ -133,7 +133,9 @@ def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
         log.error("archive.start_failed", error=str(error))
         return 1
     app.run_until_signal(migrate=not args.no_migrate)
-    return 0 if app.fatal is None else 2
+    if app.fatal is None:
+        return 0
+    return 2 if isinstance(app.fatal, MigrationFailed) else 1
 
 
 def migrate(config: ArchiveConfig, args: argparse.Namespace) -> int:
