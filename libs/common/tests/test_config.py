@@ -103,6 +103,7 @@ def test_environment_list_may_be_a_toml_array_when_an_item_holds_a_comma() -> No
         ("[broker]\nreceive = 3\n", {}, "broker.receive: must be a table"),
         ("", {"VOHUB_BROKER__RECEIVE__PORT": "eighty"}, "broker.receive.port: must be int"),
         ("", {"VOHUB_BROKER__SPOOLDIR": "/tmp"}, "broker.spooldir: unknown key"),
+        ("[brokr]\nremote = 1\n", {}, "brokr: no service reads this table (archive, broker"),
         (
             "",
             {"VOHUB_BROKER__FILTERS": "['a', b]"},

@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 #: Environment variable naming the configuration file when no path is given.
 CONFIG_ENV = "VOHUB_CONFIG"
+#: The file's tables: one per service of a hub (any other is a typo, refused).
+SECTIONS = ("archive", "broker", "gateway")
 
 #: Metadata key of a dataclass field holding a check: ``value -> None`` raising ValueError.
 CHECK = "check"
@@ -68,6 +70,9 @@ def checked(
 def read_toml(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
     """The parsed TOML file at ``path`` (or ``$VOHUB_CONFIG``), or ``{}`` when there is none.
 
+    A table no service reads (:data:`SECTIONS`) raises :class:`ConfigError`: a misspelt
+    ``[brokr]`` would otherwise be ignored without a word.
+
     >>> read_toml(None, env={})
     {}
     """
@@ -78,11 +83,15 @@ def read_toml(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
         path = Path(named)
     try:
         with path.open("rb") as handle:
-            return tomllib.load(handle)
+            tables = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(str(path), "configuration file not found") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    for name in tables:
+        if name not in SECTIONS:
+            raise ConfigError(name, f"no service reads this table ({', '.join(SECTIONS)})")
+    return tables
 
 
 def load_config(
