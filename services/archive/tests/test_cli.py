@@ -291,3 +291,25 @@ def test_serve_stops_with_status_2_on_a_database_it_did_not_create(tmp_path: Pat
     assert "event=archive.migrate_failed" in result.stderr
     assert "holds tables voevent that vohub did not create" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_ingest_into_an_up_to_date_archive_does_not_import_alembic(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """Comet runs ``ingest`` once per packet: Alembic's import alone would cost 1.4 s each."""
+    db = f"sqlite:///{tmp_path / 'i.db'}"
+    assert vohub("--db", db, "migrate").returncode == 0
+    code = (
+        "import sys\nfrom vohub.archive.cli import main\nstatus = main(sys.argv[1:])\n"
+        "print('alembic' in sys.modules)\nsys.exit(status)\n"
+    )
+    packet = (data_dir / "voevents" / "voeventdb" / "XRT_Pos_655721-326.xml").read_bytes()
+    done = subprocess.run(
+        [sys.executable, "-c", code, "--db", db, "ingest"],
+        input=packet, capture_output=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode().splitlines() == [
+        "stored ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326",
+        "False",
+    ]
