@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -9,6 +10,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,6 +39,19 @@ PORT_FLAGS = ("--receive-port", "--broadcast-port", "--broker-grpc-port", "--bro
               "--archive-grpc-port", "--archive-ops-port", "--http-port")  # fmt: skip
 
 
+@contextlib.contextmanager
+def running_hub(
+    tmp_path: Path, *extra: str, loopback: str = "127.0.0.1"
+) -> Iterator[tuple[SupervisedProcess, dict[str, int]]]:
+    """``vohub up`` (stopped on leaving), once its gateway is healthy and its broker started."""
+    argv, ports = up_command(tmp_path, *extra)
+    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
+    with hub.start():
+        hub.wait_ready(lambda: healthy(f"http://{loopback}:{ports['http']}/healthz"), deadline=60)
+        hub.wait_output("broker.started", deadline=30)
+        yield hub, ports
+
+
 def up_command(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, int]]:
     """``vohub up`` on free ports, and the port of each flag (``http``, ``receive``, ...)."""
     ports = {flag: free_port() for flag in PORT_FLAGS}
@@ -48,12 +63,8 @@ def up_command(tmp_path: Path, *extra: str) -> tuple[list[str], dict[str, int]]:
 
 @pytest.mark.e2e
 def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
-    argv, ports = up_command(tmp_path, "--log-format", "json")
-    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
-    base = f"http://127.0.0.1:{ports['http']}"
-    with hub.start():
-        hub.wait_ready(lambda: healthy(f"{base}/healthz"), deadline=60)
-        hub.wait_output("broker.started", deadline=30)
+    with running_hub(tmp_path, "--log-format", "json") as (hub, ports):
+        base = f"http://127.0.0.1:{ports['http']}"
         assert get_json(f"http://127.0.0.1:{ports['broker-ops']}/healthz")["status"] == "ok"
         assert get_json(f"http://127.0.0.1:{ports['archive-ops']}/healthz") == {
             "status": "ok",
@@ -90,11 +101,7 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_ctrl_c_stops_every_process_cleanly(tmp_path: Path) -> None:
-    argv, ports = up_command(tmp_path, "--log-format", "json")
-    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
-    with hub.start():
-        hub.wait_ready(lambda: healthy(f"http://127.0.0.1:{ports['http']}/healthz"), deadline=60)
-        hub.wait_output("broker.started", deadline=30)
+    with running_hub(tmp_path, "--log-format", "json") as (hub, _):
         os.killpg(hub.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the whole group
         hub.wait_ready(lambda: hub.returncode is not None, deadline=60)
     assert hub.returncode == 0, hub.output()
@@ -126,12 +133,8 @@ def test_configuration_file_reaches_every_service(tmp_path: Path) -> None:
     config.write_text(
         f'[archive]\ndb = "sqlite:///{db}"\n\n[broker]\nlocal_ivo = "ivo://example.org/hub"\n'
     )
-    argv, ports = up_command(tmp_path, "--config", str(config), "--host", "0.0.0.0",
-                             "--log-format", "json")  # fmt: skip
-    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
-    with hub.start():
-        hub.wait_ready(lambda: healthy(f"http://127.0.0.1:{ports['http']}/healthz"), deadline=60)
-        hub.wait_output("broker.started", deadline=30)
+    extra = ("--config", str(config), "--host", "0.0.0.0", "--log-format", "json")
+    with running_hub(tmp_path, *extra) as (hub, ports):
         os.kill(hub.pid, signal.SIGTERM)
         hub.wait_ready(lambda: hub.returncode is not None, deadline=60)
     events = {line["event"]: line for line in map(json.loads, hub.output().splitlines())}
@@ -147,11 +150,7 @@ def test_configuration_file_reaches_every_service(tmp_path: Path) -> None:
 
 @pytest.mark.e2e
 def test_host_ipv6_wildcard_listens_on_both_families(tmp_path: Path) -> None:
-    argv, ports = up_command(tmp_path, "--host", "::")
-    hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
-    with hub.start():
-        hub.wait_ready(lambda: healthy(f"http://[::1]:{ports['http']}/healthz"), deadline=60)
-        hub.wait_output("event=broker.started", deadline=30)
+    with running_hub(tmp_path, "--host", "::", loopback="[::1]") as (hub, ports):
         # The second copy reaches the broker too: refused as already seen.
         for loopback, reply in (("127.0.0.1", "ACK"), ("[::1]", "NAK")):
             for ops in ("archive-ops", "broker-ops"):
