@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
+from vohub.common.aio import cancel_after
 from vohub.common.logs import configure, get_logger
 from vohub.vtp.client import Subscription, subscribe
 from vohub.vtp.errors import InvalidFilter
@@ -197,11 +198,7 @@ class HandlerRunner:
     async def finish(self, grace: float) -> None:
         """Start no more handlers; wait up to ``grace`` seconds for running ones, then kill them."""
         self._closing = True
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await cancel_after(self._tasks, grace)
 
     async def _run(self, event: Event) -> None:
         started = False

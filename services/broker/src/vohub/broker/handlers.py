@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from vohub.broker.errors import HandlerFailed
 from vohub.broker.metrics import Metrics
 from vohub.broker.spawn import spawn
+from vohub.common.aio import cancel_after
 from vohub.common.logs import get_logger
 
 log = get_logger(__name__)
@@ -122,11 +123,7 @@ class ExecHandler:
     async def stop(self, grace: float) -> None:
         """Start no more runs; wait up to ``grace`` seconds for running ones, then kill them."""
         self._closing = True
-        if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace)
-            for task in pending:
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await cancel_after(self._tasks, grace)
 
 
 async def _exchange(proc: asyncio.subprocess.Process, xml: bytes) -> bytes:
