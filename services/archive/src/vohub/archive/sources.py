@@ -58,10 +58,12 @@ def read(path: Path) -> Iterator[Member]:
     """
     try:
         with path.open("rb") as handle:
-            head = handle.read(MAX_BYTES + 1)
+            head = handle.read(len(BZIP2_MAGIC))
+            dump = head == BZIP2_MAGIC or path.name.endswith(".bz2")
+            packet = b"" if dump else head + handle.read(MAX_BYTES + 1 - len(head))
     except OSError as error:
         raise TarballError(str(path), f"cannot read: {error.strerror or error}") from None
-    if head.startswith(BZIP2_MAGIC) or path.name.endswith(".bz2"):
+    if dump:
         yield from tarballs.read(path)
     else:
-        yield Member(str(path), head, path.stat().st_size)
+        yield Member(str(path), packet, path.stat().st_size)
