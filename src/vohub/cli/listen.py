@@ -8,18 +8,17 @@ One line per packet on standard output::
 ``--filter`` does, so the broker filters. ``--save DIR`` writes each packet byte for byte to
 ``DIR/<ivorn as a safe file name>.xml``. ``--exec CMD`` runs CMD (split like a shell would, but
 no shell is started) with the packet on its standard input and ``VOHUB_IVORN``/``VOHUB_ROLE`` in
-its environment; at most ``--exec-jobs`` run at once, each gets ``--exec-timeout`` seconds, and
-failures are logged without ever blocking the listener. ``--count N`` exits once the handlers
-of all N packets have finished. On SIGINT or SIGTERM, running handlers get a few seconds to
-finish and waiting ones are not started; each handler killed or not run is logged with its
-IVORN. Logs go to standard error.
+its environment; at most ``--exec-jobs`` run at once, each gets ``--exec-timeout`` seconds before
+it is killed with every process it started, and failures are logged without ever blocking the
+listener. ``--count N`` exits once the handlers of all N packets have finished. On SIGINT or
+SIGTERM, running handlers get a few seconds to finish and waiting ones are not started; each
+handler killed or not run is logged with its IVORN. Logs go to standard error.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import os
 import shlex
@@ -28,10 +27,9 @@ import signal
 import sys
 import urllib.parse
 from pathlib import Path
-from typing import Any
 
 from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
-from vohub.common.aio import cancel_after
+from vohub.common.handlers import CommandFailed, HandlerPool, run_command
 from vohub.common.logs import configure, get_logger
 from vohub.vtp.client import Subscription, subscribe
 from vohub.vtp.errors import InvalidFilter
@@ -170,74 +168,39 @@ class HandlerRunner:
     def __init__(self, argv: list[str], jobs: int, timeout: float) -> None:
         self.argv = argv
         self.timeout = timeout
-        self._slots = asyncio.Semaphore(max(1, jobs))
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._closing = False
+        self._pool = HandlerPool(
+            self._run, concurrency=jobs, backlog=EXEC_BACKLOG, stopped=self._stopped
+        )
 
     def submit(self, event: Event) -> None:
         """Schedule a run for ``event``; drop it (logged) if the backlog is full."""
-        if len(self._tasks) >= EXEC_BACKLOG:
+        if not self._pool.submit(event):
             log.warning("listen.exec.dropped", ivorn=event.ivorn, backlog=EXEC_BACKLOG)
-            return
-        task = asyncio.create_task(self._run(event))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     async def drain(self, stop: asyncio.Event) -> None:
         """Wait until every handler submitted so far has finished, or ``stop`` is set."""
-        if not self._tasks:
-            return
-        stopped = asyncio.create_task(stop.wait())
-        waiters: set[asyncio.Future[Any]] = {
-            stopped,
-            asyncio.gather(*self._tasks, return_exceptions=True),
-        }
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        stopped.cancel()
+        await self._pool.drain(stop)
 
     async def finish(self, grace: float) -> None:
         """Start no more handlers; wait up to ``grace`` seconds for running ones, then kill them."""
-        self._closing = True
-        await cancel_after(self._tasks, grace)
+        await self._pool.stop(grace)
 
     async def _run(self, event: Event) -> None:
-        started = False
-        try:
-            async with self._slots:
-                if self._closing:
-                    log.warning("listen.exec.skipped", ivorn=event.ivorn, reason="stopping")
-                    return
-                started = True
-                await self._start(event)
-        except asyncio.CancelledError:
-            event_name = "listen.exec.killed" if started else "listen.exec.skipped"
-            log.warning(event_name, ivorn=event.ivorn, reason="stopping")
-            raise
-
-    async def _start(self, event: Event) -> None:
         env = {**os.environ, "VOHUB_IVORN": event.ivorn, "VOHUB_ROLE": event.role}
         try:
-            proc = await asyncio.create_subprocess_exec(
-                *self.argv, stdin=asyncio.subprocess.PIPE, stdout=sys.stderr, env=env
-            )
-        except OSError as exc:
-            log.error("listen.exec.failed", ivorn=event.ivorn, error=str(exc))
-            return
-        await self._feed(proc, event)
-
-    async def _feed(self, proc: asyncio.subprocess.Process, event: Event) -> None:
-        try:
-            async with asyncio.timeout(self.timeout):
-                await proc.communicate(event.raw)
-        except TimeoutError:
-            log.warning("listen.exec.timeout", ivorn=event.ivorn, timeout_s=self.timeout)
-            return
-        finally:
-            if proc.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
-        if proc.returncode:
-            log.warning("listen.exec.failed", ivorn=event.ivorn, status=proc.returncode)
+            await run_command(
+                self.argv, event.raw, time_limit=self.timeout, env=env,
+                stdout=sys.stderr, capture_stderr=False,
+            )  # fmt: skip
+        except CommandFailed as exc:
+            if exc.reason == "timeout":
+                log.warning("listen.exec.timeout", ivorn=event.ivorn, timeout_s=self.timeout)
+            else:
+                log.warning("listen.exec.failed", ivorn=event.ivorn, error=str(exc))
         else:
             log.info("listen.exec.done", ivorn=event.ivorn)
+
+    @staticmethod
+    def _stopped(event: Event, started: bool) -> None:
+        name = "listen.exec.killed" if started else "listen.exec.skipped"
+        log.warning(name, ivorn=event.ivorn, reason="stopping")

@@ -31,4 +31,11 @@ class SpoolClosed(BrokerError):
 
 
 class HandlerFailed(BrokerError):
-    """A local ``--exec`` handler exited non-zero, timed out or could not start."""
+    """A local ``--exec`` handler exited non-zero, timed out or could not start.
+
+    ``reason`` is ``exit``, ``timeout`` or ``start`` (the metric's label).
+    """
+
+    def __init__(self, ivorn: str, message: str, *, reason: str) -> None:
+        super().__init__(ivorn, message)
+        self.reason = reason

@@ -21,8 +21,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from vohub.broker.filter_worker import PROGRESS, frame
-from vohub.broker.spawn import spawn
 from vohub.common.logs import get_logger
+from vohub.common.spawn import spawn
 
 log = get_logger(__name__)
 

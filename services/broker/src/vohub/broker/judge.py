@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 
 from vohub.broker.filter_worker import frame
 from vohub.broker.pipeline import Refusal
-from vohub.broker.spawn import spawn
 from vohub.common.logs import get_logger
+from vohub.common.spawn import spawn
 
 log = get_logger(__name__)
 

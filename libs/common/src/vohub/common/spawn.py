@@ -1,4 +1,4 @@
-"""Start the broker's child processes (judge, filter sandbox, ``--exec`` commands) safely.
+"""Start child processes safely on uvloop (the broker's judge, its filters, ``--exec`` commands).
 
 On uvloop, ``asyncio.create_subprocess_exec`` runs Python code in the child between ``fork``
 and ``exec`` (the interpreter's after-fork hooks), unlike the standard loop. A garbage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import os
 
-from vohub.broker.spawn import spawn
+from vohub.common.spawn import spawn
 
 #: Where the at-fork hook reports, while a test listens (the hook cannot be unregistered).
 _report_fd: int | None = None
@@ -31,4 +31,4 @@ async def test_the_collector_is_off_in_the_child_before_it_execs() -> None:
         os.close(write_end)
     with os.fdopen(read_end, "rb") as report:
         assert report.read() == b"off"  # uvloop ran the hook in the child, with the collector off
-    assert gc.isenabled()  # and it is back on in the broker
+    assert gc.isenabled()  # and it is back on in the parent
