@@ -172,6 +172,17 @@ def test_query_cli_formats(running: Stack, client: Client) -> None:
     assert [line.split() for line in xrt if line.startswith("refs")] == [["refs", BAT]]
 
 
+def test_query_cli_says_when_max_cut_the_list(running: Stack, client: Client) -> None:
+    swift = client.count(stream="nasa.gsfc.gcn/SWIFT")
+    args = ["--host", running.url, "--stream", "nasa.gsfc.gcn/SWIFT", "--format", "csv"]
+    cut = vohub_query("list", *args, "--max", str(swift - 1))
+    assert len(cut.stdout.splitlines()) == swift  # the header and swift - 1 IVORNs
+    assert f"showing the first {swift - 1}; more match (--max 0 shows all)" in cut.stderr
+    for whole in (vohub_query("packets", *args, "--max", str(swift)), vohub_query("list", *args)):
+        assert len(whole.stdout.splitlines()) == swift + 1
+        assert whole.stderr == ""
+
+
 def test_query_cli_errors(running: Stack) -> None:
     bad = vohub_query("count", "--host", running.url, "--since", "yesterday")
     assert bad.returncode == 1

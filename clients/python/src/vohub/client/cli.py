@@ -9,7 +9,7 @@ import json
 import sys
 from collections.abc import Iterable, Sequence
 from itertools import islice
-from typing import Any
+from typing import Any, TypeVar
 
 from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client
 from vohub.client.errors import (
@@ -20,6 +20,8 @@ from vohub.client.errors import (
     VohubHTTPError,
 )
 from vohub.client.models import Synopsis
+
+T = TypeVar("T")
 
 SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "cited_by")
 
@@ -34,7 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="v1 talks to a plain voeventdb")  # fmt: skip
     parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
     parser.add_argument("--max", type=_at_least(0), default=1000,
-                        help="most rows to print (0: all)")  # fmt: skip
+                        help="most packets to show (list, packets; 0: all)")  # fmt: skip
     parser.add_argument("--timeout", type=_at_least(0.001, float), default=30.0, metavar="SECONDS",
                         help="longest wait for each answer (default 30)")  # fmt: skip
     parser.add_argument("--order", help="id, -id, author_datetime, -author_datetime, ivorn, -ivorn")
@@ -151,10 +153,10 @@ def _dispatch(client: Client, args: argparse.Namespace) -> int:
         n = client.count(filters)
         emit(args.format, ["count"], [[n]], {"count": n})
     elif args.what == "list":
-        ivorns = list(islice(client.ivorns(filters, order=args.order), limit))
+        ivorns = first(client.ivorns(filters, order=args.order), limit)
         emit(args.format, ["ivorn"], [[i] for i in ivorns], ivorns)
     elif args.what == "packets":
-        items = list(islice(client.packets(filters, order=args.order), limit))
+        items = first(client.packets(filters, order=args.order), limit)
         emit(args.format, list(SYNOPSIS_COLUMNS), [synopsis_row(s) for s in items],
              [synopsis_json(s) for s in items])  # fmt: skip
     elif args.what == "map":
@@ -167,6 +169,22 @@ def _dispatch(client: Client, args: argparse.Namespace) -> int:
     else:
         sys.stdout.buffer.write(client.xml(args.arg))
     return 0
+
+
+def first(items: Iterable[T], limit: int | None) -> list[T]:
+    """The first ``limit`` of ``items`` (all if None); when more were left, says so on stderr.
+
+    >>> first(iter("abc"), None)
+    ['a', 'b', 'c']
+    >>> first(iter("abc"), 2)
+    ['a', 'b']
+    """
+    taken = list(islice(items, None if limit is None else limit + 1))
+    if limit is not None and len(taken) > limit:
+        print(f"vohub query: showing the first {limit}; more match (--max 0 shows all)",
+              file=sys.stderr)  # fmt: skip
+        del taken[limit:]
+    return taken
 
 
 def map_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
