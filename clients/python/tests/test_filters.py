@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -31,6 +31,7 @@ def test_cone_in_galactic_is_sent_in_icrs() -> None:
     ("value", "text"),
     [
         (datetime(2016, 9, 1), "2016-09-01T00:00:00+00:00"),
+        (date(2016, 9, 1), "2016-09-01T00:00:00+00:00"),
         (datetime(2016, 9, 1, 2, tzinfo=timezone(timedelta(hours=2))), "2016-09-01T00:00:00+00:00"),
         (Time("2016-09-01T00:00:00.5", scale="utc"), "2016-09-01T00:00:00.500000+00:00"),
         (Time(57631.0, format="mjd", scale="tt"), "2016-08-30T23:58:51.816000+00:00"),

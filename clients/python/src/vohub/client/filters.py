@@ -8,7 +8,7 @@ for the keys that take several values.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from astropy.coordinates import Angle, SkyCoord
@@ -93,15 +93,24 @@ def encode_value(key: str, value: Any) -> str:
 
 
 def encode_time(key: str, value: Any) -> str:
-    """A time filter as ISO 8601 UTC text; naive datetimes are taken as UTC."""
+    """A time filter as ISO 8601 UTC text; naive datetimes are taken as UTC, a date as its
+    midnight UTC.
+
+    >>> encode_time("authored_since", date(2016, 9, 1))
+    '2016-09-01T00:00:00+00:00'
+    """
     if isinstance(value, Time):
         value = value.utc.to_datetime(timezone=UTC)
+    elif isinstance(value, date) and not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC).isoformat()
     if isinstance(value, str):
         return value
-    raise InvalidFilter(key, f"expected Time, datetime or ISO text, not {type(value).__name__}")
+    raise InvalidFilter(
+        key, f"expected Time, datetime, date or ISO text, not {type(value).__name__}"
+    )
 
 
 def encode_cone(value: Any) -> str:
