@@ -44,6 +44,9 @@ async def test_a_judge_process_gives_the_same_verdicts_and_nak_texts(
     assert got == expected
     assert [kind for kind, _ in got] == ["Ack", "Nak", "Nak", "Nak", "Nak", "Ack"]
     assert "schema violation" in (got[1][1] or "")
+    assert got[2][1] == (  # as vohub validate words it
+        "Event rejected: invalid IVORN: no #local_id after the stream: 'ivo://vohub.test/unit'"
+    )
     assert got[3][1] == "Event rejected: Previously seen by this broker"
 
 

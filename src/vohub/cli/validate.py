@@ -38,7 +38,7 @@ def check(name: str) -> tuple[bool, str]:
     try:
         parse_ivorn(packet.ivorn, require_local_id=True)
     except InvalidIvorn as exc:  # the broker's nak, word for word
-        return False, f"INVALID {name}: {exc.nak_reason}: {packet.ivorn!r}"
+        return False, f"INVALID {name}: {exc.nak_reason}"
     return True, f"OK {name} {packet.ivorn}"
 
 

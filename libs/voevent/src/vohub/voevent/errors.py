@@ -67,9 +67,24 @@ class SchemaViolation(VOEventError):
 
 
 class InvalidIvorn(VOEventError):
-    """An IVORN that is not an ``ivo://authority/path#local_id`` identifier."""
+    """An IVORN that is not an ``ivo://authority/path#local_id`` identifier.
+
+    ``ivorn`` is the text refused; the ``nak`` reason quotes it, whatever ``source`` is.
+
+    >>> InvalidIvorn("gcn.xml", "no #local_id after the stream", ivorn="ivo://a/b").nak_reason
+    "invalid IVORN: no #local_id after the stream: 'ivo://a/b'"
+    """
 
     kind = "invalid IVORN"
+
+    def __init__(self, source: str, reason: str, *, ivorn: str) -> None:
+        super().__init__(source, reason)
+        self.ivorn = ivorn
+
+    @property
+    def nak_reason(self) -> str:
+        """The text a broker puts in a ``nak``: the reason and the IVORN refused."""
+        return f"{self.kind}: {self.reason}: {self.ivorn!r}"
 
 
 class UnsupportedVersion(VOEventError):

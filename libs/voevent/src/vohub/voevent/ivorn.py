@@ -79,13 +79,14 @@ def parse_ivorn(ivorn: str, *, require_local_id: bool = False, source: str | Non
     name = source or ivorn
     match = _IVORN_RE.match(ivorn)
     if match is None:
-        raise InvalidIvorn(name, "not of the form ivo://authority/resource#local_id")
+        raise InvalidIvorn(name, "not of the form ivo://authority/resource#local_id", ivorn=ivorn)
     resource = match["resource"] or ""
     if any(bad in resource + "/" for bad in ("//", "/./", "/../")) or resource.endswith("/"):
-        raise InvalidIvorn(name, f"resource key {resource!r} has an empty, '.' or '..' segment")
+        problem = f"resource key {resource!r} has an empty, '.' or '..' segment"
+        raise InvalidIvorn(name, problem, ivorn=ivorn)
     local_id = match["local_id"]
     if require_local_id and not local_id:
-        raise InvalidIvorn(name, "no #local_id after the stream")
+        raise InvalidIvorn(name, "no #local_id after the stream", ivorn=ivorn)
     return Ivorn(match["authority"], resource, local_id)
 
 
@@ -147,6 +148,6 @@ def stamp(stream: str, now: datetime | None = None) -> str:
     """
     base = stream if stream.startswith("ivo://") else f"ivo://{stream}"
     if "#" in base:
-        raise InvalidIvorn(stream, "a stream must not contain '#'")
+        raise InvalidIvorn(stream, "a stream must not contain '#'", ivorn=base)
     parse_ivorn(base, source=stream)
     return f"{base}#{stream_id(now)}"

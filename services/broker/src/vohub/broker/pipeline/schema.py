@@ -9,7 +9,7 @@ way, but an upstream never gets a nak (see ``vtp_server``/``upstream``).
 from __future__ import annotations
 
 from vohub.broker.pipeline import Refusal, Source
-from vohub.voevent.errors import VOEventError
+from vohub.voevent.errors import InvalidIvorn, VOEventError
 from vohub.voevent.ivorn import parse_ivorn
 from vohub.voevent.schema import validate_tree
 from vohub.vtp.messages import Event
@@ -26,8 +26,8 @@ class CheckSchema:
             parse_ivorn(event.ivorn, require_local_id=True)
             if self.strict:
                 validate_tree(event.element, event.ivorn)
+        except InvalidIvorn as exc:
+            return Refusal("ivorn", exc.nak_reason)
         except VOEventError as exc:
-            if exc.kind == "invalid IVORN":
-                return Refusal("ivorn", f"{exc.nak_reason}: {event.ivorn!r}")
             return Refusal("schema", exc.nak_reason)
         return None
