@@ -3,12 +3,15 @@
 
 UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PY := .venv/bin/python
+# Bytecode is compiled at install: where PYTHONDONTWRITEBYTECODE is set (many container images),
+# nothing else would ever cache it, and every process would compile its imports from source.
 
 install: system-packages
 	@command -v uv >/dev/null 2>&1 || test -x $(UV) || python3 -m pip install --user --quiet uv \
 		|| python3 -m pip install --user --quiet --break-system-packages uv
-	$(UV) sync --all-packages --locked --quiet
+	$(UV) sync --all-packages --locked --quiet --compile-bytecode
 	$(PY) scripts/gen_protos.py >/dev/null 2>&1 || $(PY) scripts/gen_protos.py
+	$(PY) -m compileall -q -j 0 libs services clients src protos tests bench
 	scripts/install-peers
 
 system-packages:
