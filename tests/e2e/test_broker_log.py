@@ -24,7 +24,7 @@ def test_every_log_line_is_key_value_while_exec_handlers_run_and_the_archive_is_
     # The unreachable archive keeps a gRPC thread busy reconnecting while each packet's
     # handler is forked: the case in which gRPC's own fork hook used to write a plain line.
     handled = tmp_path / "handled"
-    handler = f"sh -c 'cat >/dev/null; echo x >> {handled}'"
+    handler = f"sh -c 'cat >/dev/null; echo $VOHUB_IVORN $VOHUB_ROLE >> {handled}'"
     broker = broker_factory(extra=["--exec", handler, "--archive", f"127.0.0.1:{free_port()}"])
     for i in range(12):
         packet = with_ivorn(BAT, f"ivo://vohub.test/e2e#log-{i}")
@@ -33,6 +33,8 @@ def test_every_log_line_is_key_value_while_exec_handlers_run_and_the_archive_is_
         lambda: handled.exists() and len(handled.read_text().splitlines()) == 12,
         30, "the handler running once per packet",
     )  # fmt: skip
+    runs = sorted(handled.read_text().splitlines())
+    assert runs == sorted(f"ivo://vohub.test/e2e#log-{i} observation" for i in range(12))
     lines = [line for line in broker.log().splitlines() if line.strip()]
     assert lines
     assert [line for line in lines if not line.startswith("ts=")] == []

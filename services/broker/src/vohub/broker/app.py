@@ -274,6 +274,6 @@ class BrokerApp:
 def _exec_handler(handler: ExecHandler) -> Handler:
     def run(batch: Sequence[Accepted]) -> None:
         for accepted in batch:
-            handler(accepted.ivorn, accepted.event.raw)
+            handler(accepted.ivorn, accepted.event.raw, accepted.event.role)
 
     return run

@@ -1,7 +1,8 @@
 """Run local ``--exec`` handlers: each accepted packet on a command's stdin, never blocking.
 
-A command runs with no shell, the broker's environment and the packet bytes on stdin (as
-Comet's ``--cmd``, but with arguments allowed). At most ``concurrency`` run at once; up to
+A command runs with no shell and the packet bytes on stdin (as Comet's ``--cmd``, but with
+arguments allowed), in the broker's environment plus ``VOHUB_IVORN`` and ``VOHUB_ROLE``, as
+under ``vohub listen --exec``, so one script serves both. At most ``concurrency`` run at once; up to
 ``queue`` more wait their turn; beyond that a run is dropped. A run that exceeds ``timeout``
 is killed with its whole process group. Every failure (non-zero exit, timeout, failure to
 start, overflow) is logged and counted; none delays an ack or another packet. When the broker
@@ -11,6 +12,7 @@ each is logged with its IVORN and counted (reason ``stopping``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 from vohub.broker.errors import HandlerFailed
@@ -46,16 +48,16 @@ class ExecHandler:
         """The command, for logs."""
         return " ".join(self.argv)
 
-    def __call__(self, ivorn: str, xml: bytes) -> None:
+    def __call__(self, ivorn: str, xml: bytes, role: str) -> None:
         """Schedule a run for this packet (or drop it, counted, if the queue is full)."""
-        if not self._pool.submit((ivorn, xml)):
+        if not self._pool.submit((ivorn, xml, role)):
             self.metrics.handler_failures.labels(reason="overflow").inc()
             log.warning("handler.overflow", command=self.name, ivorn=ivorn, queued=self.queue)
 
-    async def _counted(self, packet: tuple[str, bytes]) -> None:
-        ivorn, xml = packet
+    async def _counted(self, packet: tuple[str, bytes, str]) -> None:
+        ivorn, xml, role = packet
         try:
-            await self.run(ivorn, xml)
+            await self.run(ivorn, xml, role)
         except HandlerFailed as exc:
             self.metrics.handler_failures.labels(reason=exc.reason).inc()
             self.metrics.handler_runs.labels(outcome="failed").inc()
@@ -64,15 +66,16 @@ class ExecHandler:
             self.metrics.handler_runs.labels(outcome="ok").inc()
             log.debug("handler.ok", command=self.name, ivorn=ivorn)
 
-    def _stopped(self, packet: tuple[str, bytes], started: bool) -> None:
+    def _stopped(self, packet: tuple[str, bytes, str], started: bool) -> None:
         self.metrics.handler_failures.labels(reason="stopping").inc()
         event = "handler.killed" if started else "handler.skipped"
         log.warning(event, command=self.name, ivorn=packet[0], reason="broker stopping")
 
-    async def run(self, ivorn: str, xml: bytes) -> None:
+    async def run(self, ivorn: str, xml: bytes, role: str) -> None:
         """Run the command once on ``xml``; raises HandlerFailed naming the IVORN."""
+        env = {**os.environ, "VOHUB_IVORN": ivorn, "VOHUB_ROLE": role}
         try:
-            await run_command(self.argv, xml, time_limit=self.timeout)
+            await run_command(self.argv, xml, time_limit=self.timeout, env=env)
         except CommandFailed as exc:
             raise HandlerFailed(ivorn, str(exc), reason=exc.reason) from None
 
