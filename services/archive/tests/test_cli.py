@@ -273,6 +273,7 @@ def test_serve_on_a_port_in_use_fails_naming_it(
     assert f'event=archive.start_failed error="{running.address}: cannot listen here' in (
         grpc_taken.stderr
     )
+    assert all(line.startswith("ts=") for line in grpc_taken.stderr.splitlines())  # not gRPC's
     ops = f"127.0.0.1:{free_port()}"
     with socket.create_server(("127.0.0.1", int(ops.rsplit(":", 1)[1]))):
         argv = archive_command(db, f"127.0.0.1:{free_port()}", "--ops", ops)
