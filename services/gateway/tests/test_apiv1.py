@@ -212,6 +212,12 @@ def test_packet_errors(client: Any) -> None:
     assert r.status_code == 422
     assert r.json["error"]["description"] == "IVORN not found"
     assert "ivo://no/such#thing" in r.json["error"]["message"]
+    for bad in ("%FF", "ivo%3A%2F%2Fa%2Fb%23%C3", "ivo%3A%2F%2Fa%2Fb%23%00"):
+        r = client.simulate_get("/apiv1/packet/xml/" + bad)
+        assert (r.status_code, r.json["error"]["parameter"]) == (400, "ivorn")
+        assert r.json["error"]["message"] == (
+            "the IVORN in the path is not UTF-8 text without NUL characters"
+        )
 
 
 def test_packet_query_string_ignored(client: Any, archive: Any, xrt: Any) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import unquote, unquote_to_bytes
+from urllib.parse import unquote_to_bytes
 
 import falcon
 from falcon.asgi import Request, Response
@@ -153,13 +153,19 @@ def ivorn_candidates(raw_remainder: str | None, routed: str) -> list[str]:
         for decode in (_form_decode, _plain_decode):
             found.append(decode(raw_remainder))
     found.append(routed)
-    if found[0]:
+    if _usable(found[0]):
         found += [_plain_decode(found[0]), _form_decode(found[0])]
     unique = []
     for ivorn in found:
-        if ivorn and "\x00" not in ivorn and ivorn not in unique:
+        if _usable(ivorn) and ivorn not in unique:
             unique.append(ivorn)
     return unique
+
+
+def _usable(ivorn: str) -> bool:
+    """Not empty, and free of NULs and of what a decoder puts for bytes that are not UTF-8 (no
+    stored IVORN holds either)."""
+    return bool(ivorn) and "\x00" not in ivorn and "\ufffd" not in ivorn
 
 
 def _form_decode(text: str) -> str:
@@ -167,10 +173,7 @@ def _form_decode(text: str) -> str:
 
 
 def _plain_decode(text: str) -> str:
-    try:
-        return unquote_to_bytes(text.encode("latin-1", "replace")).decode("utf-8")
-    except UnicodeDecodeError:
-        return unquote(text, errors="replace")
+    return unquote_to_bytes(text.encode("latin-1", "replace")).decode("utf-8", "replace")
 
 
 class PacketResource:
@@ -200,7 +203,8 @@ class PacketResource:
         candidates = ivorn_candidates(remainder, routed)
         if not candidates:
             if routed or remainder:
-                raise InvalidParameter("the IVORN in the path is not valid text", "ivorn")
+                problem = "the IVORN in the path is not UTF-8 text without NUL characters"
+                raise InvalidParameter(problem, "ivorn")
             raise NoIvorn("give the URL-encoded IVORN after the trailing slash", "ivorn")
         for ivorn in candidates:
             try:
