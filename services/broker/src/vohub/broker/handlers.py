@@ -2,12 +2,13 @@
 
 A command runs with no shell and the packet bytes on stdin (as Comet's ``--cmd``, but with
 arguments allowed), in the broker's environment plus ``VOHUB_IVORN`` and ``VOHUB_ROLE``, as
-under ``vohub listen --exec``, so one script serves both. At most ``concurrency`` run at once; up to
-``queue`` more wait their turn; beyond that a run is dropped. A run that exceeds ``timeout``
-is killed with its whole process group. Every failure (non-zero exit, timeout, failure to
-start, overflow) is logged and counted; none delays an ack or another packet. When the broker
-stops, waiting runs are not started and running ones get a grace period, then are killed;
-each is logged with its IVORN and counted (reason ``stopping``).
+under ``vohub listen --exec``, so one script serves both. At most ``concurrency`` run at once;
+up to ``queue`` more wait their turn; beyond that a run is dropped. A run that exceeds
+``timeout`` is killed with its whole process group. Every failure (non-zero exit, timeout,
+failure to start, overflow) is logged and counted; none delays an ack or another packet. When
+the broker stops, waiting runs are not started and running ones get a grace period, then are
+killed; each is logged with its IVORN and counted (reason ``stopping``). Running the commands
+is :mod:`vohub.common.handlers`; this module adds the broker's logs and metrics.
 """
 
 from __future__ import annotations
