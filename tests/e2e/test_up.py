@@ -43,12 +43,14 @@ PORT_FLAGS = ("--receive-port", "--broadcast-port", "--broker-grpc-port", "--bro
 def running_hub(
     tmp_path: Path, *extra: str, loopback: str = "127.0.0.1"
 ) -> Iterator[tuple[SupervisedProcess, dict[str, int]]]:
-    """``vohub up`` (stopped on leaving), once its gateway is healthy and its broker started."""
+    """``vohub up`` (stopped on leaving), once it says it is ready: its gateway is healthy
+    (so the archive serves) and its broker started."""
     argv, ports = up_command(tmp_path, *extra)
     hub = SupervisedProcess("vohub-up", argv, log_dir=tmp_path)
     with hub.start():
-        hub.wait_ready(lambda: healthy(f"http://{loopback}:{ports['http']}/healthz"), deadline=60)
-        hub.wait_output("broker.started", deadline=30)
+        hub.wait_output("hub.ready", deadline=60)
+        assert healthy(f"http://{loopback}:{ports['http']}/healthz"), hub.output()
+        assert "broker.started" in hub.output()
         yield hub, ports
 
 
@@ -94,6 +96,10 @@ def test_up_receives_archives_and_answers(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in hub.output().splitlines()]  # every line is JSON
     started = {line["child"] for line in lines if line["event"] == "child.started"}
     assert started == {"archive", "broker", "gateway"}
+    [ready] = [line for line in lines if line["event"] == "hub.ready"]
+    assert (ready["http"], ready["receive"], ready["broadcast"]) == tuple(
+        f"127.0.0.1:{ports[name]}" for name in ("http", "receive", "broadcast")
+    )
     assert {"up", "archive", "broker", "gateway"} == {line["service"] for line in lines}
     stopped = {line["child"]: line["status"] for line in lines if line["event"] == "child.stopped"}
     assert stopped == {"archive": 0, "broker": 0, "gateway": 0}

@@ -4,7 +4,9 @@ Each service runs as its own ``vohub <service>`` child process, exactly as produ
 them; ``up`` only chooses the shared settings (data dir, ports), restarts a child that dies
 (with backoff), and stops them all on Ctrl-C or SIGTERM. A child that exits with status 2
 (its configuration or command line is wrong) is not restarted: running it again cannot help,
-so ``up`` stops the others and exits with status 2 after the child's own message.
+so ``up`` stops the others and exits with status 2 after the child's own message. Once the
+gateway and the broker both answer ``/healthz`` with 200 (the gateway only does when the
+archive serves), ``up`` logs ``hub.ready`` with the addresses to use.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -30,6 +33,10 @@ log = get_logger("vohub.up")
 BACKOFF = (1.0, 2.0, 60.0)
 #: A service's exit status when its configuration or command line is wrong.
 MISCONFIGURED = 2
+#: Seconds a readiness probe may take (the supervision loop waits for it).
+PROBE_TIMEOUT = 0.5
+#: Opens probe URLs directly, whatever proxy the environment names.
+_probe_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -131,6 +138,19 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
     }
 
 
+def healthy(url: str) -> bool:
+    """Whether ``url`` answers 200 within :data:`PROBE_TIMEOUT` seconds.
+
+    >>> healthy("http://127.0.0.1:9/healthz")
+    False
+    """
+    try:
+        with _probe_opener.open(url, timeout=PROBE_TIMEOUT) as reply:
+            return bool(reply.status == 200)
+    except OSError:  # refused, timed out, or an HTTP error status
+        return False
+
+
 def child_env(service: str, log_format: str | None) -> dict[str, str] | None:
     """The environment of a service's process: ours, plus ``--log-format`` if given.
 
@@ -229,12 +249,26 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    http = host_port(args.host.strip("[]"), args.http_port)
+    host = args.host.strip("[]")
+    http = host_port(host, args.http_port)
     log.info("hub.starting", data_dir=str(args.data_dir), http=http)
+    probes = [
+        f"http://{host_port(connect_host(host), port)}/healthz"
+        for port in (args.http_port, args.broker_ops_port)
+    ]
+    ready = False
     while not stopping and not any(child.misconfigured for child in children):
         now = time.monotonic()
         for child in children:
             child.check(now)
+        if not ready and all(map(healthy, probes)):
+            ready = True
+            log.info(
+                "hub.ready",
+                http=http,
+                receive=host_port(host, args.receive_port),
+                broadcast=host_port(host, args.broadcast_port),
+            )
         time.sleep(0.2)
     for child in reversed(children):
         child.stop()
