@@ -256,10 +256,21 @@ def test_double_leading_slash_tolerated(client: Any, archive: Any) -> None:
     assert client.simulate_get("//apiv1/count").json["result"] == 4
 
 
-def test_post_is_json_405(client: Any) -> None:
+def test_post_is_json_405_naming_method_path_and_allowed(client: Any) -> None:
     r = client.simulate_post("/apiv1/count")
     assert r.status_code == 405
-    assert r.json["error"]["code"] == 405
+    assert r.headers["allow"] == "GET, OPTIONS"
+    assert r.json["error"] == {
+        "code": 405,
+        "description": "Method Not Allowed",
+        "message": "POST is not allowed on /apiv1/count; allowed: GET, OPTIONS",
+    }
+
+
+def test_unknown_method_is_400_naming_it(client: Any) -> None:
+    r = client.simulate_request("BREW", "/apiv1/count")
+    assert r.status_code == 400
+    assert r.json["error"]["message"] == "unknown HTTP method 'BREW'"
 
 
 def test_head_has_the_get_headers_and_no_body(client: Any, archive: Any) -> None:

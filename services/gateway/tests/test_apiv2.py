@@ -151,3 +151,13 @@ def test_health_and_metrics(client: Any, archive: Any) -> None:
     assert down.headers["retry-after"] == "5"
     metrics = client.simulate_get("/metrics").text
     assert 'vohub_gateway_requests_total{method="GET",route="/healthz",status="200"}' in metrics
+
+
+def test_metrics_count_invented_methods_as_other(client: Any) -> None:
+    for method in ("BREW", "BREW2", "PROPFIND"):
+        client.simulate_request(method, "/apiv1/count")
+    metrics = client.simulate_get("/metrics").text
+    assert "BREW" not in metrics
+    assert "PROPFIND" not in metrics
+    other = 'vohub_gateway_requests_total{method="OTHER",route="/apiv1/count",status="400"}'
+    assert other in metrics

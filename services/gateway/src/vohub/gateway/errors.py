@@ -12,6 +12,7 @@ from typing import Any
 
 import falcon
 from falcon.asgi import App, Request, Response
+from falcon.constants import COMBINED_METHODS
 
 from vohub.common.logs import get_logger
 
@@ -173,6 +174,12 @@ async def _http_error(req: Request, resp: Response, ex: falcon.HTTPError, _: Any
     status = ex.status_code
     if status == 404:
         body = error_body(404, _NOT_FOUND_TEXT, f"404 Not Found: {_NOT_FOUND_TEXT}")
+    elif isinstance(ex, falcon.HTTPMethodNotAllowed):
+        allowed = dict(ex.headers or {}).get("Allow", "")
+        message = f"{req.method} is not allowed on {req.path}; allowed: {allowed}"
+        body = error_body(405, "Method Not Allowed", message)
+    elif req.method not in COMBINED_METHODS:
+        body = error_body(status, "Bad request", f"unknown HTTP method {req.method!r}")
     else:
         text = str(ex.description or ex.title or "")
         body = error_body(status, str(ex.title), text)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from falcon.asgi import Request, Response
+from falcon.constants import HTTP_METHODS
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -26,7 +27,8 @@ LOCAL_REGISTRY = CollectorRegistry()
 
 REQUESTS = Counter(
     "vohub_gateway_requests_total",
-    "HTTP requests answered, by route template, method and status code.",
+    "HTTP requests answered, by route template, method (OTHER for a non-standard one) and "
+    "status code.",
     ["route", "method", "status"],
     registry=LOCAL_REGISTRY,
 )
@@ -39,8 +41,22 @@ LATENCY = Histogram(
 )
 
 
+#: Method labels: the standard methods; any other token a client sends counts as ``OTHER``.
+_METHOD_LABELS = frozenset(HTTP_METHODS)
+
+
+def method_label(method: str) -> str:
+    """The ``method`` label for a request: a client chooses the token, so the set is bounded.
+
+    >>> method_label("GET"), method_label("BREW")
+    ('GET', 'OTHER')
+    """
+    return method if method in _METHOD_LABELS else "OTHER"
+
+
 class MetricsMiddleware:
-    """Times every request and counts it by its route template (never by raw path).
+    """Times every request and counts it by its route template (never by raw path) and its
+    method (never a client's invented one).
 
     The labelled series are looked up once per label set and kept: ``labels()`` validates
     and locks on every call, and the set of routes, methods and statuses is small.
@@ -61,7 +77,7 @@ class MetricsMiddleware:
         started = getattr(req.context, "started", None)
         route = req.uri_template or "unmatched"
         status = str(resp.status)[:3]
-        key = (route, req.method, status)
+        key = (route, method_label(req.method), status)
         counter = self._requests.get(key)
         if counter is None:
             counter = self._requests[key] = REQUESTS.labels(*key)
