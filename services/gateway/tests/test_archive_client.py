@@ -8,6 +8,8 @@ from typing import Any
 
 import grpc
 import pytest
+from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1.health import HealthServicer
 
 from vohub.gateway.archive_client import GrpcArchiveClient
 from vohub.gateway.errors import ArchiveUnavailable
@@ -28,6 +30,7 @@ class Counting(archive_pb2_grpc.ArchiveServicer):
 def serve(port: int, answer: int) -> grpc.Server:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     archive_pb2_grpc.add_ArchiveServicer_to_server(Counting(answer), server)
+    health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)  # "" is SERVING
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
     return server
@@ -51,6 +54,21 @@ async def test_a_gateway_started_before_its_archive_reaches_it_within_seconds() 
     try:
         # One call: it waits for the channel's next connection attempt, at most ~1 s away.
         assert await count(client) == 7
+    finally:
+        await client.close()
+        server.stop(grace=0)
+
+
+async def test_health_asked_between_two_connection_attempts_waits_for_the_next() -> None:
+    """Each gunicorn worker has its own channel: one whose last attempt failed before the archive
+    came up must not report it down while the archive already serves its sibling."""
+    port = free_port()
+    client = GrpcArchiveClient(f"127.0.0.1:{port}")
+    assert (await client.healthy())[0] is False
+    await asyncio.sleep(2.5)  # the channel's backoff has grown to its 1 s cap
+    server = serve(port, 7)
+    try:
+        assert await client.healthy() == (True, "SERVING")
     finally:
         await client.close()
         server.stop(grace=0)

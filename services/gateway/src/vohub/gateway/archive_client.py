@@ -207,13 +207,23 @@ class GrpcArchiveClient:
         return await self._call(self._archive().GetXml, request)
 
     async def healthy(self) -> tuple[bool, str]:
-        """Ask the archive's standard gRPC health service (overall status) with a short deadline."""
+        """Ask the archive's standard gRPC health service (overall status) with a short deadline.
+
+        UNAVAILABLE is asked again once the channel has reconnected (see
+        :meth:`_await_connection`): a worker whose channel failed before the archive came up
+        would otherwise say 503 for up to a second while its siblings say 200.
+        """
         self._archive()
         stub = health_pb2_grpc.HealthStub(self._channel)
-        try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=1.0)
-        except grpc.aio.AioRpcError as exc:
-            return False, f"{exc.code().name}: {exc.details() or ''}"
+        request = health_pb2.HealthCheckRequest(service="")
+        for attempt in range(2):
+            try:
+                reply = await stub.Check(request, timeout=1.0)
+                break
+            except grpc.aio.AioRpcError as exc:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or attempt:
+                    return False, f"{exc.code().name}: {exc.details() or ''}"
+            await self._await_connection()
         status = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
         return reply.status == health_pb2.HealthCheckResponse.SERVING, status
 
