@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -194,4 +195,40 @@ def test_a_bad_configuration_file_stops_up_before_any_service(
     )  # fmt: skip
     assert done.returncode == 2
     assert done.stderr.startswith(f"vohub up: configuration error: {error.format(config=config)}")
+    assert "child.started" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_a_port_in_use_stops_up_before_any_service(tmp_path: Path) -> None:
+    argv, ports = up_command(tmp_path)
+    with socket.create_server(("127.0.0.1", ports["http"])):
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert done.stderr.startswith(
+        f"vohub up: 127.0.0.1:{ports['http']}: --http-port: Address already in use"
+    )
+    assert "child.started" not in done.stderr
+    assert "hub.ready" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_a_port_given_twice_stops_up(tmp_path: Path) -> None:
+    argv, ports = up_command(tmp_path)
+    argv[argv.index("--broadcast-port") + 1] = str(ports["receive"])
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 1
+    assert "--broadcast-port: the same port as --receive-port" in done.stderr
+    assert "child.started" not in done.stderr
+
+
+@pytest.mark.e2e
+def test_a_misspelt_environment_variable_stops_up(tmp_path: Path) -> None:
+    argv, _ = up_command(tmp_path)
+    env = {**os.environ, "VOHUB_ARCHIVE_DB": "postgresql://elsewhere/hub"}
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False, env=env)
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "vohub up: configuration error: VOHUB_ARCHIVE_DB: not read; a setting takes two "
+        "underscores after its section: VOHUB_ARCHIVE__DB"
+    )
     assert "child.started" not in done.stderr

@@ -106,6 +106,18 @@ def test_environment_list_may_be_a_toml_array_when_an_item_holds_a_comma() -> No
         ("[brokr]\nremote = 1\n", {}, "brokr: no service reads this table (archive, broker"),
         (
             "",
+            {"VOHUB_BROKER_VERBOSE": "yes"},
+            "VOHUB_BROKER_VERBOSE: not read; a setting takes two underscores after its section: "
+            "VOHUB_BROKER__VERBOSE",
+        ),
+        (
+            "",
+            {"VOHUB_GATEWAY_WORKERS": "3"},
+            "VOHUB_GATEWAY_WORKERS: not read; a setting takes two underscores",
+        ),
+        ("", {"VOHUB_BROKR__REMOTE": "x"}, "VOHUB_BROKR__REMOTE: not read; no service has the"),
+        (
+            "",
             {"VOHUB_BROKER__FILTERS": "['a', b]"},
             "broker.filters: not a TOML array: \"['a', b]\"",
         ),

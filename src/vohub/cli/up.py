@@ -4,7 +4,9 @@ Each service runs as its own ``vohub <service>`` child process, exactly as produ
 them; ``up`` only chooses the shared settings (data dir, ports), restarts a child that dies
 (with backoff), and stops them all on Ctrl-C or SIGTERM. A child that exits with status 2
 (its configuration or command line is wrong) is not restarted: running it again cannot help,
-so ``up`` stops the others and exits with status 2 after the child's own message. Once the
+so ``up`` stops the others and exits with status 2 after the child's own message. Before any
+child starts, ``up`` makes sure it can listen on every port (none in use, none given twice):
+otherwise it names the port and exits with status 1. Once the
 gateway and the broker both answer ``/healthz`` with 200 (the gateway only does when the
 archive serves), ``up`` logs ``hub.ready`` with the addresses to use.
 """
@@ -12,8 +14,10 @@ archive serves), ``up`` logs ``hub.ready`` with the addresses to use.
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -23,8 +27,8 @@ from pathlib import Path
 from types import FrameType
 
 from vohub.common.addresses import Address
-from vohub.common.config import read_toml
-from vohub.common.errors import ConfigError
+from vohub.common.config import check_env_name, read_toml
+from vohub.common.errors import BindError, ConfigError
 from vohub.common.logs import configure, get_logger
 
 log = get_logger("vohub.up")
@@ -35,6 +39,9 @@ BACKOFF = (1.0, 2.0, 60.0)
 MISCONFIGURED = 2
 #: Seconds a readiness probe may take (the supervision loop waits for it).
 PROBE_TIMEOUT = 0.5
+#: The flag of each port ``up`` listens on.
+PORT_FLAGS = ("receive_port", "broadcast_port", "broker_grpc_port", "broker_ops_port",
+              "archive_grpc_port", "archive_ops_port", "http_port")  # fmt: skip
 #: Opens probe URLs directly, whatever proxy the environment names.
 _probe_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -138,6 +145,38 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
     }
 
 
+def check_ports(host: str, ports: dict[str, int]) -> None:
+    """Raise :class:`BindError` naming the flag at fault if ``up`` could not listen on each of
+    ``ports`` (flag → port) at ``host``: a port in use or given twice, or a bad ``--host``.
+
+    >>> check_ports("127.0.0.1", {"--a-port": 0})
+    >>> check_ports("127.0.0.1", {"--a-port": 8098, "--b-port": 8098})
+    Traceback (most recent call last):
+    ...
+    vohub.common.errors.BindError: 127.0.0.1:8098: --b-port: the same port as --a-port
+    """
+    flags: dict[int, str] = {}
+    for flag, port in ports.items():
+        if port in flags:
+            raise BindError(host_port(host, port), f"{flag}: the same port as {flags[port]}")
+        flags[port] = flag
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host or None, 0, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except OSError as exc:
+        raise BindError(host, f"--host: cannot resolve: {exc.strerror}") from None
+    for flag, port in ports.items():
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the services do
+            try:
+                sock.bind((address[0], port, *address[2:]))
+                sock.listen()
+            except OSError as exc:
+                at_fault = "--host" if exc.errno == errno.EADDRNOTAVAIL else flag
+                raise BindError(host_port(host, port), f"{at_fault}: {exc.strerror}") from None
+
+
 def healthy(url: str) -> bool:
     """Whether ``url`` answers 200 within :data:`PROBE_TIMEOUT` seconds.
 
@@ -223,14 +262,23 @@ class Child:
 def run(args: argparse.Namespace) -> int:
     """Start every service, supervise them until a signal arrives, then stop them.
 
-    Returns 0 after a signal, or 2 when a service's configuration (or the data folder) is wrong.
+    Returns 0 after a signal, 1 when a port cannot be listened on, or 2 when a service's
+    configuration (or the data folder) is wrong.
     """
     configure("up", fmt=args.log_format or "kv")
     try:
         read_toml(args.config, os.environ)  # once, before any service reads it
+        for name in os.environ:
+            check_env_name(name)
     except ConfigError as exc:
         print(f"vohub up: configuration error: {exc}", file=sys.stderr)
         return MISCONFIGURED
+    host = args.host.strip("[]")
+    try:
+        check_ports(host, {f"--{x.replace('_', '-')}": getattr(args, x) for x in PORT_FLAGS})
+    except BindError as exc:
+        print(f"vohub up: {exc}", file=sys.stderr)
+        return 1
     try:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -249,7 +297,6 @@ def run(args: argparse.Namespace) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    host = args.host.strip("[]")
     http = host_port(host, args.http_port)
     log.info("hub.starting", data_dir=str(args.data_dir), http=http)
     probes = [

@@ -8,7 +8,7 @@ key, a wrong type or a failed check raises :class:`ConfigError` naming the dotte
 ``broker.whitelist[2]: not a CIDR network``.
 
 Environment variables name the dotted key in upper case with ``__`` between levels:
-``VOHUB_BROKER__RECEIVE_PORT=9098`` sets ``broker.receive_port``. List values are
+``VOHUB_BROKER__RECEIVE__PORT=9098`` sets ``broker.receive.port``. List values are
 comma-separated, or a TOML array when an item holds a comma (an XPath filter may):
 ``["//Param[contains(@name, 'GRB')]", "//Why"]``.
 """
@@ -132,12 +132,43 @@ def load_config(
 
 
 def _env_values(section: str, env: Mapping[str, str]) -> dict[str, str]:
+    for name in env:
+        check_env_name(name)
     prefix = f"VOHUB_{section.upper()}__"
     return {
         name[len(prefix) :].lower().replace("__", "."): value
         for name, value in env.items()
         if name.startswith(prefix)
     }
+
+
+def check_env_name(name: str) -> None:
+    """Raise :class:`ConfigError` if ``name`` looks like a setting but no service would read it:
+    a section no service has, or one underscore where the section needs two.
+
+    As with a misspelt TOML table, such a variable would otherwise be ignored without a word.
+
+    >>> check_env_name("VOHUB_GATEWAY__WORKERS"), check_env_name("VOHUB_CONFIG")
+    (None, None)
+    >>> check_env_name("VOHUB_GATEWAY_WORKERS")
+    Traceback (most recent call last):
+    ...
+    vohub.common.errors.ConfigError: VOHUB_GATEWAY_WORKERS: not read; a setting takes two \
+underscores after its section: VOHUB_GATEWAY__WORKERS
+    """
+    if not name.startswith("VOHUB_"):
+        return
+    head, sep, _ = name[len("VOHUB_") :].partition("__")
+    if sep and head.lower() not in SECTIONS:
+        raise ConfigError(name, f"not read; no service has the section {head.lower()!r}")
+    for section in SECTIONS:
+        single = f"VOHUB_{section.upper()}_"
+        if not sep and name.startswith(single):
+            rest = name[len(single) :]
+            raise ConfigError(
+                name,
+                f"not read; a setting takes two underscores after its section: {single}_{rest}",
+            )
 
 
 def _deep_copy(table: dict[str, Any]) -> dict[str, Any]:
