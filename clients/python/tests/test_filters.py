@@ -69,6 +69,27 @@ def test_bad_filters_name_the_key(filters: dict[str, object], key: str) -> None:
     assert caught.value.key == key
 
 
+@pytest.mark.parametrize(
+    ("cone", "message"),
+    [
+        ((SkyCoord([1, 2], [3, 4], unit="deg"), 1 * u.deg), "not one position and radius"),
+        ((SkyCoord(1, 2, unit="deg"), 3 * u.m), "'m' (length) and 'deg' (angle)"),
+        ((1, 2, "wide"), "not one position and radius"),
+        ((1, 2, float("nan")), "not finite: [1.0, 2.0, nan]"),
+        (SkyCoord(1, 2, unit="deg"), "or (ra, dec, radius), not (SkyCoord)"),
+    ],
+)
+def test_a_cone_astropy_cannot_make_one_position_of_is_invalid(cone: object, message: str) -> None:
+    with pytest.raises(InvalidFilter) as caught:
+        encode_cone(cone)
+    assert caught.value.key == "cone"
+    assert message in str(caught.value)
+
+
+def test_cone_numbers_may_be_angular_quantities() -> None:
+    assert encode_cone((15 * u.deg, 2 * u.deg, 30 * u.arcmin)) == "[15.0, 2.0, 0.5]"
+
+
 def test_datetime_aware_utc_kept() -> None:
     assert to_pairs({"event_until": datetime(2020, 6, 1, tzinfo=UTC)}) == [
         ("event_until", "2020-06-01T00:00:00+00:00")

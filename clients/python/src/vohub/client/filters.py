@@ -7,10 +7,12 @@ for the keys that take several values.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
 from astropy.time import Time
 
@@ -116,23 +118,35 @@ def encode_time(key: str, value: Any) -> str:
 def encode_cone(value: Any) -> str:
     """``(SkyCoord, Angle)``, ``(ra, dec, radius)`` in degrees, or ``"[ra, dec, radius]"`` text.
 
+    Each number may be an ``Angle`` or an angular ``Quantity`` instead. One position only: a
+    ``SkyCoord`` holding several, a non-angular unit or a non-finite number raises
+    :class:`InvalidFilter`.
+
     >>> encode_cone((319.7, -34.85, 0.5))
     '[319.7, -34.85, 0.5]'
     >>> encode_cone((1, 2))
     Traceback (most recent call last):
     ...
-    vohub.client.errors.InvalidFilter: cone: expected (SkyCoord, Angle) or (ra, dec, radius)
+    vohub.client.errors.InvalidFilter: cone: expected (SkyCoord, Angle) or (ra, dec, radius), \
+not (int, int)
     """
     if isinstance(value, str):
         return value
-    items = list(value) if isinstance(value, tuple | list) else []
-    if len(items) == 2 and isinstance(items[0], SkyCoord):
-        icrs = items[0].icrs
-        radius = items[1] if isinstance(items[1], Angle) else Angle(items[1], "deg")
-        numbers = [float(icrs.ra.deg), float(icrs.dec.deg), float(radius.deg)]
-    elif len(items) == 3:
-        numbers = [float(Angle(v, "deg").deg) if not isinstance(v, Angle) else float(v.deg)
-                   for v in items]  # fmt: skip
-    else:
-        raise InvalidFilter("cone", "expected (SkyCoord, Angle) or (ra, dec, radius)")
+    items = list(value) if isinstance(value, tuple | list) else [value]
+    if not (len(items) == 3 or (len(items) == 2 and isinstance(items[0], SkyCoord))):
+        given = ", ".join(type(v).__name__ for v in items)
+        raise InvalidFilter(
+            "cone", f"expected (SkyCoord, Angle) or (ra, dec, radius), not ({given})"
+        )
+    try:
+        if len(items) == 2:
+            icrs = items[0].icrs
+            angles = [icrs.ra, icrs.dec, Angle(items[1], "deg")]
+        else:
+            angles = [Angle(v, "deg") for v in items]
+        numbers = [float(a.deg) for a in angles]
+    except (TypeError, ValueError, u.UnitsError) as exc:  # an array, text, metres...
+        raise InvalidFilter("cone", f"not one position and radius: {exc}") from None
+    if not all(math.isfinite(n) for n in numbers):
+        raise InvalidFilter("cone", f"not finite: {numbers}")
     return "[" + ", ".join(repr(n) for n in numbers) + "]"
