@@ -159,6 +159,8 @@ def test_query_cli_formats(running: Stack, client: Client) -> None:
     args = ["--host", running.url, "--stream", "nasa.gsfc.gcn/SWIFT", "--cone", "319.7,-34.85,5"]
     assert json.loads(vohub_query("count", *args, "--format", "json").stdout) == {"count": swift}
     assert vohub_query("count", *args, "--format", "csv").stdout == f"count\n{swift}\n"
+    units = [*args[:-1], "21h18m48s,-34d51m,5d"]
+    assert vohub_query("count", *units, "--format", "csv").stdout == f"count\n{swift}\n"
     table = vohub_query("packets", *args, "--since", "2015-09-01").stdout.splitlines()
     assert table[0].split() == ["ivorn", "role", "author_datetime", "ra", "dec", "error",
                                 "cited_by"]  # fmt: skip
@@ -187,6 +189,9 @@ def test_query_cli_errors(running: Stack) -> None:
     bad = vohub_query("count", "--host", running.url, "--since", "yesterday")
     assert bad.returncode == 1
     assert "authored_since" in bad.stderr
+    hours = vohub_query("count", "--host", running.url, "--cone", "21:18:48,-34.85,5")
+    assert hours.returncode == 2
+    assert "cone: '21:18:48' is not an angle: give degrees, or units as in" in hours.stderr
     missing = vohub_query("xml", "ivo://no/such#1", "--host", running.url)
     assert missing.returncode == 1
     assert "404" in missing.stderr

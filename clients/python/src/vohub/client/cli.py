@@ -11,6 +11,9 @@ from collections.abc import Iterable, Sequence
 from itertools import islice
 from typing import Any, TypeVar
 
+from astropy.coordinates import Angle
+from astropy.units import UnitsError
+
 from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client
 from vohub.client.errors import (
     ConnectionFailed,
@@ -87,7 +90,9 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("filters")
     for name in REPEATABLE:
         group.add_argument(f"--{name.replace('_', '-')}", action="append", metavar="TEXT")
-    group.add_argument("--cone", metavar="RA,DEC,RADIUS", help="degrees")
+    group.add_argument(
+        "--cone", metavar="RA,DEC,RADIUS", help="degrees, or with units: 17h42m42s,-27d41m,3d"
+    )
     group.add_argument("--since", metavar="ISO", help="authored since (UTC)")
     group.add_argument("--until", metavar="ISO", help="authored until (UTC)")
     group.add_argument("--event-since", metavar="ISO")
@@ -114,14 +119,30 @@ def filters_from(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cone(text: str) -> tuple[float, float, float]:
+    """RA, Dec and radius in degrees from ``RA,DEC,RADIUS``: numbers in degrees, or angles with
+    their units (``17h42m42s,-27d41m,30arcmin``).
+
+    >>> _cone("265.677,-30d30m,30arcmin")
+    (265.677, -30.5, 0.5)
+    """
     parts = text.strip("[]() ").split(",")
     if len(parts) != 3:
-        raise InvalidFilter("cone", f"expected RA,DEC,RADIUS in degrees, not {text!r}")
-    try:
-        ra, dec, radius = (float(p) for p in parts)
-    except ValueError:
-        raise InvalidFilter("cone", f"expected three numbers, not {text!r}") from None
+        raise InvalidFilter("cone", f"expected RA,DEC,RADIUS, not {text!r}")
+    ra, dec, radius = (_degrees(part.strip()) for part in parts)
     return ra, dec, radius
+
+
+def _degrees(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    try:  # with units only: a bare 17:42:42 could be hours or degrees
+        return float(Angle(text).deg)
+    except (ValueError, UnitsError):
+        raise InvalidFilter(
+            "cone", f"{text!r} is not an angle: give degrees, or units as in 17h42m42s or 30arcmin"
+        ) from None
 
 
 def run(args: argparse.Namespace) -> int:
