@@ -273,18 +273,18 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"vohub up: configuration error: {exc}", file=sys.stderr)
         return MISCONFIGURED
-    host = args.host.strip("[]")
-    try:
-        check_ports(host, {f"--{x.replace('_', '-')}": getattr(args, x) for x in PORT_FLAGS})
-    except BindError as exc:
-        print(f"vohub up: {exc}", file=sys.stderr)
-        return 1
     try:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         print(f"vohub up: cannot use {args.data_dir} as the data folder: {exc.strerror}",
               file=sys.stderr)  # fmt: skip
         return MISCONFIGURED
+    host = args.host.strip("[]")
+    try:
+        check_ports(host, {f"--{x.replace('_', '-')}": getattr(args, x) for x in PORT_FLAGS})
+    except BindError as exc:
+        print(f"vohub up: {exc}", file=sys.stderr)
+        return 1
     children = [
         Child(name, argv, child_env(name, args.log_format))
         for name, argv in child_commands(args).items()
