@@ -159,11 +159,13 @@ underscores after its section: VOHUB_GATEWAY__WORKERS
     if not name.startswith("VOHUB_"):
         return
     head, sep, _ = name[len("VOHUB_") :].partition("__")
-    if sep and head.lower() not in SECTIONS:
-        raise ConfigError(name, f"not read; no service has the section {head.lower()!r}")
+    if sep:
+        if head.lower() not in SECTIONS:
+            raise ConfigError(name, f"not read; no service has the section {head.lower()!r}")
+        return
     for section in SECTIONS:
         single = f"VOHUB_{section.upper()}_"
-        if not sep and name.startswith(single):
+        if name.startswith(single):
             rest = name[len(single) :]
             raise ConfigError(
                 name,
