@@ -163,6 +163,19 @@ def test_cone_and_authored_range_count_is_one_index_only_scan(
     assert "voevent" not in found
 
 
+@pytest.mark.postgres
+def test_a_wide_cone_joined_to_packets_is_tested_on_every_position(
+    migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
+) -> None:
+    """Joined to ``voevent`` (for the role), a narrow cone is scanned by pixel ranges and a
+    wide one tested on each position; the brute-force test above checks both find the same."""
+    engine = load_sky(migrated("postgresql", "sky"), empty).engine
+    narrow = PacketFilter(cone=Cone(10.0, 20.0, 3.0), role=("observation",))
+    wide = replace(narrow, cone=Cone(10.0, 20.0, 60.0))
+    assert "Function Scan on generate_series" in plan(engine, narrow)
+    assert "Function Scan on generate_series" not in plan(engine, wide)
+
+
 def test_cone_and_authored_range_year_by_year_match_brute_force(
     backend: str, migrated: Callable[[str, str], Engine], empty: Callable[[Engine], None]
 ) -> None:
