@@ -9,7 +9,12 @@ from urllib.parse import quote_plus
 
 import pytest
 
-from vohub.gateway.errors import ArchiveFailure, ArchiveInvalidArgument, ArchiveUnavailable
+from vohub.gateway.errors import (
+    ArchiveFailure,
+    ArchiveInvalidArgument,
+    ArchiveTimedOut,
+    ArchiveUnavailable,
+)
 from vohub.v1 import archive_pb2
 
 XRT = "ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326"
@@ -302,6 +307,16 @@ def test_archive_unavailable_is_503_with_retry_after(client: Any, archive: Any) 
     assert r.status_code == 503
     assert r.headers["retry-after"] == "5"
     assert "connection refused" in r.json["error"]["message"]
+
+
+def test_archive_timed_out_is_504_saying_so_without_retry_after(client: Any, archive: Any) -> None:
+    archive.error = ArchiveTimedOut("no answer within 5 s")
+    r = client.simulate_get("/apiv1/map/stream_count", query_string="cone=[0,0,180]")
+    assert r.status_code == 504
+    assert "retry-after" not in r.headers
+    assert r.json["error"]["message"].startswith(
+        "the archive did not answer in time (no answer within 5 s); a narrower query"
+    )
 
 
 def test_archive_invalid_argument_is_400_naming_field(client: Any, archive: Any) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from concurrent import futures
 from typing import Any
 
@@ -12,24 +13,30 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import HealthServicer
 
 from vohub.gateway.archive_client import GrpcArchiveClient
-from vohub.gateway.errors import ArchiveUnavailable
+from vohub.gateway.errors import ArchiveTimedOut, ArchiveUnavailable
 from vohub.testing.ports import free_port
 from vohub.v1 import archive_pb2, archive_pb2_grpc
 
 
 class Counting(archive_pb2_grpc.ArchiveServicer):
-    """Answers every count with its own number, so a test sees which server answered."""
+    """Answers every count with its own number, so a test sees which server answered, after
+    ``delay`` seconds."""
 
-    def __init__(self, answer: int) -> None:
+    def __init__(self, answer: int, delay: float = 0.0) -> None:
         self.answer = answer
+        self.delay = delay
+        self.calls = 0
 
     def Count(self, request: archive_pb2.CountRequest, context: Any) -> archive_pb2.CountResponse:  # noqa: N802
+        self.calls += 1
+        time.sleep(self.delay)
         return archive_pb2.CountResponse(count=self.answer)
 
 
-def serve(port: int, answer: int) -> grpc.Server:
+def serve(port: int, answer: int | Counting) -> grpc.Server:
+    servicer = answer if isinstance(answer, Counting) else Counting(answer)
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    archive_pb2_grpc.add_ArchiveServicer_to_server(Counting(answer), server)
+    archive_pb2_grpc.add_ArchiveServicer_to_server(servicer, server)
     health_pb2_grpc.add_HealthServicer_to_server(HealthServicer(), server)  # "" is SERVING
     server.add_insecure_port(f"127.0.0.1:{port}")
     server.start()
@@ -90,3 +97,17 @@ async def test_calls_alternate_between_two_archives_and_skip_one_that_stops() ->
         await client.close()
         for server in servers:
             server.stop(grace=0)
+
+
+async def test_a_missed_deadline_is_a_timeout_and_not_retried() -> None:
+    port = free_port()
+    slow = Counting(7, delay=1.0)
+    server = serve(port, slow)
+    client = GrpcArchiveClient(f"127.0.0.1:{port}", deadline_s=0.2, retries=2)
+    try:
+        with pytest.raises(ArchiveTimedOut, match=r"^no answer within 0\.2 s$"):
+            await count(client)
+        assert slow.calls == 1
+    finally:
+        await client.close()
+        server.stop(grace=0)

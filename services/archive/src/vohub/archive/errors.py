@@ -51,6 +51,20 @@ class PacketNotFound(ArchiveError):
         super().__init__(ivorn, "no such packet in the archive")
 
 
+class CallerGone(ArchiveError):
+    """The rpc's caller went (deadline passed, or cancelled) before its answer; ``culprit`` is
+    the rpc, whose query was stopped.
+
+    >>> str(CallerGone("Map"))
+    'Map: the caller has gone; its query was stopped'
+    """
+
+    code = grpc.StatusCode.CANCELLED
+
+    def __init__(self, rpc: str) -> None:
+        super().__init__(rpc, "the caller has gone; its query was stopped")
+
+
 class SchemaOutOfDate(ArchiveError):
     """The database schema is not at the revision this code needs (run ``migrate``)."""
 

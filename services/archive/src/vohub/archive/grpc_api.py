@@ -16,7 +16,8 @@ from typing import Any, NoReturn, TypeVar
 import grpc
 
 from vohub.archive import convert
-from vohub.archive.errors import ArchiveError, InvalidQuery
+from vohub.archive.cancel import cancellable
+from vohub.archive.errors import ArchiveError, CallerGone, InvalidQuery
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
 from vohub.common.logs import get_logger
@@ -41,13 +42,23 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
         self.metrics = metrics or Metrics()
 
     def _call(self, context: Any, work: Callable[[], T], rpc: str) -> T:
+        """Run ``work`` (store reads); if the caller goes first (deadline, cancel), stop its
+        query (:mod:`vohub.archive.cancel`) and answer :class:`CallerGone` to nobody."""
         started = time.perf_counter()
         code = "OK"
         try:
-            return work()
-        except ArchiveError as error:
-            code = error.code.name
-            _abort(context, error)
+            with cancellable() as call:
+                try:
+                    if not context.add_callback(call.cancel):  # the caller has gone already
+                        raise CallerGone(rpc)
+                    return work()
+                except ArchiveError as failure:
+                    error = CallerGone(rpc) if call.cancelled else failure
+                    if call.cancelled:
+                        seconds = round(time.perf_counter() - started, 3)
+                        log.info("rpc.cancelled", rpc=rpc, seconds=seconds)
+                    code = error.code.name
+                    _abort(context, error)
         finally:
             self.metrics.rpc_seconds.labels(rpc, code).observe(time.perf_counter() - started)
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, bindparam, func, select
 
-from vohub.archive import cursor, synopsis
+from vohub.archive import cancel, cursor, synopsis
 from vohub.archive.db import make_engine, reachable, reader, retry_stale
 from vohub.archive.errors import InvalidQuery, PacketNotFound
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
@@ -293,9 +293,20 @@ class Store:
 
     @contextlib.contextmanager
     def _read(self) -> Iterator[Connection]:
-        """A connection in autocommit: reads need no transaction (no BEGIN, no ROLLBACK)."""
+        """A connection in autocommit: reads need no transaction (no BEGIN, no ROLLBACK).
+
+        Inside :func:`cancel.cancellable`, the rpc's termination may interrupt its statement.
+        """
+        call = cancel.current()
         with reachable(self.engine), self.reader.connect() as connection:
-            yield connection
+            if call is None:
+                yield connection
+                return
+            call.use(connection.connection.dbapi_connection)
+            try:
+                yield connection
+            finally:
+                call.use(None)
 
 
 def _authored_in(query: Select[Any], since: datetime | None, until: datetime | None) -> Select[Any]:

@@ -11,7 +11,8 @@ a gunicorn worker never inherits one from the master across ``fork`` (gRPC forbi
 a channel is never used from another loop than its own. Every call has a
 deadline; UNAVAILABLE is retried (first once the channel has reconnected, for a moment at
 most, then with exponential backoff), then reported as
-:class:`ArchiveUnavailable`, which the error table turns into 503 with ``Retry-After``.
+:class:`ArchiveUnavailable`, which the error table turns into 503 with ``Retry-After``. A
+missed deadline is :class:`ArchiveTimedOut` (504), not retried.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from vohub.gateway.errors import (
     ArchiveFailure,
     ArchiveInvalidArgument,
     ArchiveNotFound,
+    ArchiveTimedOut,
     ArchiveUnavailable,
 )
 from vohub.v1 import archive_pb2, archive_pb2_grpc
@@ -167,6 +169,8 @@ class GrpcArchiveClient:
                 return await method(request, timeout=self.deadline_s)
             except grpc.aio.AioRpcError as exc:
                 code, detail = exc.code(), exc.details() or ""
+                if code == grpc.StatusCode.DEADLINE_EXCEEDED:
+                    raise ArchiveTimedOut(f"no answer within {self.deadline_s:g} s") from None
                 if code != grpc.StatusCode.UNAVAILABLE or attempt >= self.retries:
                     raise _translate(code, detail) from None
             if attempt == 0:
@@ -233,6 +237,6 @@ def _translate(code: grpc.StatusCode, detail: str) -> Exception:
         return ArchiveNotFound(detail)
     if code == grpc.StatusCode.INVALID_ARGUMENT:
         return ArchiveInvalidArgument(detail)
-    if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+    if code == grpc.StatusCode.UNAVAILABLE:
         return ArchiveUnavailable(f"{code.name}: {detail}")
     return ArchiveFailure(f"{code.name}: {detail}")

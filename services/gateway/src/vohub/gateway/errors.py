@@ -124,7 +124,12 @@ class ArchiveInvalidArgument(ArchiveError):
 
 
 class ArchiveUnavailable(ArchiveError):
-    """The archive could not be reached in time (gRPC UNAVAILABLE or DEADLINE_EXCEEDED)."""
+    """The archive could not be reached (gRPC UNAVAILABLE)."""
+
+
+class ArchiveTimedOut(ArchiveError):
+    """The archive did not answer within the gateway's deadline (gRPC DEADLINE_EXCEEDED); the
+    archive stops the query when its caller goes."""
 
 
 class ArchiveFailure(ArchiveError):
@@ -170,6 +175,15 @@ async def _archive_unavailable(
     send_json_error(resp, 503, error_body(503, "Archive unavailable", message))
 
 
+async def _archive_timed_out(req: Request, resp: Response, ex: ArchiveTimedOut, _: Any) -> None:
+    log.warning("archive.timed_out", path=req.path, query=req.query_string, error=ex.message)
+    message = (
+        f"the archive did not answer in time ({ex.message}); a narrower query (a smaller cone, "
+        "a shorter time range, fewer streams) answers sooner"
+    )
+    send_json_error(resp, 504, error_body(504, "Archive timed out", message))
+
+
 async def _http_error(req: Request, resp: Response, ex: falcon.HTTPError, _: Any) -> None:
     status = ex.status_code
     if status == 404:
@@ -201,3 +215,4 @@ def register(app: App[Request, Response]) -> None:
     app.add_error_handler(ArchiveNotFound, _archive_not_found)
     app.add_error_handler(ArchiveInvalidArgument, _archive_invalid)
     app.add_error_handler(ArchiveUnavailable, _archive_unavailable)
+    app.add_error_handler(ArchiveTimedOut, _archive_timed_out)

@@ -167,7 +167,7 @@ def _ok(schema: Schema, media: str = JSON) -> Schema:
 
 def _errors(*codes: int) -> Schema:
     err = {"description": "Error", "content": {JSON: {"schema": ERROR}}}
-    return {str(c): err for c in (*codes, 414, 503)} | {"default": err}
+    return {str(c): err for c in (*codes, 414, 503, 504)} | {"default": err}
 
 
 def _get(summary: str, params: list[Schema], ok: Schema, *codes: int) -> Schema:
