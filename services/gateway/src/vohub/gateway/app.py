@@ -12,6 +12,7 @@ from falcon.asgi import App, Request, Response
 
 from vohub.gateway import errors
 from vohub.gateway.archive_client import ArchiveClient, GrpcArchiveClient
+from vohub.gateway.compress import CompressMiddleware
 from vohub.gateway.config import GatewayConfig
 from vohub.gateway.errors import UriTooLong
 from vohub.gateway.metrics import MetricsMiddleware
@@ -72,6 +73,7 @@ def create_app(
     if config.cors_origins:
         origins = "*" if "*" in config.cors_origins else config.cors_origins
         middleware.append(falcon.CORSMiddleware(origins, expose_headers=["ETag", "Link"]))
+    middleware.append(CompressMiddleware())
     app = App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = False
     app.resp_options.secure_cookies_by_default = False
