@@ -1,0 +1,91 @@
+"""Synopses keep the values the server sent and build astropy objects only when read."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from vohub.client import Synopsis
+from vohub.client import models as models_module
+from vohub.client.cli import synopsis_json, synopsis_row
+
+V2_ITEM: dict[str, Any] = {
+    "ivorn": "ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_657426-719",
+    "stream": "nasa.gsfc.gcn/SWIFT",
+    "role": "observation",
+    "version": "2.0",
+    "received": "2015-09-15T21:44:01.999712Z",
+    "author_ivorn": "ivo://nasa.gsfc.tan/gcn",
+    "author_datetime": "2015-09-15T21:43:50Z",
+    "positions": [{"ra": 319.6588, "dec": -34.9131, "error": 0.05, "time": "2015-09-15T21:24:37Z"}],
+    "refs": [],
+    "cited_by": ["ivo://nasa.gsfc.gcn/SWIFT#XRT_Position_657426-191"],
+}
+V1_RESULT: dict[str, Any] = {
+    "voevent": {
+        "ivorn": V2_ITEM["ivorn"],
+        "stream": V2_ITEM["stream"],
+        "role": "observation",
+        "version": "2.0",
+        "received": "2015-09-15T21:44:01.999712+00:00",
+        "author_ivorn": "ivo://nasa.gsfc.tan/gcn",
+        "author_datetime": "2015-09-15T21:43:50+00:00",
+    },
+    "coords": [
+        {"ra": 319.6588, "dec": -34.9131, "error": 0.05, "time": "2015-09-15T21:24:37+00:00"}
+    ],
+    "refs": [{"ref_ivorn": "ivo://a/b#1", "cite_type": "followup", "description": None}],
+    "relevant_urls": [],
+}
+
+
+def test_query_rows_are_made_without_building_astropy_objects(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an astropy object was built for a plain row")
+
+    for name in ("SkyCoord", "Angle", "Time"):
+        monkeypatch.setattr(models_module, name, refuse)
+    data = synopsis_json(Synopsis.from_json(V2_ITEM))
+    assert data == {
+        "ivorn": V2_ITEM["ivorn"],
+        "stream": "nasa.gsfc.gcn/SWIFT",
+        "role": "observation",
+        "author_datetime": "2015-09-15T21:43:50.000",
+        "received": "2015-09-15T21:44:02.000",  # rounded, as astropy's isot rounds
+        "ra": 319.6588,
+        "dec": -34.9131,
+        "error": 0.05,
+        "refs": [],
+        "cited_by": ["ivo://nasa.gsfc.gcn/SWIFT#XRT_Position_657426-191"],
+    }
+    assert synopsis_row(data)[-1] == 1
+
+
+@pytest.mark.parametrize("obj", [V2_ITEM, V1_RESULT], ids=["apiv2", "apiv1"])
+def test_astropy_values_agree_with_the_plain_ones_and_are_built_once(obj: dict[str, Any]) -> None:
+    synopsis = Synopsis.from_json(obj)
+    position = synopsis.positions[0]
+    assert position.coord is position.coord
+    assert position.coord.ra.deg == pytest.approx(position.ra)
+    assert position.coord.dec.deg == pytest.approx(position.dec)
+    assert position.error is not None
+    assert position.error.deg == pytest.approx(0.05)
+    assert position.time is not None
+    assert position.time.isot == "2015-09-15T21:24:37.000"
+    assert synopsis.received is synopsis.received
+    assert synopsis.received.isot == synopsis_json(synopsis)["received"]
+    assert synopsis.author_datetime is not None
+    assert synopsis.author_datetime.isot == synopsis_json(synopsis)["author_datetime"]
+    assert synopsis.coords == [position.coord]
+
+
+def test_a_packet_without_position_or_date_has_none() -> None:
+    bare = {**V2_ITEM, "positions": [], "author_datetime": None}
+    synopsis = Synopsis.from_json(bare)
+    assert synopsis.author_datetime is None
+    assert synopsis.coords == []
+    data = synopsis_json(synopsis)
+    assert (data["ra"], data["dec"], data["error"], data["author_datetime"]) == (None,) * 4
