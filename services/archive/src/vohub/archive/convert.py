@@ -59,14 +59,19 @@ def to_datetime(stamp: Timestamp) -> datetime:
 
 
 def to_timestamp(moment: datetime) -> Timestamp:
-    """A protobuf Timestamp from an aware datetime.
+    """A protobuf Timestamp from a datetime (naive means UTC), by plain arithmetic: protobuf's
+    own ``FromDatetime`` goes through ``calendar`` and took a sixth of a synopsis page's CPU.
 
-    >>> to_timestamp(datetime(1970, 1, 1, 0, 0, 1, tzinfo=UTC)).seconds
-    1
+    >>> stamp = to_timestamp(datetime(1969, 12, 31, 23, 59, 58, 250000, tzinfo=UTC))
+    >>> stamp.seconds, stamp.nanos
+    (-2, 250000000)
     """
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    since = moment - (_EPOCH if moment.tzinfo is not None else _NAIVE_EPOCH)
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 def _when(message: pb.Filter, field: str) -> datetime | None:

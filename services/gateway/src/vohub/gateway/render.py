@@ -7,7 +7,7 @@ datetimes as ``isoformat()`` of aware UTC values (``2015-09-15T21:43:50+00:00``)
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -15,6 +15,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from vohub.v1 import archive_pb2
 
 SWIFT_BAT_PREFIX = "ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def dumps(obj: Any) -> str:
@@ -55,7 +56,8 @@ def to_datetime(message: Any, field: str) -> datetime | None:
     if not message.HasField(field):
         return None
     stamp: Timestamp = getattr(message, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+    # Plain arithmetic: protobuf's own ToDatetime took a sixth of an apiv2 page's CPU.
+    return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
 
 
 def iso(message: Any, field: str) -> str | None:
