@@ -132,7 +132,12 @@ def test_maps(client: Any, archive: Any) -> None:
     }
     r = client.simulate_get("/apiv2/maps/authored_month", query_string="format=csv")
     assert r.text == "key,subkey,count\n2015-01,,5\n,,1\n"
-    assert client.simulate_get("/apiv2/maps/bogus").status_code == 404
+    r = client.simulate_get("/apiv2/maps/bogus")
+    assert r.status_code == 404
+    assert r.json["error"]["parameter"] == "kind"
+    assert r.json["error"]["message"] == (
+        "no map 'bogus'; the maps are stream, role, stream_role, authored_month"
+    )
 
 
 def test_openapi_document(client: Any) -> None:

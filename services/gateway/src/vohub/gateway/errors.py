@@ -105,6 +105,20 @@ class IvornNotFound(GatewayError):
         self.status = status
 
 
+class UnknownMap(GatewayError):
+    """An apiv2 map kind that does not exist (404, naming the kinds there are).
+
+    >>> UnknownMap("colour", ["stream", "role"]).message
+    "no map 'colour'; the maps are stream, role"
+    """
+
+    status = 404
+    description = "No such map"
+
+    def __init__(self, kind: str, kinds: list[str]) -> None:
+        super().__init__(f"no map {kind!r}; the maps are {', '.join(kinds)}", "kind")
+
+
 class ArchiveError(Exception):
     """Base of the failures reported by the archive service (one per gRPC status we handle)."""
 

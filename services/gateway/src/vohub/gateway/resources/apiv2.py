@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import falcon
 from falcon.asgi import Request, Response
 
 from vohub.gateway.archive_client import ArchiveClient
-from vohub.gateway.errors import ArchiveNotFound, InvalidParameter, IvornNotFound
+from vohub.gateway.errors import ArchiveNotFound, InvalidParameter, IvornNotFound, UnknownMap
 from vohub.gateway.paging import parse_limit, parse_order
 from vohub.gateway.params import FILTERS_V2, build_filter
 from vohub.gateway.render_v2 import (
@@ -189,7 +188,7 @@ class MapsResource:
         """Entries ``{key, subkey, count}``; ``key`` is null for packets with no author date."""
         map_kind = MAP_KINDS.get(kind)
         if map_kind is None:
-            raise falcon.HTTPNotFound()
+            raise UnknownMap(kind, list(MAP_KINDS))
         grouped = query_lists(req)
         flt = build_filter(grouped, FILTERS_V2, ("format",))
         fmt = parse_format(grouped)
