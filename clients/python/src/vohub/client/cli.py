@@ -226,11 +226,12 @@ def synopsis_json(s: Synopsis) -> dict[str, Any]:
     Read from the values the server sent, without building astropy objects (2 ms a packet).
     """
     first = s.positions[0] if s.positions else None
+    authored = s.author_datetime_iso
     return {
         "ivorn": s.ivorn,
         "stream": s.stream,
         "role": s.role,
-        "author_datetime": s.author_datetime_iso and iso_milliseconds(s.author_datetime_iso),
+        "author_datetime": None if authored is None else iso_milliseconds(authored),
         "received": iso_milliseconds(s.received_iso),
         "ra": first.ra if first else None,
         "dec": first.dec if first else None,
