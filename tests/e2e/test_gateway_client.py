@@ -185,6 +185,20 @@ def test_query_cli_says_when_max_cut_the_list(running: Stack, client: Client) ->
         assert whole.stderr == ""
 
 
+def test_query_cli_takes_values_starting_with_a_dash(running: Stack) -> None:
+    args = ["--host", running.url, "--stream", "nasa.gsfc.gcn/SWIFT", "--format", "csv"]
+    ascending = vohub_query("list", *args, "--order", "ivorn").stdout.splitlines()
+    descending = vohub_query("list", *args, "--order", "-ivorn")
+    assert descending.returncode == 0, descending.stderr
+    assert descending.stdout.splitlines()[1:] == ascending[:0:-1]
+    west = vohub_query("count", "--host", running.url, "--cone", "-40.3,-34.85,5")
+    assert west.returncode == 0, west.stderr
+    assert (
+        west.stdout
+        == vohub_query("count", "--host", running.url, "--cone", "319.7,-34.85,5").stdout
+    )
+
+
 def test_query_cli_errors(running: Stack) -> None:
     bad = vohub_query("count", "--host", running.url, "--since", "yesterday")
     assert bad.returncode == 1
