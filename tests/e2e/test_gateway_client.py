@@ -18,7 +18,7 @@ from astropy.coordinates import Angle, SkyCoord
 from astropy.io.votable import parse_single_table
 from astropy.time import Time
 
-from vohub.client import BadRequest, Client, LimitTooLarge, PacketNotFound
+from vohub.client import BadRequest, Client, InvalidFilter, LimitTooLarge, PacketNotFound
 from vohub.testing.gateway import Stack, real_packets, start_stack
 
 pytestmark = pytest.mark.e2e
@@ -130,6 +130,19 @@ def test_lists_and_maps_take_apiv2_filters(running: Stack, client: Client) -> No
     assert listed.stdout.splitlines() == ["ivorn", *ivorns]
 
 
+def test_citation_network_walks_past_packets_the_archive_lacks(client: Client) -> None:
+    archived = set(client.ivorns())
+    citing = client.packets(ref_any=True)
+    dangling = next(s for s in citing if any(r.ivorn not in archived for r in s.refs))
+    network = client.citation_network(dangling.ivorn)  # voeventdb.remote raises HTTPError 422
+    assert all(dangling.ivorn in network[r.ivorn] for r in dangling.refs)
+    assert client.citation_network(XRT, max_depth=0) == {BAT: {XRT}}
+    with pytest.raises(PacketNotFound):
+        client.citation_network("ivo://nasa.gsfc.gcn/SWIFT#no-such-packet")
+    with pytest.raises(InvalidFilter, match="max_depth"):
+        client.citation_network(XRT, max_depth=-1)
+
+
 def test_table_formats(client: Client) -> None:
     votable = parse_single_table(io.BytesIO(client.table(fmt="votable", limit=5).encode()))
     assert len(votable.to_table()) == 5
@@ -183,6 +196,14 @@ def test_query_cli_says_when_max_cut_the_list(running: Stack, client: Client) ->
     for whole in (vohub_query("packets", *args, "--max", str(swift)), vohub_query("list", *args)):
         assert len(whole.stdout.splitlines()) == swift + 1
         assert whole.stderr == ""
+
+
+def test_query_cli_citations(running: Stack, client: Client) -> None:
+    network = client.citation_network(BAT)
+    answer = vohub_query("citations", BAT, "--host", running.url, "--format", "json")
+    assert json.loads(answer.stdout) == {cited: sorted(by) for cited, by in network.items()}
+    rows = vohub_query("citations", XRT, "--host", running.url, "--depth", "0", "--format", "csv")
+    assert rows.stdout == f"cited,cited_by\n{BAT},{XRT}\n"
 
 
 def test_query_cli_takes_values_starting_with_a_dash(running: Stack) -> None:

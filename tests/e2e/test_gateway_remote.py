@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pytest
@@ -27,6 +27,7 @@ from voeventdb.remote.apiv1 import FilterKeys, OrderValues
 from voeventdb.remote.apiv1.convenience import citation_network_map
 from voeventdb.remote.helpers import Synopsis
 
+from vohub.client import Client
 from vohub.testing.gateway import real_packets, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.interop]
@@ -241,6 +242,16 @@ def test_count_equals_list_length(stack: Stack, filters: dict[str, Any]) -> None
 def test_citation_network_map(stack: Stack) -> None:
     network = citation_network_map(BAT)
     assert XRT in network[BAT]
+    assert TWO in network[BAT]
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+def test_vohub_client_maps_citations_as_voeventdb_remote_does(
+    stack: Stack, api: Literal["v1", "v2"]
+) -> None:
+    with Client(stack.url, api=api) as client:
+        for ivorn in (BAT, XRT, TWO):
+            assert client.citation_network(ivorn) == citation_network_map(ivorn)
 
 
 def test_host_with_trailing_slash(stack: Stack) -> None:

@@ -32,9 +32,10 @@ SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "c
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``vohub query``."""
-    parser.add_argument("what", choices=["count", "list", "packets", "map", "synopsis", "xml"])
-    parser.add_argument("arg", nargs="?", help="the IVORN for synopsis/xml, or the map kind: "
-                        "stream, role, stream_role or authored_month")  # fmt: skip
+    parser.add_argument("what", choices=["count", "list", "packets", "map", "synopsis", "xml",
+                                         "citations"])  # fmt: skip
+    parser.add_argument("arg", nargs="?", help="the IVORN for synopsis/xml/citations, or the map "
+                        "kind: stream, role, stream_role or authored_month")  # fmt: skip
     parser.add_argument("--host", default=DEFAULT_HOST, help=f"server URL (default {DEFAULT_HOST})")
     parser.add_argument("--api", choices=["v1", "v2"], default="v2",
                         help="v1 talks to a plain voeventdb")  # fmt: skip
@@ -44,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=_at_least(0.001, float), default=30.0, metavar="SECONDS",
                         help="longest wait for each answer (default 30)")  # fmt: skip
     parser.add_argument("--order", help="id, -id, author_datetime, -author_datetime, ivorn, -ivorn")
+    parser.add_argument("--depth", type=_at_least(0), default=5,
+                        help="citations: how far from the packet to walk (default 5)")  # fmt: skip
     add_filter_arguments(parser)
 
 
@@ -166,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
 def _dispatch(client: Client, args: argparse.Namespace) -> int:
     filters = filters_from(args)
     limit = None if args.max == 0 else args.max
-    if args.what in ("synopsis", "xml") and not args.arg:
+    if args.what in ("synopsis", "xml", "citations") and not args.arg:
         raise InvalidFilter(args.what, "give the packet's IVORN as the next argument")
     if args.what == "map" and args.arg not in (*MAP_ARGS, *MAP_KINDS):
         given = f", not {args.arg!r}" if args.arg else ""
@@ -187,6 +190,11 @@ def _dispatch(client: Client, args: argparse.Namespace) -> int:
     elif args.what == "synopsis":
         data = synopsis_json(client.synopsis(args.arg))
         emit(args.format, ["field", "value"], field_rows(data), data)
+    elif args.what == "citations":
+        network = client.citation_network(args.arg, max_depth=args.depth)
+        cited_by = {cited: sorted(citing) for cited, citing in sorted(network.items())}
+        rows = [[cited, c] for cited, citing in cited_by.items() for c in citing]
+        emit(args.format, ["cited", "cited_by"], rows, cited_by)
     else:
         sys.stdout.buffer.write(client.xml(args.arg))
     return 0

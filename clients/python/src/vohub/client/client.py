@@ -16,6 +16,7 @@ from urllib.parse import quote_plus
 
 import httpx
 
+from vohub.client.citations import citation_map
 from vohub.client.errors import (
     BadRequest,
     ConnectionFailed,
@@ -258,6 +259,29 @@ class Client:
         if self.api == "v2":
             return self.get("/apiv2/packet/xml", [("ivorn", ivorn)]).content
         return self.get("/apiv1/packet/xml/" + quote_plus(ivorn)).content
+
+    def citation_network(self, ivorn: str, max_depth: int | None = 5) -> dict[str, set[str]]:
+        """``{cited IVORN: IVORNs of the packets citing it}`` for the packets within
+        ``max_depth`` citations of ``ivorn``, either way (None: no limit), as
+        voeventdb.remote's ``citation_network_map``; :class:`PacketNotFound` if the archive
+        lacks ``ivorn``. A cited packet the archive lacks is a key, not walked through.
+        """
+        if max_depth is not None and max_depth < 0:
+            raise InvalidFilter("max_depth", f"expected 0 or more, not {max_depth}")
+
+        def links(node: str) -> tuple[list[str], list[str]] | None:
+            try:
+                found = self.synopsis(node)
+            except PacketNotFound:
+                if node == ivorn:
+                    raise
+                return None
+            refs = [ref.ivorn for ref in found.refs]
+            if self.api == "v2":
+                return refs, found.cited_by
+            return refs, list(self.ivorns(ref_exact=node))
+
+        return citation_map(ivorn, links, max_depth)
 
     def table(
         self, filters: Mapping[str, Any] | None = None, *, fmt: str = "votable",
