@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 
 #: ``links(ivorn)``: the IVORNs the packet cites and the IVORNs of the archived packets that
 #: cite it; None when the archive lacks the packet (it is known only from packets citing it).
-Links = Callable[[str], "tuple[Sequence[str], Sequence[str]] | None"]
+Links = Callable[[str], tuple[Sequence[str], Sequence[str]] | None]
 
 
 def citation_map(origin: str, links: Links, max_depth: int | None = 5) -> dict[str, set[str]]:
