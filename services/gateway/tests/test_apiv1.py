@@ -247,7 +247,8 @@ def test_slash_redirects(client: Any, path: str, location: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/apiv1/count/", "/apiv1/list/bogus", "/apiv1/map/x", "/a" * 500, "/apiv1/%FF%FE"]
+    "path",
+    ["/apiv3", "/apiv1/count/", "/apiv1/list/bogus", "/apiv1/map/x", "/a" * 500, "/apiv1/%FF%FE"],
 )
 def test_unknown_paths_are_json_404(client: Any, path: str) -> None:
     r = client.simulate_get(path)

@@ -148,6 +148,14 @@ def test_openapi_document(client: Any) -> None:
     assert len(names) == 14
 
 
+def test_root_is_the_landing_page(client: Any) -> None:
+    root = client.simulate_get("/")
+    assert root.status_code == 200
+    assert root.headers["content-type"].startswith("text/html")
+    assert root.text == client.simulate_get("/docs").text
+    assert all(f"href='{path}'" in root.text for path in ("/apiv1/", "/apiv2", "/openapi.json"))
+
+
 def test_health_and_metrics(client: Any, archive: Any) -> None:
     assert client.simulate_get("/healthz").json == {"status": "ok", "archive": "SERVING"}
     archive.health = (False, "UNAVAILABLE: refused")

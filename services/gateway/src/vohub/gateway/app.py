@@ -102,7 +102,10 @@ def create_app(
     app.add_route("/apiv2/maps/{kind}", apiv2.MapsResource(archive))
     app.add_route("/apiv2", apiv2.RootResource())
     app.add_route("/openapi.json", openapi.OpenApiResource(config.public_url))
-    app.add_route("/docs", openapi.DocsResource())
+    # The landing page, also at the root, where voeventdb answered 404.
+    docs_page = openapi.DocsResource()
+    app.add_route("/", docs_page)
+    app.add_route("/docs", docs_page)
 
     # operations
     app.add_route("/healthz", HealthResource(archive))
