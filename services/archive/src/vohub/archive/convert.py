@@ -47,6 +47,8 @@ OUTCOMES = {
     Outcome.CONFLICT: pb.IngestResult.CONFLICT,
     Outcome.INVALID: pb.IngestResult.INVALID,
 }
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 def to_datetime(stamp: Timestamp) -> datetime:
@@ -68,10 +70,6 @@ def to_timestamp(moment: datetime) -> Timestamp:
     """
     since = moment - (_EPOCH if moment.tzinfo is not None else _NAIVE_EPOCH)
     return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NAIVE_EPOCH = datetime(1970, 1, 1)
 
 
 def _when(message: pb.Filter, field: str) -> datetime | None:
