@@ -99,6 +99,19 @@ def test_v1_mode_matches_v2(running: Stack, client: Client) -> None:
         assert [p.refs[0].ivorn for p in packets] == [BAT]
 
 
+def test_a_stream_may_be_given_as_an_ivorn(running: Stack, client: Client) -> None:
+    swift = client.count(stream="nasa.gsfc.gcn/SWIFT")
+    assert swift > 0
+    with Client(running.url, api="v1") as v1:
+        for api in (client, v1):
+            assert api.count(stream="ivo://nasa.gsfc.gcn/SWIFT") == swift
+    assert client.count(stream_prefix="IVO://nasa.gsfc.gcn/SWI") == swift
+    v2 = httpx.get(f"{running.url}/apiv2/packets/count?stream=ivo://nasa.gsfc.gcn/SWIFT")
+    assert v2.json() == {"count": swift}
+    v1_raw = httpx.get(f"{running.url}/apiv1/count?stream=ivo://nasa.gsfc.gcn/SWIFT")
+    assert v1_raw.json()["result"] == 0  # apiv1 answers as voeventdb does
+
+
 def test_xml_non_ascii(client: Client) -> None:
     original = next(p.read_bytes() for p in DATA.rglob("ASASSN#2016-09-25*.xml"))
     assert client.xml(ASASSN) == original

@@ -168,6 +168,17 @@ def test_v2_keys_only_in_v2_table() -> None:
     assert f.event_since.ToJsonString() == "2016-01-01T00:00:00Z"
 
 
+def test_v2_streams_drop_the_ivo_scheme_and_v1_keeps_it() -> None:
+    given = {"stream": ["ivo://nasa.gsfc.gcn/SWIFT", "gaia.cam.uk/alerts"],
+             "stream_prefix": ["IVO://nasa.gsfc.gcn/"]}  # fmt: skip
+    v2 = build_filter(given, FILTERS_V2)
+    assert list(v2.stream) == ["nasa.gsfc.gcn/SWIFT", "gaia.cam.uk/alerts"]
+    assert list(v2.stream_prefix) == ["nasa.gsfc.gcn/"]
+    assert list(filter_of("stream=ivo://nasa.gsfc.gcn/SWIFT").stream) == [
+        "ivo://nasa.gsfc.gcn/SWIFT"
+    ]
+
+
 def test_query_string_decoding() -> None:
     pairs = parse_query_string("ivorn_prefix=ivo%3A%2F%2Fa%2Fb%23c+d&empty=&bare&&x=%C3%A9")
     assert pairs == [("ivorn_prefix", "ivo://a/b#c d"), ("empty", ""), ("bare", ""), ("x", "é")]

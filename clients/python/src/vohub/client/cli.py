@@ -77,8 +77,16 @@ def _at_least(low: float, kind: type = int) -> Any:
 MAP_ARGS = tuple(kind.removesuffix("_count") for kind in MAP_KINDS)
 
 
-REPEATABLE = ("stream", "stream_prefix", "role", "ivorn_prefix", "ivorn_contains", "ref_exact",
-              "ref_contains")  # fmt: skip
+#: Flags that may be given several times, with their help.
+REPEATABLE = {
+    "stream": "stream, e.g. nasa.gsfc.gcn/SWIFT (any of those given)",
+    "stream_prefix": "stream starts with, e.g. nasa.gsfc.gcn/ (any; v2 only)",
+    "role": "observation, prediction, utility or test (any of those given)",
+    "ivorn_prefix": "IVORN starts with (any of those given)",
+    "ivorn_contains": "IVORN contains (all of those given)",
+    "ref_exact": "cites this IVORN (any of those given)",
+    "ref_contains": "cites an IVORN containing this (any of those given)",
+}
 #: argparse destination -> filter key, for every filter flag.
 FILTER_FLAGS = {
     **{name: name for name in REPEATABLE},
@@ -92,19 +100,22 @@ FILTER_FLAGS = {
 def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     """The filter flags: repeatable ones take several values (ORed, except ivorn-contains)."""
     group = parser.add_argument_group("filters")
-    for name in REPEATABLE:
-        group.add_argument(f"--{name.replace('_', '-')}", action="append", metavar="TEXT")
-    group.add_argument(
-        "--cone", metavar="RA,DEC,RADIUS", help="degrees, or with units: 17h42m42s,-27d41m,3d"
-    )
-    group.add_argument("--since", metavar="ISO", help="authored since (UTC)")
-    group.add_argument("--until", metavar="ISO", help="authored until (UTC)")
-    group.add_argument("--event-since", metavar="ISO")
-    group.add_argument("--event-until", metavar="ISO")
-    group.add_argument("--dec-gt", type=float)
-    group.add_argument("--dec-lt", type=float)
-    for name in ("cited", "coord", "ref-any"):
-        group.add_argument(f"--{name}", choices=["true", "false"])
+    for name, help_text in REPEATABLE.items():
+        group.add_argument(
+            f"--{name.replace('_', '-')}", action="append", metavar="TEXT", help=help_text
+        )
+    group.add_argument("--cone", metavar="RA,DEC,RADIUS",
+                       help="a position within RADIUS: degrees, or with units: "
+                       "17h42m42s,-27d41m,3d")  # fmt: skip
+    group.add_argument("--since", metavar="ISO", help="authored at or after (UTC)")
+    group.add_argument("--until", metavar="ISO", help="authored at or before (UTC)")
+    group.add_argument("--event-since", metavar="ISO", help="a position observed at or after (v2)")
+    group.add_argument("--event-until", metavar="ISO", help="a position observed at or before (v2)")
+    group.add_argument("--dec-gt", type=float, metavar="DEG", help="a position with Dec above")
+    group.add_argument("--dec-lt", type=float, metavar="DEG", help="a position with Dec below")
+    for name, help_text in (("cited", "cited by another packet"), ("coord", "has a position"),
+                            ("ref-any", "cites another packet")):  # fmt: skip
+        group.add_argument(f"--{name}", choices=["true", "false"], help=f"{help_text}, or not")
 
 
 def filters_from(args: argparse.Namespace) -> dict[str, Any]:

@@ -30,6 +30,9 @@ MULTI_KEYS = frozenset(
 #: Keys only vohub's apiv2 knows.
 V2_ONLY_KEYS = frozenset({"stream_prefix", "event_since", "event_until"})
 TIME_KEYS = frozenset({"authored_since", "authored_until", "event_since", "event_until"})
+#: Keys whose values are streams: stored without the author IVORN's ``ivo://``.
+STREAM_KEYS = frozenset({"stream", "stream_prefix"})
+IVO_SCHEME = "ivo://"
 
 Pair = tuple[str, str]
 
@@ -78,6 +81,8 @@ def encode_value(key: str, value: Any) -> str:
     '-30.5'
     >>> encode_value("authored_until", Time("2015-09-15T21:19:42", scale="utc"))
     '2015-09-15T21:19:42+00:00'
+    >>> encode_value("stream", "ivo://nasa.gsfc.gcn/SWIFT")  # a stream has no scheme
+    'nasa.gsfc.gcn/SWIFT'
     """
     if key == "cone":
         return encode_cone(value)
@@ -89,6 +94,8 @@ def encode_value(key: str, value: Any) -> str:
         return repr(float(value.deg))
     if isinstance(value, float | int):
         return repr(value)
+    if isinstance(value, str) and key in STREAM_KEYS and value.lower().startswith(IVO_SCHEME):
+        return value[len(IVO_SCHEME) :]
     if isinstance(value, str):
         return value
     raise InvalidFilter(key, f"cannot send a {type(value).__name__}")

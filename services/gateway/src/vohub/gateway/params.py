@@ -226,6 +226,22 @@ def parse_role(text: str, name: str = "role") -> archive_pb2.Role.ValueType:
     return ROLES[text]
 
 
+IVO_SCHEME = "ivo://"
+
+
+def parse_stream(text: str, name: str = "stream") -> str:
+    """A stream as the archive stores it: an author IVORN's ``ivo://`` scheme is dropped, so
+    ``ivo://nasa.gsfc.gcn/SWIFT`` finds what ``nasa.gsfc.gcn/SWIFT`` finds (apiv2 only; voeventdb
+    matches nothing for it).
+
+    >>> parse_stream("ivo://nasa.gsfc.gcn/SWIFT"), parse_stream("gaia.cam.uk/alerts")
+    ('nasa.gsfc.gcn/SWIFT', 'gaia.cam.uk/alerts')
+    """
+    if text.lower().startswith(IVO_SCHEME):
+        return text[len(IVO_SCHEME) :]
+    return text
+
+
 # ---------------------------------------------------------------------------- the filter table
 
 Setter = Callable[[archive_pb2.Filter, str, list[str]], None]
@@ -282,7 +298,8 @@ FILTERS: dict[str, Setter] = {
 #: The apiv2 additions: stream prefixes and the observation-time range of a position.
 FILTERS_V2: dict[str, Setter] = {
     **FILTERS,
-    "stream_prefix": _many("stream_prefix"),
+    "stream": _many("stream", parse_stream),
+    "stream_prefix": _many("stream_prefix", parse_stream),
     "event_since": _first(parse_datetime, "event_since"),
     "event_until": _first(parse_datetime, "event_until"),
 }

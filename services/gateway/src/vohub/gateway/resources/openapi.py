@@ -61,7 +61,16 @@ FILTER_DOCS: dict[str, tuple[Schema, str, bool]] = {
 }
 FILTER_DOCS_V2: dict[str, tuple[Schema, str, bool]] = {
     **FILTER_DOCS,
-    "stream_prefix": (STR, "Stream starts with one of these (OR).", True),
+    "stream": (
+        STR,
+        "Stream is one of these, e.g. nasa.gsfc.gcn/SWIFT or ivo://nasa.gsfc.gcn/SWIFT (OR).",
+        True,
+    ),
+    "stream_prefix": (
+        STR,
+        "Stream starts with one of these; a leading ivo:// is ignored (OR).",
+        True,
+    ),
     "event_since": (
         {"type": "string", "pattern": DATETIME_TEXT},
         "A position's observation time >= this (UTC).",
