@@ -295,7 +295,8 @@ FILTERS: dict[str, Setter] = {
     "stream": _many("stream"),
 }
 
-#: The apiv2 additions: stream prefixes and the observation-time range of a position.
+#: The apiv2 table: streams may keep their ``ivo://``; stream prefixes and the observation-time
+#: range of a position are added.
 FILTERS_V2: dict[str, Setter] = {
     **FILTERS,
     "stream": _many("stream", parse_stream),
