@@ -10,11 +10,11 @@ import grpc
 import pytest
 from sqlalchemy import Engine
 
-from vohub.archive.convert import to_timestamp
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.store import Store
 from vohub.common.addresses import Address
 from vohub.common.grpc_serve import ThreadedGrpcServer
+from vohub.common.timestamps import to_timestamp
 from vohub.v1 import archive_pb2 as pb
 from vohub.v1 import archive_pb2_grpc
 

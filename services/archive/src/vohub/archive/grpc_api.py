@@ -21,6 +21,7 @@ from vohub.archive.errors import ArchiveError, CallerGone, InvalidQuery
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
 from vohub.common.logs import get_logger
+from vohub.common.timestamps import field_datetime
 from vohub.v1 import archive_pb2 as pb
 from vohub.v1 import archive_pb2_grpc
 
@@ -68,10 +69,7 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
                 "packets", f"{len(request.packets)} packets, over the batch limit {self.max_batch}"
             )
             _abort(context, error)
-        items = [
-            (p.xml, convert.to_datetime(p.received) if p.HasField("received") else None)
-            for p in request.packets
-        ]
+        items = [(p.xml, field_datetime(p, "received")) for p in request.packets]
         results = self._call(context, lambda: self.store.ingest(items), "Ingest")
         counts = {o: sum(r.outcome is o for r in results) for o in convert.OUTCOMES}
         for outcome, n in counts.items():

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import unquote_to_bytes
 
+from vohub.common.timestamps import to_timestamp
 from vohub.gateway.errors import InvalidParameter
 from vohub.v1 import archive_pb2
 
@@ -254,7 +255,7 @@ def _first(parse: Callable[[str, str], object], field: str) -> Setter:
         parsed = [parse(v, name) for v in values]
         value = parsed[0]
         if isinstance(value, datetime):
-            getattr(target, field).FromDatetime(value)
+            getattr(target, field).CopyFrom(to_timestamp(value))
         elif isinstance(value, archive_pb2.Cone):
             target.cone.CopyFrom(value)
         else:

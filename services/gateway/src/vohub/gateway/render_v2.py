@@ -14,7 +14,8 @@ from datetime import datetime
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
-from vohub.gateway.render import relevant_urls, role_name, to_datetime
+from vohub.common.timestamps import field_datetime
+from vohub.gateway.render import relevant_urls, role_name
 from vohub.v1 import archive_pb2
 
 Value = str | float | int | None
@@ -40,15 +41,15 @@ def synopsis_v2(s: archive_pb2.PacketSynopsis) -> dict[str, Any]:
         "stream": s.stream,
         "role": role_name(s.role),
         "version": s.version,
-        "received": iso_z(to_datetime(s, "received")),
+        "received": iso_z(field_datetime(s, "received")),
         "author_ivorn": s.author_ivorn if s.HasField("author_ivorn") else None,
-        "author_datetime": iso_z(to_datetime(s, "author_datetime")),
+        "author_datetime": iso_z(field_datetime(s, "author_datetime")),
         "positions": [
             {
                 "ra": c.ra,
                 "dec": c.dec,
                 "error": c.error if c.HasField("error") else None,
-                "time": iso_z(to_datetime(c, "time")),
+                "time": iso_z(field_datetime(c, "time")),
             }
             for c in s.coords
         ],
