@@ -8,7 +8,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vohub.voevent import InvalidIvorn, is_valid_ivorn, parse_ivorn, stamp, stream_of, to_utc
+from vohub.voevent import (
+    InvalidIvorn,
+    Packet,
+    is_valid_ivorn,
+    parse_ivorn,
+    stamp,
+    stream_of,
+    to_utc,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,6 +73,13 @@ def test_local_id_required_on_demand() -> None:
 def test_stream_of_matches_voeventdb() -> None:
     assert stream_of("ivo://gaia.cam.uk/alerts#Gaia16bsf") == "gaia.cam.uk/alerts"
     assert stream_of("ivo://a.b.c/d") == "a.b.c/d"
+
+
+def test_stream_of_drops_the_scheme_in_any_case_as_the_filters_do() -> None:
+    """The query filters drop ``IVO://`` from a stream, so the stored stream must not keep it."""
+    assert stream_of("IVO://Example.org/alerts#1") == "Example.org/alerts"
+    assert Packet("Ivo://example.org/alerts#1", "test", "2.0", b"").stream == "example.org/alerts"
+    assert stream_of("example.org/alerts#1") == "example.org/alerts"
 
 
 def test_stamp_format() -> None:

@@ -106,13 +106,14 @@ def is_valid_ivorn(ivorn: str, *, require_local_id: bool = True) -> bool:
 def stream_of(ivorn: str) -> str:
     """The stream as voeventdb stores it: the IVORN before ``#`` without ``ivo://``.
 
-    Works on any text, valid IVORN or not, exactly like voeventdb's ingest.
+    Works on any text, valid IVORN or not. The scheme is dropped in any case (``IVO://``), as
+    voeventdb's ingest and the query filters drop it; text without the scheme is kept whole.
 
-    >>> stream_of("ivo://nasa.gsfc.gcn/SWIFT#BAT_1"), stream_of("ivo://a.b.c/d")
+    >>> stream_of("ivo://nasa.gsfc.gcn/SWIFT#BAT_1"), stream_of("IVO://a.b.c/d")
     ('nasa.gsfc.gcn/SWIFT', 'a.b.c/d')
     """
     head = ivorn.split("#", 1)[0]
-    return head[6:] if head.startswith("ivo://") else head
+    return head[6:] if head[:6].lower() == "ivo://" else head
 
 
 def stream_id(now: datetime | None = None) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from vohub.voevent.ivorn import stream_of
+
 #: The four roles the VOEvent 2.0 schema allows.
 ROLES = ("observation", "prediction", "utility", "test")
 #: The citation types of ``Citations/EventIVORN/@cite``.
@@ -227,8 +229,7 @@ class Packet:
         >>> Packet("ivo://nasa.gsfc.gcn/SWIFT#BAT_1", "observation", "2.0", b"").stream
         'nasa.gsfc.gcn/SWIFT'
         """
-        head = self.ivorn.split("#", 1)[0]
-        return head[6:] if head.startswith("ivo://") else head
+        return stream_of(self.ivorn)
 
     @property
     def local_id(self) -> str | None:
