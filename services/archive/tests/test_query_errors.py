@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Callable
 
 import pytest
 from sqlalchemy import Engine
 
 from vohub.archive.errors import InvalidQuery
-from vohub.archive.filters import PacketFilter
+from vohub.archive.filters import Order, PacketFilter
 from vohub.archive.sky import Cone
 from vohub.archive.store import Store
 from vohub.testing.archive import make_packet
@@ -26,6 +28,42 @@ def test_bad_page_requests_name_the_field(store: Store) -> None:
         store.list_page(PacketFilter(role=("test",)), limit=2, cursor_text=cursor)
     with pytest.raises(InvalidQuery, match=r"^cursor: not a cursor"):
         store.list_page(PacketFilter(), cursor_text="!!")
+
+
+def _edited(cursor: str, **changes: object) -> str:
+    """``cursor`` with fields of its JSON body replaced, as a user could do by hand."""
+    body = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    text = json.dumps({**body, **changes}).encode()
+    return base64.urlsafe_b64encode(text).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("order", "changes"),
+    [
+        (Order.AUTHOR_DATETIME_DESC, {"k": {"t": "bogus"}}),
+        (Order.AUTHOR_DATETIME_DESC, {"k": {"t": None}}),
+        (Order.AUTHOR_DATETIME_DESC, {"k": {"t": 5}}),
+        (Order.AUTHOR_DATETIME_DESC, {"k": {}}),
+        (Order.AUTHOR_DATETIME_DESC, {"k": "2023"}),
+        (Order.AUTHOR_DATETIME_DESC, {"k": {"t": "2023-01-01T00:00:00"}}),  # no time zone
+        (Order.AUTHOR_DATETIME, {"k": {"t": "0001-01-01T00:00:00+14:00"}}),  # before year 1 in UTC
+        (Order.ID, {"i": 1e300}),
+        (Order.ID, {"i": 99999999999999999999999}),
+        (Order.ID_DESC, {"i": "7"}),
+        (Order.ID, {"i": True}),
+        (Order.IVORN, {"k": {"t": "x"}}),
+        (Order.IVORN, {"k": "\ud800"}),
+        (Order.IVORN_DESC, {"k": "ivo://a\u0000b"}),
+    ],
+)
+def test_an_edited_cursor_is_refused_by_name(
+    store: Store, order: Order, changes: dict[str, object]
+) -> None:
+    store.ingest_packets([(make_packet(f"ivo://vohub.test/e#{i}"), None) for i in range(3)])
+    cursor = store.list_page(PacketFilter(), order=order, limit=1).next_cursor
+    assert len(store.list_page(PacketFilter(), order=order, cursor_text=cursor).rows) == 2
+    with pytest.raises(InvalidQuery, match=r"^cursor: not a cursor from this archive"):
+        store.list_page(PacketFilter(), order=order, cursor_text=_edited(cursor, **changes))
 
 
 @pytest.mark.parametrize(
