@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from vohub.client import Client, ConnectionFailed, InvalidFilter, InvalidHost, TimedOut
+from vohub.client import (
+    BadRequest,
+    Client,
+    ConnectionFailed,
+    InvalidFilter,
+    InvalidHost,
+    PacketNotFound,
+    ServerError,
+    TimedOut,
+    UnexpectedReply,
+)
 from vohub.client.cli import main
 from vohub.testing.ports import free_port
 
@@ -97,3 +110,111 @@ def test_query_command_names_what_is_missing_before_asking(
     unreachable = ["--host", f"http://127.0.0.1:{free_port()}"] if "--host" not in argv else []
     assert main([*argv, *unreachable]) == 2  # not 3: nothing was sent
     assert message in capsys.readouterr().err
+
+
+class _Canned(BaseHTTPRequestHandler):
+    """Answers every GET with the server's canned status, content type and body."""
+
+    def do_GET(self) -> None:
+        status, content_type, body = self.server.canned  # type: ignore[attr-defined]
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def other_server() -> Iterator[ThreadingHTTPServer]:
+    """A local HTTP server that is not an archive; set ``.canned`` to what it answers."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Canned)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def _url(server: ThreadingHTTPServer) -> str:
+    return f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.mark.parametrize(
+    ("canned", "error", "message"),
+    [
+        ((200, "text/html", b"<html>It works</html>"), UnexpectedReply, r"answered text/html"),
+        ((200, "application/json", b'{"status": "ok"}'), UnexpectedReply, r"answered application"),
+        ((404, "application/json", b'{"error": "not found"}'), PacketNotFound, r"HTTP 404: not fo"),
+        ((502, "text/html", b"<h1>Bad Gateway</h1>"), ServerError, r"HTTP 502: <h1>Bad Gat"),
+    ],
+)
+def test_a_host_that_is_no_archive_gets_a_clear_error(
+    other_server: ThreadingHTTPServer,
+    canned: tuple[int, str, bytes],
+    error: type[Exception],
+    message: str,
+) -> None:
+    """Another port of the hub, a web site or a proxy's error page: never a bare traceback."""
+    other_server.canned = canned  # type: ignore[attr-defined]
+    client = Client(_url(other_server), retries=0)
+    for call in (
+        client.count,
+        lambda: client.synopsis("ivo://a.b.c/d#1"),
+        lambda: client.map("stream_count"),
+    ):
+        with pytest.raises(error, match=message):
+            call()
+    with pytest.raises(error, match=message):
+        next(client.packets(role="test"))
+
+
+def test_query_command_names_a_host_that_is_no_archive(
+    other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other_server.canned = (200, "text/html", b"<html>It works</html>")  # type: ignore[attr-defined]
+    assert main(["count", "--host", _url(other_server)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(
+        f"vohub query: {_url(other_server)}/apiv2/packets/count answered text/html"
+    )
+    assert "Traceback" not in err
+
+
+def test_an_over_long_query_is_the_callers_fault_and_its_url_is_shortened(
+    other_server: ThreadingHTTPServer,
+) -> None:
+    other_server.canned = (414, "application/json", b'{"error": {"message": "URI too long"}}')  # type: ignore[attr-defined]
+    client = Client(_url(other_server), retries=0)
+    with pytest.raises(BadRequest, match=r"URI too long") as caught:
+        client.count(ivorn_contains=["x" * 100] * 100)
+    assert len(str(caught.value)) < 300
+    assert len(caught.value.url) > 10_000
+
+
+@pytest.mark.parametrize("host", ["http://", "https:///apiv1", "http://:8080"])
+def test_a_url_without_a_server_name_is_refused(host: str) -> None:
+    with pytest.raises(InvalidHost, match=r"no server name"):
+        Client(host)
+
+
+@pytest.mark.parametrize("page_size", [0, -5, 2.5])
+def test_a_page_size_below_one_is_refused_before_asking(page_size: int) -> None:
+    client = Client(f"http://127.0.0.1:{free_port()}", retries=0)
+    for pages in (
+        client.ivorns(page_size=page_size),
+        client.ivorns(stream_prefix="gw", page_size=page_size),
+        client.packets(page_size=page_size),
+    ):
+        with pytest.raises(
+            InvalidFilter, match=rf"^page_size: expected 1 or more, not {page_size}"
+        ):
+            next(pages)
+
+
+def test_a_bytes_value_is_refused_not_sent_as_numbers() -> None:
+    client = Client(f"http://127.0.0.1:{free_port()}", retries=0)
+    with pytest.raises(InvalidFilter, match=r"^stream: cannot send a bytes"):
+        client.count(stream=b"nasa.gsfc.gcn/SWIFT")

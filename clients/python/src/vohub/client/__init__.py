@@ -16,6 +16,7 @@ from vohub.client.errors import (
     ServerError,
     ServerUnavailable,
     TimedOut,
+    UnexpectedReply,
     VohubError,
     VohubHTTPError,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "ServerUnavailable",
     "Synopsis",
     "TimedOut",
+    "UnexpectedReply",
     "VohubError",
     "VohubHTTPError",
 ]

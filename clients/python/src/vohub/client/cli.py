@@ -21,6 +21,7 @@ from vohub.client.errors import (
     InvalidFilter,
     InvalidHost,
     TimedOut,
+    UnexpectedReply,
     VohubHTTPError,
 )
 from vohub.client.models import Synopsis
@@ -161,15 +162,15 @@ def _degrees(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one query and print its result; 1 on an HTTP error, 2 on bad input, 3 if unreachable
-    or too slow."""
+    """Run one query and print its result; 1 on an HTTP error or an answer that is not the
+    API's, 2 on bad input, 3 if unreachable or too slow."""
     try:
         with Client(args.host, api=args.api, timeout=args.timeout) as client:
             return _dispatch(client, args)
     except (InvalidFilter, InvalidHost) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 2
-    except VohubHTTPError as exc:
+    except (VohubHTTPError, UnexpectedReply) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 1
     except (ConnectionFailed, TimedOut) as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote_plus
 
 import httpx
@@ -27,10 +27,13 @@ from vohub.client.errors import (
     ServerError,
     ServerUnavailable,
     TimedOut,
+    UnexpectedReply,
     VohubHTTPError,
 )
 from vohub.client.filters import V2_ONLY_KEYS, Pair, merge, to_pairs
 from vohub.client.models import Synopsis
+
+T = TypeVar("T")
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 MAP_KINDS = ("authored_month_count", "role_count", "stream_count", "stream_role_count")
@@ -39,6 +42,8 @@ _ERRORS: dict[int, type[VohubHTTPError]] = {
     404: PacketNotFound,
     422: PacketNotFound,
     413: LimitTooLarge,
+    414: BadRequest,
+    431: BadRequest,
     503: ServerUnavailable,
 }
 #: Failures before the server has the request (or of a stale keep-alive connection): safe to
@@ -89,6 +94,12 @@ class Client:
     ) -> None:
         if not host.startswith(("http://", "https://")):
             raise InvalidHost(host, "not an http:// or https:// URL", f"http://{host}")
+        try:
+            named = bool(httpx.URL(host).host)
+        except httpx.InvalidURL:
+            named = False
+        if not named:
+            raise InvalidHost(host, "no server name in the URL", DEFAULT_HOST)
         self.host = host.rstrip("/")
         if self.host.endswith(("/apiv1", "/apiv2")):  # the client adds the API's path itself
             raise InvalidHost(host, "give the server's URL, not an API's", self.host[:-6])
@@ -131,8 +142,17 @@ class Client:
             self.sleep(self.backoff * 2**attempt)
             attempt += 1
 
-    def _json(self, path: str, params: list[Pair] | None = None) -> Any:
-        return self.get(path, params).json()
+    def _json(
+        self, path: str, params: list[Pair] | None = None, read: Callable[[Any], T] = lambda x: x
+    ) -> T:
+        """``read`` applied to the JSON answer of ``path``; :class:`UnexpectedReply` if the
+        answer is not JSON or not of the shape ``read`` expects."""
+        reply = self.get(path, params)
+        try:
+            return read(reply.json())
+        except (ValueError, KeyError, TypeError, AttributeError):
+            content_type = reply.headers.get("content-type", "")
+            raise UnexpectedReply(str(reply.request.url), content_type, reply.content) from None
 
     def _filters(self, filters: Mapping[str, Any] | None, kwargs: Mapping[str, Any]) -> list[Pair]:
         merged = merge(filters, kwargs)
@@ -147,8 +167,8 @@ class Client:
         """Number of packets matching the filters (dict and/or keyword arguments)."""
         pairs = self._filters(filters, kwargs)
         if self.api == "v2":
-            return int(self._json("/apiv2/packets/count", pairs)["count"])
-        return int(self._json("/apiv1/count", pairs)["result"])
+            return self._json("/apiv2/packets/count", pairs, lambda d: int(d["count"]))
+        return self._json("/apiv1/count", pairs, lambda d: int(d["result"]))
 
     def packets(
         self,
@@ -172,13 +192,14 @@ class Client:
 
     def _v2_items(self, pairs: list[Pair], order: str | None, page_size: int) -> Iterator[Any]:
         """The JSON items of ``/apiv2/packets``, following the cursors page by page."""
-        paging = [("limit", str(page_size)), *([("order", order)] if order else [])]
+        paging = [("limit", _page_size(page_size)), *([("order", order)] if order else [])]
         cursor: str | None = None
         while True:
             query = pairs + paging + ([("cursor", cursor)] if cursor else [])
-            page = self._json("/apiv2/packets", query)
-            yield from page["items"]
-            cursor = page.get("next_cursor")
+            items, cursor = self._json(
+                "/apiv2/packets", query, lambda d: (list(d["items"]), d.get("next_cursor"))
+            )
+            yield from items
             if not cursor:
                 return
 
@@ -226,12 +247,13 @@ class Client:
             project = _V2_LIST_ROWS[kind]
             yield from (project(item) for item in self._v2_items(pairs, order, page_size))
             return
-        total = int(self._json("/apiv1/count", pairs)["result"])
+        _page_size(page_size)
+        total = self._json("/apiv1/count", pairs, lambda d: int(d["result"]))
         paging = [("order", order)] if order else []
         for offset in range(0, total, page_size):
             limit = min(page_size, total - offset)
             query = pairs + paging + [("limit", str(limit)), ("offset", str(offset))]
-            rows = self._json(f"/apiv1/list/{kind}", query)["result"]
+            rows = self._json(f"/apiv1/list/{kind}", query, lambda d: list(d["result"]))
             yield from rows
             if len(rows) < limit:
                 return
@@ -243,16 +265,16 @@ class Client:
             raise InvalidFilter("kind", f"not one of {', '.join(MAP_KINDS)}: {kind!r}")
         pairs = self._filters(filters, kwargs)
         if self._wants_v2(pairs):
-            entries = self._json(f"/apiv2/maps/{kind.removesuffix('_count')}", pairs)["entries"]
-            return _v1_map(kind, entries)
-        return self._json(f"/apiv1/map/{kind}", pairs)["result"]
+            path = f"/apiv2/maps/{kind.removesuffix('_count')}"
+            return self._json(path, pairs, lambda d: _v1_map(kind, d["entries"]))
+        return self._json(f"/apiv1/map/{kind}", pairs, lambda d: dict(d["result"]))
 
     def synopsis(self, ivorn: str) -> Synopsis:
         """The packet's :class:`Synopsis`; :class:`PacketNotFound` if the archive lacks it."""
         if self.api == "v2":
-            return Synopsis.from_json(self._json("/apiv2/packet", [("ivorn", ivorn)]))
+            return self._json("/apiv2/packet", [("ivorn", ivorn)], Synopsis.from_json)
         path = "/apiv1/packet/synopsis/" + quote_plus(ivorn)
-        return Synopsis.from_json(self._json(path)["result"])
+        return self._json(path, None, lambda d: Synopsis.from_json(d["result"]))
 
     def xml(self, ivorn: str) -> bytes:
         """The packet's XML bytes as stored."""
@@ -322,9 +344,25 @@ def _checked(reply: httpx.Response) -> httpx.Response:
     message, parameter = f"HTTP {reply.status_code}", None
     try:
         error = reply.json()["error"]
-        message = error.get("message") or error.get("description") or message
-        parameter = error.get("parameter")
+        if isinstance(error, dict):
+            message = error.get("message") or error.get("description") or message
+            parameter = error.get("parameter")
+        else:  # not a vohub or voeventdb error body
+            message = str(error)[:200] or message
     except (ValueError, KeyError, TypeError):
         message = reply.text[:200] or message
     kind = _ERRORS.get(reply.status_code, ServerError)
     raise kind(reply.status_code, message, parameter, str(reply.request.url))
+
+
+def _page_size(page_size: int) -> str:
+    """``page_size`` as query text; :class:`InvalidFilter` unless it is 1 or more.
+
+    >>> _page_size(0)
+    Traceback (most recent call last):
+    ...
+    vohub.client.errors.InvalidFilter: page_size: expected 1 or more, not 0
+    """
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+        raise InvalidFilter("page_size", f"expected 1 or more, not {page_size!r}")
+    return str(page_size)

@@ -23,11 +23,21 @@ class VohubHTTPError(VohubError):
         self.parameter = parameter
         self.url = url
         where = f" for parameter {parameter!r}" if parameter else ""
-        super().__init__(f"HTTP {status}{where}: {message} ({url})")
+        super().__init__(f"HTTP {status}{where}: {message} ({shortened(url)})")
+
+
+def shortened(url: str, most: int = 200) -> str:
+    """``url`` cut to ``most`` characters for a message (a refused URL may be 10 kB long).
+
+    >>> shortened("http://h/apiv1/count?ivorn_contains=" + "x" * 300, 40)
+    'http://h/apiv1/count?ivorn_contains=xxx… (336 characters)'
+    """
+    return url if len(url) <= most else f"{url[: most - 1]}… ({len(url)} characters)"
 
 
 class BadRequest(VohubHTTPError):
-    """400: a filter, paging or format parameter is unknown or malformed."""
+    """400, 414 or 431: a filter, paging or format parameter is unknown or malformed, or the
+    query is too long for the server."""
 
 
 class PacketNotFound(VohubHTTPError):
@@ -44,6 +54,22 @@ class ServerUnavailable(VohubHTTPError):
 
 class ServerError(VohubHTTPError):
     """Any other status: a 5xx, or a 4xx the API does not define."""
+
+
+class UnexpectedReply(VohubError):
+    """The server answered, but not as a vohub or voeventdb API does: the host is some other
+    server (another port of the hub, a web site) or a proxy's error page.
+
+    >>> str(UnexpectedReply("http://h/apiv2/packets/count", "text/html", b"<html>Hello</html>"))
+    "http://h/apiv2/packets/count answered text/html, not this API's JSON: b'<html>Hello</html>'"
+    """
+
+    def __init__(self, url: str, content_type: str, body: bytes) -> None:
+        self.url = url
+        super().__init__(
+            f"{shortened(url)} answered {content_type or 'no content type'}, not this API's JSON: "
+            f"{body[:80]!r}"
+        )
 
 
 class ConnectionFailed(VohubError):

@@ -67,7 +67,8 @@ def to_pairs(filters: Mapping[str, Any]) -> list[Pair]:
         if key in SINGLE_KEYS:
             pairs.append((key, encode_value(key, value)))
         elif key in MULTI_KEYS:
-            values = [value] if isinstance(value, str) or not isinstance(value, Iterable) else value
+            scalar = isinstance(value, str | bytes) or not isinstance(value, Iterable)
+            values = [value] if scalar else value
             pairs.extend((key, encode_value(key, v)) for v in values)
         else:
             raise InvalidFilter(key, "unknown filter key")
