@@ -238,6 +238,10 @@ def test_packet_query_string_ignored(client: Any, archive: Any, xrt: Any) -> Non
         ("/apiv1", "/apiv1/"),
         ("/apiv1/packet/xml", "/apiv1/packet/xml/"),
         ("/apiv1/packet/synopsis", "/apiv1/packet/synopsis/"),
+        # a doubled slash (a host given with a trailing one) must not become "//apiv1/", which
+        # browsers and clients read as the URL of a host named apiv1
+        ("//apiv1", "/apiv1/"),
+        ("///apiv1/packet/xml", "/apiv1/packet/xml/"),
     ],
 )
 def test_slash_redirects(client: Any, path: str, location: str) -> None:

@@ -218,6 +218,10 @@ class SlashRedirect:
     """Routes voeventdb defines with a trailing slash: redirect the bare form with 308."""
 
     async def on_get(self, req: Request, resp: Response) -> None:
-        """Permanent redirect to the slashed URL, keeping the query string."""
+        """Permanent redirect to the slashed URL, keeping the query string.
+
+        Leading slashes collapse to one: ``//apiv1/`` would name a host ``apiv1``.
+        """
         query = f"?{req.query_string}" if req.query_string else ""
-        raise falcon.HTTPPermanentRedirect(f"{raw_path(req)}/{query}")
+        path = "/" + raw_path(req).lstrip("/")
+        raise falcon.HTTPPermanentRedirect(f"{path}/{query}")
