@@ -195,6 +195,13 @@ def test_query_cli_formats(running: Stack, client: Client) -> None:
     assert json.loads(roles) == client.map("role_count")
     bat = vohub_query("synopsis", BAT, "--host", running.url, "--format", "csv").stdout
     assert f"cited_by,{XRT}" in bat.splitlines()
+    for flags_first in (  # flags before the IVORN, or before the sub-command
+        ["synopsis", "--host", running.url, "--format", "csv", BAT],
+        ["--host", running.url, "--format", "csv", "synopsis", BAT],
+    ):
+        assert vohub_query(*flags_first).stdout == bat
+    roles_first = vohub_query("map", "--role", "test", "--host", running.url, "role").stdout
+    assert roles_first.splitlines()[2:] == [f"test  {client.count(role='test')}"]
     xrt = vohub_query("synopsis", XRT, "--host", running.url).stdout.splitlines()
     assert xrt[0].split() == ["field", "value"]
     assert [line.split() for line in xrt if line.startswith("refs")] == [["refs", BAT]]

@@ -98,18 +98,29 @@ def test_query_command_refuses_bad_numbers(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["map", "colour"], "map: give one of authored_month, role, stream, stream_role, not"),
-        (["map"], "map: give one of authored_month, role, stream, stream_role\n"),
-        (["synopsis"], "synopsis: give the packet's IVORN"),
-        (["count", "--host", "localhost:8080"], "did you mean http://localhost:8080?"),
+        (["map", "colour"], "KIND: give one of authored_month, role, stream, stream_role, not"),
+        (["map"], "the following arguments are required: KIND"),
+        (["synopsis"], "the following arguments are required: ivorn"),
+        (["list", "ivo://nasa.gsfc.gcn/SWIFT#1"], "unrecognized arguments: ivo://nasa.gsfc"),
+        (["count", "extra"], "unrecognized arguments: extra"),
+        (["xml", "ivo://a.b.c/d#1", "--cone", "1,2,3"], "unrecognized arguments: --cone"),
     ],
 )
-def test_query_command_names_what_is_missing_before_asking(
+def test_query_command_refuses_missing_and_stray_arguments(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    unreachable = ["--host", f"http://127.0.0.1:{free_port()}"] if "--host" not in argv else []
-    assert main([*argv, *unreachable]) == 2  # not 3: nothing was sent
+    """Never a request the user did not mean (list ignoring an IVORN listed the archive)."""
+    with pytest.raises(SystemExit) as usage:
+        main([*argv, "--host", f"http://127.0.0.1:{free_port()}"])
+    assert usage.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_query_command_refuses_a_host_without_scheme_before_asking(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["count", "--host", "localhost:8080"]) == 2  # not 3: nothing was sent
+    assert "did you mean http://localhost:8080?" in capsys.readouterr().err
 
 
 class _Canned(BaseHTTPRequestHandler):

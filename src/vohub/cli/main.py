@@ -58,7 +58,7 @@ def attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> 
     >>> attach_dash_values(p, ["--order", "-id", "--order", "-v"])
     ['--order=-id', '--order', '-v']
     """
-    actions = parser._actions  # argparse offers no public list of its options
+    actions = _all_actions(parser)
     known = {flag for action in actions for flag in action.option_strings}
     takes_value = {
         flag for action in actions if action.nargs is None for flag in action.option_strings
@@ -74,6 +74,17 @@ def attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> 
         else:
             out += [token, value]
     return out
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The options of ``parser`` and of its sub-commands (argparse offers no public list)."""
+    found: list[argparse.Action] = []
+    for action in parser._actions:
+        found.append(action)
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                found += _all_actions(command)
+    return found
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -31,24 +31,78 @@ T = TypeVar("T")
 SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "cited_by")
 
 
+#: Sub-command -> its help. The tuples below say which take filters, show a page of results
+#: or name a packet.
+COMMANDS = {
+    "count": "how many packets match the filters",
+    "list": "the IVORNs of the matching packets",
+    "packets": "a synopsis row for each matching packet",
+    "map": "counts of the matching packets by stream, role, stream and role, or month",
+    "synopsis": "one packet's synopsis: time, positions, citations",
+    "xml": "one packet's XML as stored",
+    "citations": "the packets citing, or cited by, one packet, and so on out to --depth",
+}
+FILTERED = ("count", "list", "packets", "map")
+PAGED = ("list", "packets")
+BY_IVORN = ("synopsis", "xml", "citations")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Flags of ``vohub query``."""
-    parser.add_argument("what", choices=["count", "list", "packets", "map", "synopsis", "xml",
-                                         "citations"])  # fmt: skip
-    parser.add_argument("arg", nargs="?", help="the IVORN for synopsis/xml/citations, or the map "
-                        "kind: stream, role, stream_role or authored_month")  # fmt: skip
-    parser.add_argument("--host", default=DEFAULT_HOST, help=f"server URL (default {DEFAULT_HOST})")
-    parser.add_argument("--api", choices=["v1", "v2"], default="v2",
-                        help="v1 talks to a plain voeventdb")  # fmt: skip
-    parser.add_argument("--format", choices=["table", "json", "csv"], default="table")
-    parser.add_argument("--max", type=_at_least(0), default=1000,
-                        help="most packets to show (list, packets; 0: all)")  # fmt: skip
-    parser.add_argument("--timeout", type=_at_least(0.001, float), default=30.0, metavar="SECONDS",
+    """Flags of ``vohub query``: one sub-command per request, each with the flags it uses.
+
+    The connection flags (``--host``, ``--api``, ``--format``, ``--timeout``) may come before
+    or after the sub-command.
+    """
+    _add_connection_flags(parser, defaults=True)
+    sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
+    for name, help_text in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        if name == "map":
+            command.add_argument("kind", type=_map_kind, metavar="KIND",
+                                 help=f"one of {', '.join(MAP_ARGS)}")  # fmt: skip
+        if name in BY_IVORN:
+            command.add_argument("ivorn", help="the packet's IVORN")
+        _add_connection_flags(command, defaults=False)
+        if name in PAGED:
+            command.add_argument("--max", type=_at_least(0), default=1000,
+                                 help="most packets to show (0: all; default 1000)")  # fmt: skip
+            command.add_argument("--order", help="id, -id, author_datetime, -author_datetime, "
+                                 "ivorn or -ivorn")  # fmt: skip
+        if name == "citations":
+            command.add_argument("--depth", type=_at_least(0), default=5,
+                                 help="how far from the packet to walk (default 5)")  # fmt: skip
+        if name in FILTERED:
+            add_filter_arguments(command)
+
+
+def _add_connection_flags(parser: argparse.ArgumentParser, *, defaults: bool) -> None:
+    """The flags every sub-command shares. Given on ``vohub query`` itself they carry the
+    defaults; a sub-command's copies default to nothing, so they only override a given value."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument("--host", default=default(DEFAULT_HOST),
+                        help=f"server URL (default {DEFAULT_HOST})")  # fmt: skip
+    parser.add_argument("--api", choices=["v1", "v2"], default=default("v2"),
+                        help="v1 talks to a plain voeventdb (default v2)")  # fmt: skip
+    parser.add_argument("--format", choices=["table", "json", "csv"], default=default("table"),
+                        help="output (default table)")  # fmt: skip
+    parser.add_argument("--timeout", type=_at_least(0.001, float), default=default(30.0),
+                        metavar="SECONDS",
                         help="longest wait for each answer (default 30)")  # fmt: skip
-    parser.add_argument("--order", help="id, -id, author_datetime, -author_datetime, ivorn, -ivorn")
-    parser.add_argument("--depth", type=_at_least(0), default=5,
-                        help="citations: how far from the packet to walk (default 5)")  # fmt: skip
-    add_filter_arguments(parser)
+
+
+def _map_kind(text: str) -> str:
+    """An argparse type: a map kind as the API names it, from either of its names.
+
+    >>> _map_kind("stream"), _map_kind("role_count")
+    ('stream_count', 'role_count')
+    """
+    kind = text if text in MAP_KINDS else f"{text}_count"
+    if kind not in MAP_KINDS:
+        raise argparse.ArgumentTypeError(f"give one of {', '.join(MAP_ARGS)}, not {text!r}")
+    return kind
 
 
 def _at_least(low: float, kind: type = int) -> Any:
@@ -180,35 +234,29 @@ def run(args: argparse.Namespace) -> int:
 
 def _dispatch(client: Client, args: argparse.Namespace) -> int:
     filters = filters_from(args)
-    limit = None if args.max == 0 else args.max
-    if args.what in ("synopsis", "xml", "citations") and not args.arg:
-        raise InvalidFilter(args.what, "give the packet's IVORN as the next argument")
-    if args.what == "map" and args.arg not in (*MAP_ARGS, *MAP_KINDS):
-        given = f", not {args.arg!r}" if args.arg else ""
-        raise InvalidFilter("map", f"give one of {', '.join(MAP_ARGS)}{given}")
     if args.what == "count":
         n = client.count(filters)
         emit(args.format, ["count"], [[n]], {"count": n})
     elif args.what == "list":
-        ivorns = first(client.ivorns(filters, order=args.order), limit)
+        ivorns = first(client.ivorns(filters, order=args.order), args.max or None)
         emit(args.format, ["ivorn"], [[i] for i in ivorns], ivorns)
     elif args.what == "packets":
-        items = [synopsis_json(s) for s in first(client.packets(filters, order=args.order), limit)]
+        found = first(client.packets(filters, order=args.order), args.max or None)
+        items = [synopsis_json(s) for s in found]
         emit(args.format, list(SYNOPSIS_COLUMNS), [synopsis_row(d) for d in items], items)
     elif args.what == "map":
-        kind = args.arg if args.arg in MAP_KINDS else f"{args.arg}_count"  # checked above
-        result = client.map(kind, filters)
+        result = client.map(args.kind, filters)
         emit(args.format, *map_rows(result), result)
     elif args.what == "synopsis":
-        data = synopsis_json(client.synopsis(args.arg))
+        data = synopsis_json(client.synopsis(args.ivorn))
         emit(args.format, ["field", "value"], field_rows(data), data)
     elif args.what == "citations":
-        network = client.citation_network(args.arg, max_depth=args.depth)
+        network = client.citation_network(args.ivorn, max_depth=args.depth)
         cited_by = {cited: sorted(citing) for cited, citing in sorted(network.items())}
         rows = [[cited, c] for cited, citing in cited_by.items() for c in citing]
         emit(args.format, ["cited", "cited_by"], rows, cited_by)
     else:
-        sys.stdout.buffer.write(client.xml(args.arg))
+        sys.stdout.buffer.write(client.xml(args.ivorn))
     return 0
 
 
