@@ -113,6 +113,10 @@ def test_packet_and_xml(client: Any, archive: Any, xrt: Any) -> None:
         ("/apiv2/packets", "offset=3", 400, "offset"),
         ("/apiv2/packets", "cursor=" + "c" * 5000, 400, "cursor"),
         ("/apiv2/maps/stream", "limit=3", 400, "limit"),
+        # a one-value filter given twice: apiv1 keeps the first (voeventdb), apiv2 refuses
+        ("/apiv2/packets/count", "cited=true&cited=false", 400, "cited"),
+        ("/apiv2/packets", "cone=[1,2,3]&cone=[4,5,6]", 400, "cone"),
+        ("/apiv2/maps/role", "event_since=2015&event_since=2016", 400, "event_since"),
     ],
 )
 def test_v2_errors(client: Any, path: str, query: str, status: int, parameter: str) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from vohub.gateway.errors import InvalidParameter, LimitExceeded
@@ -14,6 +16,7 @@ from vohub.gateway.params import (
     parse_datetime,
     parse_query_string,
 )
+from vohub.gateway.resources.openapi import DATETIME_TEXT
 from vohub.v1 import archive_pb2
 
 
@@ -233,3 +236,25 @@ def test_bad_paging_is_400_naming_the_key(grouped: dict[str, list[str]], name: s
 def test_orders() -> None:
     assert parse_paging({"order": ["-ivorn", "id"]}).order == archive_pb2.ORDER_IVORN_DESC
     assert parse_paging({}).order == archive_pb2.ORDER_ID
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2015", "2015-10", "2015-1-5", "20150915T211942Z", " 2015-09-15 21:19 ", "2015-09-15T21",
+     "2015-09-15T21:19:42,5-0530", "9999-12-31T23:59:59Z", "0001-01-01"],
+)  # fmt: skip
+def test_the_openapi_time_pattern_admits_what_the_gateway_reads(text: str) -> None:
+    assert re.match(DATETIME_TEXT, text)
+    parse_datetime(text, "authored_since")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0000", "0000-01-01", "2015-00-01", "2015-01-32", "2015-01-01T24:00", "2015-01-01T23:60",
+     "2015-01-01T23:59:60", "2015-01-01T00:00+24:00", "yesterday"],
+)  # fmt: skip
+def test_the_openapi_time_pattern_refuses_impossible_fields(text: str) -> None:
+    """A schema-valid value the gateway then refuses misleads generated clients."""
+    assert not re.match(DATETIME_TEXT, text)
+    with pytest.raises(InvalidParameter, match=r"^authored_since: "):
+        parse_datetime(text, "authored_since")

@@ -278,32 +278,50 @@ def _dec(text: str, name: str) -> float:
     return parse_float(text, name, -90.0, 90.0)
 
 
+def _once(parse: Callable[[str, str], object], field: str) -> Setter:
+    """apiv2's rule for a one-value filter: given twice, it is a 400, not the first one."""
+    first = _first(parse, field)
+
+    def setter(target: archive_pb2.Filter, name: str, values: list[str]) -> None:
+        if len(values) > 1:
+            raise InvalidParameter("given more than once", name)
+        first(target, name, values)
+
+    return setter
+
+
+#: The filter keys that take one value, with their parsers.
+ONE_VALUE: dict[str, Callable[[str, str], object]] = {
+    "authored_since": parse_datetime,
+    "authored_until": parse_datetime,
+    "cited": parse_bool,
+    "cone": parse_cone,
+    "coord": parse_bool,
+    "dec_gt": _dec,
+    "dec_lt": _dec,
+    "ref_any": parse_bool,
+}
+
 #: The 14 apiv1 filter keys and how each one's values become part of the Filter.
 FILTERS: dict[str, Setter] = {
-    "authored_since": _first(parse_datetime, "authored_since"),
-    "authored_until": _first(parse_datetime, "authored_until"),
-    "cited": _first(parse_bool, "cited"),
-    "cone": _first(parse_cone, "cone"),
-    "coord": _first(parse_bool, "coord"),
-    "dec_gt": _first(_dec, "dec_gt"),
-    "dec_lt": _first(_dec, "dec_lt"),
+    **{name: _first(parse, name) for name, parse in ONE_VALUE.items()},
     "ivorn_contains": _many("ivorn_contains"),
     "ivorn_prefix": _many("ivorn_prefix"),
-    "ref_any": _first(parse_bool, "ref_any"),
     "ref_contains": _many("ref_contains"),
     "ref_exact": _many("ref_exact"),
     "role": _many("role", parse_role),
     "stream": _many("stream"),
 }
 
-#: The apiv2 table: streams may keep their ``ivo://``; stream prefixes and the observation-time
-#: range of a position are added.
+#: The apiv2 table: a one-value filter may be given once; streams may keep their ``ivo://``;
+#: stream prefixes and the observation-time range of a position are added.
 FILTERS_V2: dict[str, Setter] = {
     **FILTERS,
+    **{name: _once(parse, name) for name, parse in ONE_VALUE.items()},
     "stream": _many("stream", parse_stream),
     "stream_prefix": _many("stream_prefix", parse_stream),
-    "event_since": _first(parse_datetime, "event_since"),
-    "event_until": _first(parse_datetime, "event_until"),
+    "event_since": _once(parse_datetime, "event_since"),
+    "event_until": _once(parse_datetime, "event_until"),
 }
 
 

@@ -25,9 +25,13 @@ def _nullable(schema: Schema) -> Schema:
 STR: Schema = {"type": "string"}
 NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer", "minimum": 0}
+#: The date-times the gateway reads, as a pattern: years 0001-9999, months 1-12, days 1-31,
+#: hours 0-23, minutes and seconds 0-59 (a day past its month's end is still a 400).
+_YEAR = r"(\d{3}[1-9]|\d{2}[1-9]\d|\d[1-9]\d{2}|[1-9]\d{3})"
+_TIME = r"([01]\d|2[0-3])(:?[0-5]\d(:?[0-5]\d([.,]\d+)?)?)?"
+_ZONE = r"(Z|[-+]([01]\d|2[0-3])(:?[0-5]\d)?)"
 DATETIME_TEXT = (
-    r"^\s*\d{4}(-?\d{1,2}(-?\d{1,2}([T ]\d{2}(:?\d{2}(:?\d{2}([.,]\d+)?)?)?"
-    r"(Z|[-+]\d{2}(:?\d{2})?)?)?)?)?\s*$"
+    rf"^\s*{_YEAR}(-?(0?[1-9]|1[0-2])(-?(0?[1-9]|[12]\d|3[01])([T ]{_TIME}{_ZONE}?)?)?)?\s*$"
 )
 
 FILTER_DOCS: dict[str, tuple[Schema, str, bool]] = {
