@@ -21,6 +21,7 @@ from vohub.common.config import checked, load_config
 from vohub.common.errors import AddressError, CommonError
 from vohub.voevent.errors import InvalidIvorn
 from vohub.voevent.ivorn import parse_ivorn
+from vohub.voevent.xmlsafe import MAX_BYTES
 
 #: Comet (Twisted's ``Int32StringReceiver``) hangs up on frames above this many bytes.
 COMET_FRAME_LIMIT = 99_999
@@ -98,8 +99,11 @@ def _outbound(value: int) -> None:
 
 
 def _inbound(value: int) -> None:
-    if value < COMET_FRAME_LIMIT:
-        raise ValueError(f"must be at least {COMET_FRAME_LIMIT} bytes (what Comet accepts)")
+    if not COMET_FRAME_LIMIT <= value <= MAX_BYTES:
+        raise ValueError(
+            f"must be between {COMET_FRAME_LIMIT} (what Comet accepts) and {MAX_BYTES} bytes "
+            f"(what the archive stores: a larger packet would be acknowledged, then lost)"
+        )
 
 
 @dataclass(frozen=True)
@@ -122,7 +126,7 @@ class BrokerConfig:
     #: Processes that parse and XSD-check VTP authors' packets off the event loop (0: the
     #: broker's own process does it; at most 1 for now: dedup needs one ordered stream).
     judge_workers: int = checked(1, _judges)
-    max_inbound_bytes: int = checked(1_000_000, _inbound)
+    max_inbound_bytes: int = checked(MAX_BYTES, _inbound)
     max_outbound_vtp_bytes: int = checked(COMET_FRAME_LIMIT, _outbound)
     author_timeout: float = checked(20.0, _positive)
     #: Grant authors that ask for it several events per connection (a vohub extension; plain
