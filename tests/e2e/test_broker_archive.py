@@ -6,8 +6,10 @@ Every packet the broker acks must end up in the archive exactly once, whatever i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -116,6 +118,26 @@ def test_an_oversize_packet_is_archived_and_streamed_but_never_sent_to_vtp_peers
     assert broker.log().count("subscriber.oversize_skipped") == 2
     vtp_connects = broker.log().count("vohub.broker.subscriber event=subscriber.connected")
     assert vtp_connects == 2  # neither VTP peer was cut off
+
+
+def test_a_conflicting_copy_is_refused_and_kept_by_the_archive(
+    broker_factory: BrokerFactory, archive: Archive
+) -> None:
+    """Same IVORN, other bytes: the author gets a nak, the archive keeps the first copy and
+    records the second beside it, so nothing is lost."""
+    broker = broker_factory(extra=["--archive", archive.address])
+    first = with_ivorn(BAT, "ivo://vohub.test/e2e#twice")
+    second = first.replace(b"<How>", b"<How><Description>corrected</Description>")
+    assert isinstance(asyncio.run(publish("127.0.0.1", broker.receive[1], first)), Ack)
+    reply = asyncio.run(publish("127.0.0.1", broker.receive[1], second))
+    assert isinstance(reply, Nak)
+    assert "ivo://vohub.test/e2e#twice was already seen with different content" in reply.reason
+    wait_until(lambda: broker.metric("vohub_broker_spool_depth") == 0, 30, "archiving")
+    assert archive.xml("ivo://vohub.test/e2e#twice") == first
+    with contextlib.closing(sqlite3.connect(archive.db.removeprefix("sqlite:///"))) as db:
+        kept = db.execute("SELECT ivorn, xml FROM conflict").fetchall()
+    assert kept == [("ivo://vohub.test/e2e#twice", second)]
+    assert broker.log().count("archive.conflict_kept") == 1
 
 
 class Publisher(threading.Thread):

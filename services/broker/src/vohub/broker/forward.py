@@ -161,7 +161,9 @@ class Forwarder:
     def _account(self, batch: Sequence[Record], results: list[tuple[str, str]]) -> None:
         for record, (outcome, reason) in zip(batch, results, strict=False):
             self.metrics.archived.labels(outcome=outcome).inc()
-            if outcome in ("conflict", "invalid", "unspecified"):
+            if outcome == "conflict":  # the archive keeps the bytes aside, under the first copy
+                log.info("archive.conflict_kept", ivorn=record.ivorn)
+            elif outcome in ("invalid", "unspecified"):
                 log.warning(
                     "archive.not_stored", ivorn=record.ivorn, outcome=outcome, reason=reason
                 )

@@ -109,7 +109,11 @@ class Acceptor:
             except VTPError as exc:
                 return self._refuse(exc.ivorn or "", Refusal("invalid", exc.detail), source)
         refused = self._validate(self.validators, event, source)
-        return self._accept(event, source) if refused is None else refused
+        if refused is None:
+            return self._accept(event, source)
+        if refused.status == "conflict":
+            self._keep_conflict(event)
+        return refused
 
     def offer_many(
         self, events: Sequence[Event], source: Source
@@ -143,6 +147,8 @@ class Acceptor:
             for event, refusal, verdict in judged:
                 refusal = refusal or self.dedup(event, source)
                 if refusal is not None:
+                    if refusal.status == "conflict":
+                        self._keep_conflict(event)
                     verdict.set_result(self._refuse(event.ivorn, refusal, source))
                 else:
                     outcome = self._accept(event, source, verdict)
@@ -191,6 +197,18 @@ class Acceptor:
         )
         durable.add_done_callback(settle)
         return verdict
+
+    def _keep_conflict(self, event: Event) -> None:
+        """Spool a conflicting copy for the archive, which keeps it beside the first copy.
+
+        The copy is still refused: never relayed, and its sender hears the same as before.
+        """
+        try:
+            durable = self.spool.append(event.ivorn, event.raw, self.clock())
+        except SpoolClosed:
+            log.warning("conflict.not_kept", ivorn=event.ivorn, reason="the spool is closed")
+            return
+        durable.add_done_callback(functools.partial(_conflict_kept, event.ivorn))
 
     def _settle(
         self,
@@ -245,3 +263,10 @@ class Acceptor:
             reason=refusal.reason,
         )
         return Outcome(refusal.status, ivorn, refusal.reason, refusal.label)
+
+
+def _conflict_kept(ivorn: str, durable: asyncio.Future[None]) -> None:
+    """Log a conflicting copy that could not be spooled (its sender was refused anyway)."""
+    error = None if durable.cancelled() else durable.exception()
+    if durable.cancelled() or error is not None:
+        log.warning("conflict.not_kept", ivorn=ivorn, reason=str(error or "cancelled"))
