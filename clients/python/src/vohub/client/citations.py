@@ -15,8 +15,9 @@ Links = Callable[[str], tuple[Sequence[str], Sequence[str]] | None]
 
 
 def citation_map(origin: str, links: Links, max_depth: int | None = 5) -> dict[str, set[str]]:
-    """``{cited IVORN: IVORNs of the packets citing it}`` over every packet within
-    ``max_depth`` citations of ``origin`` (None: the whole connected network).
+    """``{cited IVORN: IVORNs of the packets citing it}`` for every citation made or received by
+    a packet within ``max_depth`` citations of ``origin`` (0: ``origin``'s own; None: the whole
+    connected network).
 
     The shape is voeventdb.remote's ``citation_network_map``. The walk is breadth-first, so
     what it finds depends only on the network and ``max_depth``, and each packet is asked for

@@ -70,7 +70,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                  "ivorn or -ivorn")  # fmt: skip
         if name == "citations":
             command.add_argument("--depth", type=_at_least(0), default=5,
-                                 help="how far from the packet to walk (default 5)")  # fmt: skip
+                                 help="list the citations made or received by packets up "
+                                 "to this many citations away (0: the packet's own; "
+                                 "default 5)")  # fmt: skip
         if name in FILTERED:
             add_filter_arguments(command)
 

@@ -283,8 +283,9 @@ class Client:
         return self.get("/apiv1/packet/xml/" + quote_plus(ivorn)).content
 
     def citation_network(self, ivorn: str, max_depth: int | None = 5) -> dict[str, set[str]]:
-        """``{cited IVORN: IVORNs of the packets citing it}`` for the packets within
-        ``max_depth`` citations of ``ivorn``, either way (None: no limit), as
+        """``{cited IVORN: IVORNs of the packets citing it}`` for every citation made or
+        received by the packets within ``max_depth`` citations of ``ivorn``, either way (0:
+        ``ivorn``'s own; None: no limit), as
         voeventdb.remote's ``citation_network_map``; :class:`PacketNotFound` if the archive
         lacks ``ivorn``. A cited packet the archive lacks is a key, not walked through.
         """
