@@ -58,7 +58,7 @@ def test_publish_reports_ack_nak_and_errors(vohub: str, comet: CometBroker, tmp_
     assert status == 1
     assert lines[0] == f"ACK {BAT} {BAT_IVORN}"
     assert lines[1] == f"NAK {BAT} {BAT_IVORN}: Event rejected: Previously seen by this broker"
-    assert lines[2].startswith(f"ERROR {junk}: not a VOEvent: not well-formed XML")
+    assert lines[2].startswith(f"ERROR {junk}: not sent: malformed XML: Start tag expected")
     assert lines[3] == f"ERROR {missing}: cannot read: No such file or directory"
     assert len(lines) == 4
 
@@ -177,16 +177,23 @@ def test_listen_exec_failures_are_logged_and_do_not_stop_listening(
         (["--exec", "/nonexistent/handler"], "/nonexistent/handler is not an executable"),
         (["--exec", "cat", "--exec-jobs", "0"], "--exec-jobs: expected a whole number of at"),
         (["--count", "0"], "--count: expected a whole number of at least 1, got '0'"),
+        (["--local-ivo", "notivo"], "--local-ivo 'notivo': invalid IVORN: not of the form"),
+        (["--save", "{file}"], "--save {file}: exists and is not a folder"),
+        (["--save", "{file}/sub"], "--save {file}/sub: cannot create the folder: Not a directory"),
     ],
 )
 def test_listen_bad_options_exit_2_naming_the_culprit(
-    vohub: str, options: list[str], message: str
+    vohub: str, options: list[str], message: str, tmp_path: Path
 ) -> None:
+    file = tmp_path / "saved.xml"
+    file.write_text("")
+    options = [option.format(file=file) for option in options]
     done = subprocess.run(
         [vohub, "listen", "--from", "127.0.0.1:9", *options], capture_output=True, check=False
     )
     assert done.returncode == 2
-    assert message in done.stderr.decode()
+    assert message.format(file=file) in done.stderr.decode()
+    assert "Traceback" not in done.stderr.decode()
 
 
 def test_listen_stops_on_sigint(vohub: str, comet: CometBroker, tmp_path: Path) -> None:

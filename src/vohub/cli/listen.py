@@ -31,6 +31,8 @@ from pathlib import Path
 from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
 from vohub.common.handlers import CommandFailed, HandlerPool, run_command
 from vohub.common.logs import configure, get_logger
+from vohub.voevent.errors import InvalidIvorn
+from vohub.voevent.ivorn import parse_ivorn
 from vohub.vtp.client import Subscription, subscribe
 from vohub.vtp.errors import InvalidFilter
 from vohub.vtp.filters import compile_filters
@@ -79,12 +81,24 @@ def run(args: argparse.Namespace) -> int:
     try:
         compile_filters(args.filters)
         argv = _command(args.exec_command)
-    except (InvalidFilter, ValueError) as exc:
+        if args.local_ivo is not None:
+            parse_ivorn(args.local_ivo, source=f"--local-ivo {args.local_ivo!r}")
+        if args.save is not None:
+            _make_folder(args.save)
+    except (InvalidFilter, InvalidIvorn, ValueError) as exc:
         print(f"vohub listen: error: {exc}", file=sys.stderr)
         return 2
-    if args.save is not None:
-        args.save.mkdir(parents=True, exist_ok=True)
     return asyncio.run(_listen(args, argv))
+
+
+def _make_folder(folder: Path) -> None:
+    """Create the ``--save`` folder; ValueError naming it if it cannot be one."""
+    if folder.exists() and not folder.is_dir():
+        raise ValueError(f"--save {folder}: exists and is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--save {folder}: cannot create the folder: {exc.strerror}") from None
 
 
 def safe_filename(ivorn: str) -> str:

@@ -8,6 +8,10 @@ wants. One line per file on standard output, in the order given::
     NAK <file> <ivorn>: <reason>
     ERROR <file>: <reason>
 
+A file that cannot be read, or is not well-formed VOEvent XML, is reported and not sent: a
+broker hangs up on a packet it cannot parse, which would cost the other files in flight their
+answers.
+
 The exit status is 0 only if every file was acked, 1 otherwise (2 for bad usage).
 """
 
@@ -19,6 +23,7 @@ import sys
 from pathlib import Path
 
 from vohub.cli.argtypes import broker_address, positive_seconds
+from vohub.voevent import VOEventError, parse
 from vohub.vtp.client import Publisher
 from vohub.vtp.errors import VTPError
 from vohub.vtp.messages import Ack
@@ -61,11 +66,16 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _read(name: str) -> bytes | str:
-    """The file's bytes, or the line reporting why it cannot be read."""
+    """The file's bytes, or the line reporting why it cannot be read or sent."""
     try:
-        return sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
         return f"ERROR {name}: cannot read: {exc.strerror or exc}"
+    try:
+        parse(raw, source=name)
+    except VOEventError as exc:
+        return f"ERROR {name}: not sent: {exc.nak_reason}"
+    return raw
 
 
 async def _publish_all(
