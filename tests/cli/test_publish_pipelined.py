@@ -38,3 +38,25 @@ def test_publish_pipelines_several_files_and_reports_them_in_order(
         "Event rejected: Previously seen by this broker"
     )
     assert broker.log().count("event=author.pipelining") == 1  # one connection for them all
+
+
+def test_publish_sends_a_packet_over_comets_limit_only_when_allowed(
+    broker_factory: BrokerFactory, tmp_path: Path
+) -> None:
+    """Comet hangs up on a frame over 99 999 bytes; a vohub broker archives up to 1 MiB."""
+    broker = broker_factory()
+    big = tmp_path / "big.xml"
+    pad = b"<How><Description>" + b"x" * 150_000 + b"</Description>"
+    big.write_bytes(BAT.read_bytes().replace(b"<How>", pad))
+    to = ["--to", f"127.0.0.1:{broker.receive[1]}"]
+    refused = subprocess.run([str(VOHUB), "publish", str(big), *to],
+                             capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert refused.returncode == 1
+    size = big.stat().st_size
+    assert (
+        refused.stdout.decode() == f"ERROR {big}: not sent: {size} bytes, over --max-bytes 99999\n"
+    )
+    sent = subprocess.run([str(VOHUB), "publish", str(big), *to, "--max-bytes", "1048576"],
+                          capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert sent.stdout.decode() == f"ACK {big} ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_558756-820\n"
+    assert sent.returncode == 0

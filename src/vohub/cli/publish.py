@@ -22,10 +22,11 @@ import asyncio
 import sys
 from pathlib import Path
 
-from vohub.cli.argtypes import broker_address, positive_seconds
+from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
 from vohub.voevent import VOEventError, parse
 from vohub.vtp.client import Publisher
 from vohub.vtp.errors import VTPError
+from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
 from vohub.vtp.messages import Ack
 
 #: Seconds allowed per file (Comet gives an author 20 s).
@@ -53,24 +54,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help=f"time allowed per file (default {DEFAULT_TIMEOUT:g})",
     )
+    parser.add_argument(
+        "--max-bytes",
+        type=positive_int,
+        default=COMET_MAX_FRAME_SIZE,
+        metavar="N",
+        help=f"largest file to send (default {COMET_MAX_FRAME_SIZE}, what Comet takes; a vohub "
+        f"broker takes up to {DEFAULT_MAX_FRAME_SIZE})",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     """Publish every file; return 0 if all were acked, else 1."""
     host, port = args.to
-    loaded = [(name, _read(name)) for name in args.files]
-    lines = asyncio.run(_publish_all(loaded, host, port, args.timeout))
+    loaded = [(name, _read(name, args.max_bytes)) for name in args.files]
+    lines = asyncio.run(_publish_all(loaded, host, port, args.timeout, args.max_bytes))
     for line in lines:
         print(line, flush=True)
     return 0 if all(line.startswith("ACK ") for line in lines) else 1
 
 
-def _read(name: str) -> bytes | str:
+def _read(name: str, max_bytes: int) -> bytes | str:
     """The file's bytes, or the line reporting why it cannot be read or sent."""
     try:
         raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
     except OSError as exc:
         return f"ERROR {name}: cannot read: {exc.strerror or exc}"
+    if len(raw) > max_bytes:
+        return f"ERROR {name}: not sent: {len(raw)} bytes, over --max-bytes {max_bytes}"
     try:
         parse(raw, source=name)
     except VOEventError as exc:
@@ -79,9 +90,10 @@ def _read(name: str) -> bytes | str:
 
 
 async def _publish_all(
-    loaded: list[tuple[str, bytes | str]], host: str, port: int, seconds: float
+    loaded: list[tuple[str, bytes | str]], host: str, port: int, seconds: float, max_bytes: int
 ) -> list[str]:
-    async with Publisher(host, port, window=WINDOW, timeout=seconds) as publisher:
+    publisher = Publisher(host, port, window=WINDOW, timeout=seconds, max_send_size=max_bytes)
+    async with publisher:
         tasks = [asyncio.ensure_future(_publish_one(publisher, *item)) for item in loaded]
         return [await task for task in tasks]
 
