@@ -138,6 +138,18 @@ def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
         load_config(Broker, "broker", path=write(tmp_path, "[broker\n"), env={})
 
 
+def test_unreadable_and_non_utf8_files_are_named(tmp_path: Path) -> None:
+    """A folder or bytes that are not UTF-8 are a configuration error, not a traceback."""
+    with pytest.raises(ConfigError) as err:
+        load_config(Broker, "broker", path=tmp_path, env={})
+    assert str(err.value) == f"{tmp_path}: cannot read the configuration file: Is a directory"
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b'[broker]\nlocal_ivo="\xff\xfe"\n')
+    with pytest.raises(ConfigError) as err:
+        load_config(Broker, "broker", path=binary, env={})
+    assert str(err.value) == f"{binary}: not UTF-8 text: byte 0xff at offset 20"
+
+
 def test_cross_field_rule_from_post_init() -> None:
     @dataclasses.dataclass(frozen=True)
     class Window:

@@ -55,3 +55,22 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
     return value
+
+
+def port_number(text: str) -> int:
+    """argparse type for a TCP port to listen on, 1 to 65535 (0 would be a random one).
+
+    >>> port_number("8080")
+    8080
+    >>> port_number("70000")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a port number from 1 to 65535, got '70000'
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port number from 1 to 65535, got {text!r}")
+    return value

@@ -5,8 +5,9 @@ them; ``up`` only chooses the shared settings (data dir, ports), restarts a chil
 (with backoff), and stops them all on Ctrl-C or SIGTERM. A child that exits with status 2
 (its configuration or command line is wrong) is not restarted: running it again cannot help,
 so ``up`` stops the others and exits with status 2 after the child's own message. Before any
-child starts, ``up`` makes sure it can listen on every port (none in use, none given twice):
-otherwise it names the port and exits with status 1. Once the
+child starts, ``up`` refuses (status 2) a setting of the file or the environment that it decides
+itself from its flags (a listen address, say), and makes sure it can listen on every port (none
+in use, none given twice): otherwise it names the port and exits with status 1. Once the
 gateway and the broker both answer ``/healthz`` with 200 (the gateway only does when the
 archive serves), ``up`` logs ``hub.ready`` with the addresses to use.
 """
@@ -22,10 +23,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
+from vohub.cli.argtypes import port_number
 from vohub.common.addresses import Address
 from vohub.common.config import check_env_name, read_toml
 from vohub.common.errors import BindError, ConfigError
@@ -42,6 +46,18 @@ PROBE_TIMEOUT = 0.5
 #: The flag of each port ``up`` listens on.
 PORT_FLAGS = ("receive_port", "broadcast_port", "broker_grpc_port", "broker_ops_port",
               "archive_grpc_port", "archive_ops_port", "http_port")  # fmt: skip
+#: The settings ``up`` gives each service itself (section → key → the flags of ``up`` that
+#: decide it): a value for one of them in the file or the environment would be overridden.
+UP_SETTINGS = {
+    "archive": {"grpc": "--archive-grpc-port (and --host)",
+                "ops": "--archive-ops-port (and --host)", "data_dir": "--data-dir"},
+    "broker": {"receive": "--receive-port (and --host)",
+               "broadcast": "--broadcast-port (and --host)",
+               "grpc": "--broker-grpc-port (and --host)",
+               "metrics": "--broker-ops-port (and --host)",
+               "archive": "--archive-grpc-port (and --host)", "data_dir": "--data-dir"},
+    "gateway": {"bind": "--http-port (and --host)", "archive": "--archive-grpc-port (and --host)"},
+}  # fmt: skip
 #: Opens probe URLs directly, whatever proxy the environment names.
 _probe_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
@@ -54,15 +70,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--local-ivo", help="broker IVOID (default: the config's, else ivo://vohub.local/broker)"
     )
-    parser.add_argument("--receive-port", type=int, default=8098, help="VTP author port")
-    parser.add_argument("--broadcast-port", type=int, default=8099, help="VTP subscriber port")
-    parser.add_argument("--broker-grpc-port", type=int, default=50052)
-    parser.add_argument("--broker-ops-port", type=int, default=9152,
+    parser.add_argument("--receive-port", type=port_number, default=8098, help="VTP author port")
+    parser.add_argument(
+        "--broadcast-port", type=port_number, default=8099, help="VTP subscriber port"
+    )
+    parser.add_argument("--broker-grpc-port", type=port_number, default=50052)
+    parser.add_argument("--broker-ops-port", type=port_number, default=9152,
                         help="broker /healthz and /metrics")  # fmt: skip
-    parser.add_argument("--archive-grpc-port", type=int, default=50051)
-    parser.add_argument("--archive-ops-port", type=int, default=9151,
+    parser.add_argument("--archive-grpc-port", type=port_number, default=50051)
+    parser.add_argument("--archive-ops-port", type=port_number, default=9151,
                         help="archive /healthz and /metrics")  # fmt: skip
-    parser.add_argument("--http-port", type=int, default=8080, help="gateway HTTP port")
+    parser.add_argument("--http-port", type=port_number, default=8080, help="gateway HTTP port")
     parser.add_argument(
         "--db", help="archive database URL (default: the config's, else SQLite in the data dir)"
     )
@@ -143,6 +161,31 @@ def child_commands(args: argparse.Namespace) -> dict[str, list[str]]:
             archive_addr,
         ],
     }
+
+
+def check_up_settings(tables: dict[str, Any], env: Mapping[str, str]) -> None:
+    """Raise :class:`ConfigError` naming a setting of the file (``tables``) or of ``env`` that
+    ``up`` decides itself (:data:`UP_SETTINGS`, listen addresses above all): it would be
+    overridden without a word.
+
+    >>> check_up_settings({"broker": {"local_ivo": "ivo://example.org/hub"}}, {})
+    >>> check_up_settings({}, {"VOHUB_GATEWAY__BIND": "127.0.0.1:9580"})
+    Traceback (most recent call last):
+    ...
+    vohub.common.errors.ConfigError: VOHUB_GATEWAY__BIND: vohub up sets this itself; use \
+vohub up --http-port (and --host) instead
+    """
+    for section, keys in UP_SETTINGS.items():
+        table = tables.get(section, {})
+        prefix = f"VOHUB_{section.upper()}__"
+        variables = [name for name in env if name.startswith(prefix)]
+        for key, flags in keys.items():
+            found = [f"{section}.{key}"] if isinstance(table, dict) and key in table else []
+            found += [v for v in variables if v[len(prefix) :].lower().split("__")[0] == key]
+            if found:
+                raise ConfigError(
+                    found[0], f"vohub up sets this itself; use vohub up {flags} instead"
+                )
 
 
 def check_ports(host: str, ports: dict[str, int]) -> None:
@@ -267,9 +310,10 @@ def run(args: argparse.Namespace) -> int:
     """
     configure("up", fmt=args.log_format or "kv")
     try:
-        read_toml(args.config, os.environ)  # once, before any service reads it
+        tables = read_toml(args.config, os.environ)  # once, before any service reads it
         for name in os.environ:
             check_env_name(name)
+        check_up_settings(tables, os.environ)
     except ConfigError as exc:
         print(f"vohub up: configuration error: {exc}", file=sys.stderr)
         return MISCONFIGURED

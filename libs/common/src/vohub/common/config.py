@@ -8,7 +8,7 @@ key, a wrong type or a failed check raises :class:`ConfigError` naming the dotte
 ``broker.whitelist[2]: not a CIDR network``.
 
 Environment variables name the dotted key in upper case with ``__`` between levels:
-``VOHUB_BROKER__RECEIVE__PORT=9098`` sets ``broker.receive.port``. List values are
+``VOHUB_BROKER__RECEIVE=127.0.0.1:9098`` sets ``broker.receive``. List values are
 comma-separated, or a TOML array when an item holds a comma (an XPath filter may):
 ``["//Param[contains(@name, 'GRB')]", "//Why"]``.
 """
@@ -71,10 +71,15 @@ def read_toml(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
     """The parsed TOML file at ``path`` (or ``$VOHUB_CONFIG``), or ``{}`` when there is none.
 
     A table no service reads (:data:`SECTIONS`) raises :class:`ConfigError`: a misspelt
-    ``[brokr]`` would otherwise be ignored without a word.
+    ``[brokr]`` would otherwise be ignored without a word. So does a file that cannot be read
+    or is not UTF-8 TOML, naming the file.
 
     >>> read_toml(None, env={})
     {}
+    >>> read_toml(Path("/"), env={})
+    Traceback (most recent call last):
+    ...
+    vohub.common.errors.ConfigError: /: cannot read the configuration file: Is a directory
     """
     if path is None:
         named = env.get(CONFIG_ENV)
@@ -86,6 +91,15 @@ def read_toml(path: Path | None, env: Mapping[str, str]) -> dict[str, Any]:
             tables = tomllib.load(handle)
     except FileNotFoundError:
         raise ConfigError(str(path), "configuration file not found") from None
+    except OSError as exc:  # a folder, no permission, ...
+        raise ConfigError(
+            str(path), f"cannot read the configuration file: {exc.strerror}"
+        ) from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise ConfigError(
+            str(path), f"not UTF-8 text: byte {byte:#x} at offset {exc.start}"
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(str(path), f"not valid TOML: {exc}") from None
     for name in tables:
