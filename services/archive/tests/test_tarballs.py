@@ -59,3 +59,53 @@ def test_the_stream_refuses_to_seek_backwards() -> None:
     assert stream.read(5) == b"01234"
     with pytest.raises(OSError, match="cannot seek back"):
         stream.seek(2)
+
+
+NASTY = [
+    "ivo://ex.org/x#../../../escaped",
+    "ivo://ex.org/x#..",
+    "ivo://ex.org/x#",
+    "ivo://ex.org/x#/etc/passwd",
+    "ivo://a.b/c#d/e",
+    "ivo://a.b/c/d#e",
+    "ivo://a.b/c#d%2Fe",
+    "ivo://ex.org/../up#1",
+    "ivo://ex.org//x#1",
+    "ivo://ex.org/x",
+    "ivo:///abs#1",
+    "/abs/path#1",
+    "ex.org/x#1",
+    "ivo://ex.org/x#a#b",
+    "ivo://ex.org/x y#1",
+]
+
+
+def test_member_names_keep_voeventdb_layout_for_ordinary_ivorns() -> None:
+    assert tarballs.member_name("ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214") == (
+        "nasa.gsfc.gcn/SWIFT/BAT_GRB_Pos_655721-214.xml"
+    )
+    assert tarballs.member_name("ivo://voevent.phys.soton.ac.uk/voevent-tests#2016-09-01+x:1") == (
+        "voevent.phys.soton.ac.uk/voevent-tests/2016-09-01+x:1.xml"
+    )
+
+
+def test_member_names_are_safe_and_distinct() -> None:
+    names = [tarballs.member_name(ivorn) for ivorn in NASTY]
+    assert len(set(names)) == len(NASTY)
+    for ivorn, name in zip(NASTY, names, strict=True):
+        assert not name.startswith("/"), ivorn
+        assert all(part not in ("", ".", "..") for part in name.split("/")), (ivorn, name)
+        assert name.endswith(".xml")
+    assert names[:2] == ["ex.org/x/..%2F..%2F..%2Fescaped.xml", "ex.org/x/...xml"]
+    assert names[4:6] == ["a.b/c/d%2Fe.xml", "a.b/c/d/e.xml"]
+
+
+def test_a_dump_of_nasty_ivorns_extracts_inside_its_folder(tmp_path: Path) -> None:
+    out = tmp_path / "nasty.tar.bz2"
+    tarballs.write(out, [(ivorn, ivorn.encode()) for ivorn in NASTY])
+    target = tmp_path / "x" / "y"
+    with tarfile.open(out) as archive:
+        archive.extractall(target, filter="data")  # raises on a name escaping ``target``
+    files = sorted(p for p in tmp_path.rglob("*") if p.is_file() and p != out)
+    assert all(target in p.parents for p in files)
+    assert sorted(p.read_text() for p in files) == sorted(NASTY)

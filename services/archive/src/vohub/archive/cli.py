@@ -12,7 +12,7 @@ from typing import Any
 
 from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
-from vohub.archive.db import make_engine
+from vohub.archive.db import make_engine, sqlite_file
 from vohub.archive.errors import ArchiveError, MigrationFailed, StorageUnusable
 from vohub.archive.importer import import_files
 from vohub.archive.ingest import IngestResult, Outcome
@@ -22,6 +22,12 @@ from vohub.common.errors import ConfigError
 from vohub.common.logs import configure, get_logger
 
 log = get_logger(__name__)
+
+IMPORT_STATUS = (
+    "Exit status: 0 when every packet was stored, or was a duplicate or a conflict (kept "
+    "aside, as the summary lists); 1 when any packet was invalid or a file could not be "
+    "read; 2 for a configuration error."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -40,7 +46,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "optimize", help="cluster positions by sky pixel, refresh statistics", parents=[shared]
     )
     imp = sub.add_parser(
-        "import", help="load voeventdb dump tarballs and saved packet files", parents=[shared]
+        "import",
+        help="load voeventdb dump tarballs and saved packet files",
+        description=IMPORT_STATUS,
+        parents=[shared],
     )
     imp.add_argument(
         "files",
@@ -51,7 +60,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     imp.add_argument("--batch", type=int, help="packets per transaction (default 1000)")
     exp = sub.add_parser("export", help="write a voeventdb dump tarball", parents=[shared])
-    exp.add_argument("-o", "--output", type=Path, required=True, metavar="FILE.tar.bz2")
+    exp.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE.tar.bz2",
+        help="the dump to write; - writes it to standard output (./- is a file named -)",
+    )
     exp.add_argument("--since", type=_when, help="author date >= SINCE (ISO 8601, UTC)")
     exp.add_argument("--until", type=_when, help="author date < UNTIL (ISO 8601, UTC)")
     sub.add_parser("ingest", help="store one packet from stdin (a Comet handler)", parents=[shared])
@@ -96,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen action; returns the exit status."""
     try:
         config = config_from(args)
+        if args.action == "export" or (args.action == "migrate" and args.check):
+            require_database(config)  # actions that only read must not create an archive
     except ConfigError as error:
         print(f"vohub archive: configuration error: {error}", file=sys.stderr)
         return 2
@@ -106,6 +123,21 @@ def run(args: argparse.Namespace) -> int:
     except ArchiveError as error:
         print(f"vohub archive {args.action}: {error}", file=sys.stderr)
         return 1
+
+
+def require_database(config: ArchiveConfig) -> None:
+    """Raise :class:`ConfigError` naming the missing folder or file when the configured
+    database is a SQLite file that does not exist (opening it would create an empty one).
+
+    A missing PostgreSQL database is refused by the server itself.
+    """
+    path = sqlite_file(config.database_url)
+    if path is None or path.exists():
+        return
+    key = "archive.db" if config.db else "archive.data_dir"
+    if not path.parent.is_dir():
+        raise ConfigError(key, f"no such folder: {path.parent} (so no archive database {path})")
+    raise ConfigError(key, f"no such archive database: {path}")
 
 
 def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
@@ -156,7 +188,10 @@ def optimize(config: ArchiveConfig, args: argparse.Namespace) -> int:
 
 
 def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Load every packet of the given dumps, packet files and folders; print a summary."""
+    """Load every packet of the given dumps, packet files and folders; print a summary.
+
+    Returns 1 when any packet was invalid (an unreadable file raises TarballError), else 0.
+    """
     files = sources.expand(args.files)
     store = open_store(config)
     bar = Progress(sum(path.stat().st_size for path in files))  # bytes
@@ -164,17 +199,25 @@ def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
     bar.update(bar.total, packets=sum(summary.tally.values()), force=True)
     bar.close()
     print("\n".join(summary.lines()))
-    return 0
+    return 1 if summary.tally[Outcome.INVALID] else 0
 
 
 def export_dump(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Write the packets authored in [since, until) (all packets without bounds) as a dump."""
-    store = open_store(config)
+    """Write the packets authored in [since, until) (all packets without bounds) as a dump,
+    to the file ``-o`` names or, for ``-o -``, to standard output (then the count goes to
+    standard error); 2 when standard output is a terminal."""
+    to_stdout = args.output == "-"
+    if to_stdout and sys.stdout.isatty():
+        print("vohub archive export: -o -: standard output is a terminal", file=sys.stderr)
+        return 2
+    store = open_store(config, migrate=False)
     bar = Progress(store.dump_size(args.since, args.until))
-    count = tarballs.write(args.output, _shown(store.dump(args.since, args.until), bar))
+    output = sys.stdout.buffer if to_stdout else Path(args.output)
+    count = tarballs.write(output, _shown(store.dump(args.since, args.until), bar))
     bar.update(count, packets=count, force=True)
     bar.close()
-    print(f"exported {count} packets to {args.output}")
+    where = "standard output" if to_stdout else args.output
+    print(f"exported {count} packets to {where}", file=sys.stderr if to_stdout else sys.stdout)
     return 0
 
 

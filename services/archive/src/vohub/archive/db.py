@@ -83,10 +83,27 @@ def reader(engine: Engine) -> Engine:
     return found
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The file a ``sqlite:///FILE`` URL opens; None for other databases and in-memory ones.
+
+    >>> sqlite_file("sqlite:///var/archive.db"), sqlite_file("sqlite://")
+    (PosixPath('var/archive.db'), None)
+    >>> sqlite_file("postgresql://postgres@127.0.0.1/test") is None
+    True
+    """
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError:
+        return None  # make_engine names the fault
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 def _sqlite_engine(url: str) -> Engine:
-    database = make_url(url).database
-    if database and database != ":memory:":
-        folder = Path(database).parent
+    database = sqlite_file(url)
+    if database is not None:
+        folder = database.parent
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

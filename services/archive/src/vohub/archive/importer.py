@@ -67,7 +67,11 @@ def _read(jobs: list[tuple[int, str]], size: int, out: Any) -> None:
         for index, path in jobs:
             for member in sources.read(Path(path)):
                 batch.names.append(member.name)
-                batch.prepared.append(prepare(member.data, utc_now()))
+                batch.prepared.append(
+                    IngestResult("", Outcome.INVALID, member.refused)
+                    if member.refused
+                    else prepare(member.data, utc_now())
+                )
                 batch.done[index] = member.position
                 if len(batch.names) >= size:
                     out.put(batch)

@@ -8,12 +8,14 @@ ones (``.name``) excepted, in name order.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from vohub.archive import tarballs
 from vohub.archive.errors import TarballError
 from vohub.archive.tarballs import Member
+from vohub.voevent.errors import PacketTooLarge
 from vohub.voevent.xmlsafe import MAX_BYTES
 
 BZIP2_MAGIC = b"BZh"
@@ -48,8 +50,8 @@ def _hidden(path: Path, top: Path) -> bool:
 def read(path: Path) -> Iterator[Member]:
     """The packets in the file at ``path``: a dump's members, or the file itself.
 
-    A packet file is read up to one byte over the packet size cap, so that parsing reports
-    an oversize file as invalid without loading it whole.
+    A packet file over the packet size cap is not read: its member is refused, naming its
+    size, as ``vohub validate`` and ``ingest`` do.
 
     Raises
     ------
@@ -58,12 +60,17 @@ def read(path: Path) -> Iterator[Member]:
     """
     try:
         with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
             head = handle.read(len(BZIP2_MAGIC))
             dump = head == BZIP2_MAGIC or path.name.endswith(".bz2")
-            packet = b"" if dump else head + handle.read(MAX_BYTES + 1 - len(head))
+            small = not dump and size <= MAX_BYTES
+            packet = head + handle.read(MAX_BYTES + 1 - len(head)) if small else b""
     except OSError as error:
         raise TarballError(str(path), f"cannot read: {error.strerror or error}") from None
     if dump:
         yield from tarballs.read(path)
+    elif size > MAX_BYTES:
+        too_large = PacketTooLarge(str(path), f"{size} bytes, over the {MAX_BYTES}-byte cap")
+        yield Member(str(path), b"", size, too_large.nak_reason)
     else:
-        yield Member(str(path), packet, path.stat().st_size)
+        yield Member(str(path), packet, size)

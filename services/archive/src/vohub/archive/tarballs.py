@@ -1,7 +1,9 @@
 """Read and write voeventdb dump tarballs: bzip2 tar files holding one ``.xml`` member per packet.
 
-A member's path is the IVORN without ``ivo://`` and with ``#`` turned into ``/``, plus
-``.xml``; its contents are the stored bytes.  Written members carry fixed metadata (mode
+A member's path is, as voeventdb writes it, the IVORN without ``ivo://`` and with ``#``
+turned into ``/``, plus ``.xml`` (see :func:`member_name` for the escaping that keeps every
+name safe to extract and distinct); its contents are the stored bytes.  Readers take the
+IVORN from the packet, never from the name.  Written members carry fixed metadata (mode
 0644, owner 0, mtime 0) like the public dumps, so an export is reproducible byte for byte.
 """
 
@@ -9,7 +11,9 @@ from __future__ import annotations
 
 import bz2
 import io
+import re
 import tarfile
+import urllib.parse
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,15 +21,39 @@ from typing import BinaryIO
 
 from vohub.archive.errors import TarballError
 
+#: Characters a member name keeps as they are: RFC 3986's path characters but ``/`` and ``%``.
+_KEPT = "-._~!$&'()*+,;=:@"
+_PLAIN_SEGMENT = re.compile(rf"[A-Za-z0-9{re.escape(_KEPT)}]+")
+
 
 def member_name(ivorn: str) -> str:
-    """The member path of a packet in a dump.
+    """The member path of a packet in a dump: safe to extract, and one per IVORN.
+
+    An ``ivo://STREAM#LOCAL_ID`` whose stream has only plain segments (not empty, ``.`` or
+    ``..``; letters, digits and ``-._~!$&'()*+,;=:@``) keeps voeventdb's layout,
+    ``STREAM/LOCAL_ID.xml``, its local id percent-encoded (``/`` and ``%`` included) when
+    needed.  Any other IVORN becomes one percent-encoded name with no ``/``.  So a name never
+    starts with ``/`` nor holds an empty, ``.`` or ``..`` segment, and distinct IVORNs give
+    distinct names: a name with a ``/`` is of the first kind, its last ``/`` standing for ``#``.
 
     >>> member_name("ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214")
     'nasa.gsfc.gcn/SWIFT/BAT_GRB_Pos_655721-214.xml'
+    >>> member_name("ivo://a.b/c#d/e"), member_name("ivo://a.b/c/d#e")
+    ('a.b/c/d%2Fe.xml', 'a.b/c/d/e.xml')
+    >>> member_name("ivo://ex.org/x#../../../escaped")
+    'ex.org/x/..%2F..%2F..%2Fescaped.xml'
+    >>> member_name("ivo://ex.org/../x#1"), member_name("ivo://ex.org/x")
+    ('ivo:%2F%2Fex.org%2F..%2Fx%231.xml', 'ivo:%2F%2Fex.org%2Fx.xml')
     """
-    _, sep, rest = ivorn.partition("//")
-    return (rest if sep else ivorn).replace("#", "/") + ".xml"
+    scheme, _, rest = ivorn.partition("//")
+    stream, sep, local_id = rest.partition("#")
+    if (
+        scheme == "ivo:"
+        and sep
+        and all(_PLAIN_SEGMENT.fullmatch(s) and s not in (".", "..") for s in stream.split("/"))
+    ):
+        return f"{stream}/{urllib.parse.quote(local_id, safe=_KEPT)}.xml"
+    return f"{urllib.parse.quote(ivorn, safe=_KEPT)}.xml"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +63,8 @@ class Member:
     name: str
     data: bytes
     position: int
+    #: Why the packet is invalid without parsing it ("" to parse it).
+    refused: str = ""
 
 
 def read(path: Path) -> Iterator[Member]:
@@ -142,8 +172,9 @@ class _Unzipped:
         return self.tell()
 
 
-def write(path: Path, packets: Iterable[tuple[str, bytes]]) -> int:
-    """Write ``(ivorn, bytes)`` pairs as a dump at ``path``; returns the number written.
+def write(path: Path | BinaryIO, packets: Iterable[tuple[str, bytes]]) -> int:
+    """Write ``(ivorn, bytes)`` pairs as a dump at ``path`` (a file name, or a binary stream
+    left open, such as standard output's); returns the number written.
 
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
@@ -161,8 +192,11 @@ def write(path: Path, packets: Iterable[tuple[str, bytes]]) -> int:
             for ivorn, data in packets:
                 archive.addfile(_info(member_name(ivorn), len(data)), io.BytesIO(data))
                 count += 1
+        if not isinstance(path, Path):
+            path.flush()
     except OSError as error:
-        raise TarballError(str(path), f"cannot write dump: {error}") from None
+        name = str(path) if isinstance(path, Path) else getattr(path, "name", "<stream>")
+        raise TarballError(name, f"cannot write dump: {error}") from None
     return count
 
 
