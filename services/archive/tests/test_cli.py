@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
-import os
-import pty
 import shutil
 import socket
 import sqlite3
 import subprocess
 import sys
-import tarfile
 import urllib.request
 from pathlib import Path
 
@@ -21,7 +17,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from vohub.archive import tarballs
-from vohub.testing.archive import ArchiveFactory, archive_command, serving
+from vohub.testing.archive import ArchiveFactory, archive_cli, archive_command, serving
 from vohub.testing.ports import free_port
 from vohub.testing.process import SupervisedProcess
 from vohub.v1 import archive_pb2 as pb
@@ -30,35 +26,21 @@ from vohub.v1 import archive_pb2_grpc
 SMALL = "2020-06.002.tar.bz2"
 
 
-def vohub(
-    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, cwd: Path | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vohub.cli", "archive", *args],
-        input=stdin.decode(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-        cwd=cwd,
-    )
-
-
 def test_import_prints_a_summary_and_is_idempotent(tmp_path: Path, data_dir: Path) -> None:
     db = f"sqlite:///{tmp_path / 'a.db'}"
     dump = str(data_dir / "tarballs" / SMALL)
-    first = vohub("--db", db, "import", dump)
+    first = archive_cli("--db", db, "import", dump)
     assert first.returncode == 0, first.stderr
     assert first.stdout.splitlines() == ["imported 294, duplicates 0, conflicts 0, invalid 0"]
     assert "100%" in first.stderr  # the progress bar
-    again = vohub("--db", db, "import", dump)
+    again = archive_cli("--db", db, "import", dump)
     assert again.stdout.splitlines() == ["imported 0, duplicates 294, conflicts 0, invalid 0"]
 
 
 def test_import_reports_invalid_members_with_reasons(tmp_path: Path) -> None:
     dump = tmp_path / "bad.tar.bz2"
     tarballs.write(dump, [("ivo://x.y/z#1", b"<VOEvent oops"), ("ivo://x.y/z#2", b"<html/>")])
-    result = vohub("--db", f"sqlite:///{tmp_path / 'b.db'}", "import", str(dump))
+    result = archive_cli("--db", f"sqlite:///{tmp_path / 'b.db'}", "import", str(dump))
     assert result.returncode == 1, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == "imported 0, duplicates 0, conflicts 0, invalid 2"
@@ -69,7 +51,7 @@ def test_import_reports_invalid_members_with_reasons(tmp_path: Path) -> None:
 def test_unreadable_dump_names_the_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.bz2"
     junk.write_bytes(b"not bzip2 at all")
-    result = vohub("--db", f"sqlite:///{tmp_path / 'c.db'}", "import", str(junk))
+    result = archive_cli("--db", f"sqlite:///{tmp_path / 'c.db'}", "import", str(junk))
     assert result.returncode == 1
     assert f"{junk}: cannot read dump" in result.stderr
 
@@ -89,7 +71,7 @@ def test_import_reads_saved_packet_files_and_folders(tmp_path: Path, data_dir: P
     # The same IVORN as a fourpisky-core sample, with other content.
     single = data_dir / "voevents" / "voeventdb" / "SWIFT_bat_position_v2.0_example.xml"
     db = f"sqlite:///{tmp_path / 'saved.db'}"
-    first = vohub("--db", db, "import", str(saved), str(single))
+    first = archive_cli("--db", db, "import", str(saved), str(single))
     assert first.returncode == 1, first.stderr  # notes.txt is no packet
     assert first.stdout.splitlines() == [
         f"imported {294 + len(samples)}, duplicates 0, conflicts 1, invalid 1",
@@ -98,7 +80,7 @@ def test_import_reads_saved_packet_files_and_folders(tmp_path: Path, data_dir: P
         f"  conflict: {single}: ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_532871-729: already "
         "archived with different content; first copy kept",
     ]
-    again = vohub("--db", db, "import", str(saved / "2016"))
+    again = archive_cli("--db", db, "import", str(saved / "2016"))
     assert again.stdout.splitlines() == [
         f"imported 0, duplicates {len(samples) - 4}, conflicts 0, invalid 0"
     ]
@@ -106,13 +88,13 @@ def test_import_reads_saved_packet_files_and_folders(tmp_path: Path, data_dir: P
 
 def test_import_names_a_missing_path_or_an_empty_folder(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'd.db'}"
-    missing = vohub("--db", db, "import", str(tmp_path / "nowhere"))
+    missing = archive_cli("--db", db, "import", str(tmp_path / "nowhere"))
     assert (missing.returncode, missing.stderr.strip()) == (
         1,
         f"vohub archive import: {tmp_path / 'nowhere'}: no such file or folder",
     )
     (tmp_path / "empty" / ".hidden").mkdir(parents=True)
-    empty = vohub("--db", db, "import", str(tmp_path / "empty"))
+    empty = archive_cli("--db", db, "import", str(tmp_path / "empty"))
     assert (empty.returncode, empty.stderr.strip()) == (
         1,
         f"vohub archive import: {tmp_path / 'empty'}: the folder holds no files to import",
@@ -122,22 +104,22 @@ def test_import_names_a_missing_path_or_an_empty_folder(tmp_path: Path) -> None:
 def test_export_import_round_trip_is_byte_exact(tmp_path: Path, data_dir: Path) -> None:
     original = data_dir / "tarballs" / SMALL
     first_db, second_db = f"sqlite:///{tmp_path / '1.db'}", f"sqlite:///{tmp_path / '2.db'}"
-    assert vohub("--db", first_db, "import", str(original)).returncode == 0
+    assert archive_cli("--db", first_db, "import", str(original)).returncode == 0
     exported = tmp_path / "out.tar.bz2"
-    result = vohub("--db", first_db, "export", "-o", str(exported))
+    result = archive_cli("--db", first_db, "export", "-o", str(exported))
     assert result.stdout.strip() == f"exported 294 packets to {exported}"
     assert "100%  294 packets" in result.stderr  # the progress bar
     members = {m.name: m.data for m in tarballs.read(original)}
     assert {m.name: m.data for m in tarballs.read(exported)} == members
-    assert vohub("--db", second_db, "import", str(exported)).returncode == 0
+    assert archive_cli("--db", second_db, "import", str(exported)).returncode == 0
     again = tmp_path / "again.tar.bz2"
-    vohub("--db", second_db, "export", "-o", str(again))
+    archive_cli("--db", second_db, "export", "-o", str(again))
     assert (
         hashlib.sha256(again.read_bytes()).digest()
         == hashlib.sha256(exported.read_bytes()).digest()
     )
     june = tmp_path / "june.tar.bz2"
-    window = vohub(
+    window = archive_cli(
         "--db",
         first_db,
         "export",
@@ -157,24 +139,26 @@ def test_export_import_round_trip_is_byte_exact(tmp_path: Path, data_dir: Path) 
 def test_ingest_one_packet_from_stdin(tmp_path: Path, data_dir: Path) -> None:
     db = f"sqlite:///{tmp_path / 'd.db'}"
     raw = (data_dir / "voevents" / "voeventdb" / "Gaia16bsf.xml").read_bytes()
-    stored = vohub("--db", db, "ingest", stdin=raw)
+    stored = archive_cli("--db", db, "ingest", stdin=raw)
     assert (stored.returncode, stored.stdout.strip()) == (
         0,
         "stored ivo://gaia.cam.uk/alerts#Gaia16bsf",
     )
-    dup = vohub("--db", db, "ingest", stdin=raw)
+    dup = archive_cli("--db", db, "ingest", stdin=raw)
     assert (dup.returncode, dup.stdout.strip()) == (
         0,
         "duplicate ivo://gaia.cam.uk/alerts#Gaia16bsf",
     )
-    bad = vohub("--db", db, "ingest", stdin=b"<oops")
+    bad = archive_cli("--db", db, "ingest", stdin=b"<oops")
     assert bad.returncode == 1
     assert bad.stdout.startswith("invalid: malformed XML")
 
 
 def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path, data_dir: Path) -> None:
     raw = (data_dir / "voevents" / "voeventdb" / "Gaia16bsf.xml").read_bytes()
-    result = vohub("ingest", stdin=raw, cwd=tmp_path, env={"VOHUB_ARCHIVE__DATA_DIR": "store"})
+    result = archive_cli(
+        "ingest", stdin=raw, cwd=tmp_path, env={"VOHUB_ARCHIVE__DATA_DIR": "store"}
+    )
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "store" / "archive.db").is_file()
 
@@ -193,15 +177,15 @@ def test_configuration_errors_name_the_key(
 ) -> None:
     config = tmp_path / "vohub.toml"
     config.write_text(toml)
-    result = vohub("--config", str(config), "migrate", env=env)
+    result = archive_cli("--config", str(config), "migrate", env=env)
     assert result.returncode == 2
     assert message in result.stderr
 
 
 def test_migrate_and_check(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'm.db'}"
-    assert vohub("--db", db, "migrate").stdout.startswith("schema at 0005: sqlite:///")
-    assert vohub("--db", db, "migrate", "--check").returncode == 0
+    assert archive_cli("--db", db, "migrate").stdout.startswith("schema at 0005: sqlite:///")
+    assert archive_cli("--db", db, "migrate", "--check").returncode == 0
 
 
 def test_serve_answers_grpc(
@@ -246,7 +230,7 @@ def test_serve_stays_not_serving_while_the_database_is_down(tmp_path: Path) -> N
 @pytest.mark.timeout(600)  # 85 039 packets: about a minute alone, several on a busy machine
 def test_import_every_shared_dump(tmp_path: Path, data_dir: Path) -> None:
     dumps = sorted(str(p) for p in (data_dir / "tarballs").glob("*.tar.bz2"))
-    result = vohub("--db", f"sqlite:///{tmp_path / 'all.db'}", "import", *dumps)
+    result = archive_cli("--db", f"sqlite:///{tmp_path / 'all.db'}", "import", *dumps)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["imported 85039, duplicates 0, conflicts 0, invalid 0"]
 
@@ -290,7 +274,7 @@ def test_serve_stops_with_status_2_on_a_database_it_did_not_create(tmp_path: Pat
     with sqlite3.connect(foreign) as connection:
         connection.execute("CREATE TABLE voevent (id INTEGER PRIMARY KEY, ivorn TEXT)")
     address = f"127.0.0.1:{free_port()}"
-    result = vohub("--db", f"sqlite:///{foreign}", "serve", "--grpc", address, "--ops", "")
+    result = archive_cli("--db", f"sqlite:///{foreign}", "serve", "--grpc", address, "--ops", "")
     assert result.returncode == 2, result.stderr
     assert "event=archive.migrate_failed" in result.stderr
     assert "holds tables voevent that vohub did not create" in result.stderr
@@ -302,7 +286,7 @@ def test_ingest_into_an_up_to_date_archive_does_not_import_alembic(
 ) -> None:
     """Comet runs ``ingest`` once per packet: Alembic's import alone would cost 1.4 s each."""
     db = f"sqlite:///{tmp_path / 'i.db'}"
-    assert vohub("--db", db, "migrate").returncode == 0
+    assert archive_cli("--db", db, "migrate").returncode == 0
     code = (
         "import sys\nfrom vohub.archive.cli import main\nstatus = main(sys.argv[1:])\n"
         "print('alembic' in sys.modules)\nsys.exit(status)\n"
@@ -317,110 +301,3 @@ def test_ingest_into_an_up_to_date_archive_does_not_import_alembic(
         "stored ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326",
         "False",
     ]
-
-
-def packet_as(data_dir: Path, ivorn: str) -> bytes:
-    """A real packet (Gaia16bsf) under another IVORN."""
-    raw = (data_dir / "voevents" / "voeventdb" / "Gaia16bsf.xml").read_bytes()
-    return raw.replace(b"ivo://gaia.cam.uk/alerts#Gaia16bsf", ivorn.encode())
-
-
-def test_export_member_names_are_safe_distinct_and_import_back(
-    tmp_path: Path, data_dir: Path
-) -> None:
-    ivorns = {
-        "ivo://gaia.cam.uk/alerts#Gaia16bsf": "gaia.cam.uk/alerts/Gaia16bsf.xml",
-        "ivo://ex.org/x#../../../escaped": "ex.org/x/..%2F..%2F..%2Fescaped.xml",
-        "ivo://ex.org/a#b/c": "ex.org/a/b%2Fc.xml",
-        "ivo://ex.org/a/b#c": "ex.org/a/b/c.xml",
-        "ivo://ex.org/../up#1": "ivo:%2F%2Fex.org%2F..%2Fup%231.xml",
-    }
-    saved = tmp_path / "saved"
-    saved.mkdir()
-    for number, ivorn in enumerate(ivorns):
-        (saved / f"{number}.xml").write_bytes(packet_as(data_dir, ivorn))
-    first, second = f"sqlite:///{tmp_path / '1.db'}", f"sqlite:///{tmp_path / '2.db'}"
-    assert vohub("--db", first, "import", str(saved)).returncode == 0
-    dump = tmp_path / "out.tar.bz2"
-    assert vohub("--db", first, "export", "-o", str(dump)).returncode == 0
-    with tarfile.open(dump) as archive:
-        assert sorted(archive.getnames()) == sorted(ivorns.values())
-        archive.extractall(tmp_path / "unpacked", filter="data")  # refuses names escaping it
-    again = vohub("--db", second, "import", str(dump))  # IVORNs come from the packets
-    assert again.stdout.splitlines() == ["imported 5, duplicates 0, conflicts 0, invalid 0"]
-    assert vohub("--db", first, "import", str(dump)).stdout.splitlines() == [
-        "imported 0, duplicates 5, conflicts 0, invalid 0"
-    ]
-
-
-@pytest.mark.parametrize(
-    ("flags", "message"),
-    [
-        (
-            ["--data-dir", "newempty"],
-            "archive.data_dir: no such folder: newempty (so no archive database "
-            "newempty/archive.db)",
-        ),
-        (["--data-dir", "."], "archive.data_dir: no such archive database: archive.db"),
-        (["--db", "sqlite:///missing.db"], "archive.db: no such archive database: missing.db"),
-        (
-            ["--db", "sqlite:///nowhere/missing.db"],
-            "archive.db: no such folder: nowhere (so no archive database nowhere/missing.db)",
-        ),
-    ],
-)
-@pytest.mark.parametrize("action", [["export", "-o", "x.tar.bz2"], ["migrate", "--check"]])
-def test_read_only_actions_refuse_a_missing_database(
-    tmp_path: Path, flags: list[str], message: str, action: list[str]
-) -> None:
-    result = vohub(*flags, *action, cwd=tmp_path)
-    assert (result.returncode, result.stdout) == (2, "")
-    assert result.stderr.splitlines() == [f"vohub archive: configuration error: {message}"]
-    assert list(tmp_path.iterdir()) == []  # no database, folder or dump created
-
-
-def test_import_exits_1_when_any_input_is_invalid(tmp_path: Path, data_dir: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'i.db'}"
-    (tmp_path / "empty.xml").write_bytes(b"")
-    (tmp_path / "notxml.xml").write_text("hello")
-    big = tmp_path / "big.xml"
-    big.write_bytes(b" " * 2_000_000)
-    good = data_dir / "voevents" / "voeventdb" / "Gaia16bsf.xml"
-    bad = vohub("--db", db, "import", str(tmp_path / "empty.xml"), str(tmp_path / "notxml.xml"))
-    assert bad.returncode == 1, bad.stderr
-    assert bad.stdout.splitlines()[0] == "imported 0, duplicates 0, conflicts 0, invalid 2"
-    assert bad.stdout.splitlines()[1].startswith(f"  invalid: {tmp_path / 'empty.xml'}: ")
-    assert bad.stdout.splitlines()[2].startswith(f"  invalid: {tmp_path / 'notxml.xml'}: ")
-    mixed = vohub("--db", db, "import", str(good), str(big))
-    assert mixed.returncode == 1
-    assert mixed.stdout.splitlines() == [
-        "imported 1, duplicates 0, conflicts 0, invalid 1",
-        f"  invalid: {big}: packet too large: 2000000 bytes, over the 1048576-byte cap",
-    ]
-    assert vohub("--db", db, "import", str(good)).returncode == 0  # a duplicate is fine
-    other = tmp_path / "other.xml"
-    other.write_bytes(good.read_bytes().replace(b"magnitude 15.94", b"magnitude 15.95"))
-    conflict = vohub("--db", db, "import", str(other))  # kept aside in the conflict table
-    assert (conflict.returncode, conflict.stdout.splitlines()[0]) == (
-        0,
-        "imported 0, duplicates 0, conflicts 1, invalid 0",
-    )
-    assert "Exit status: 0 when every packet was stored" in vohub("import", "--help").stdout
-
-
-def test_export_to_standard_output(tmp_path: Path, data_dir: Path) -> None:
-    db = f"sqlite:///{tmp_path / 'e.db'}"
-    assert vohub("--db", db, "import", str(data_dir / "tarballs" / SMALL)).returncode == 0
-    argv = [sys.executable, "-m", "vohub.cli", "archive", "--db", db, "export", "-o", "-"]
-    result = subprocess.run(argv, capture_output=True, timeout=300, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    assert "exported 294 packets to standard output" in result.stderr.decode()
-    with tarfile.open(fileobj=io.BytesIO(result.stdout), mode="r:bz2") as archive:
-        assert len(archive.getnames()) == 294
-    assert not (tmp_path / "-").exists()
-    assert "- writes it to standard output" in vohub("export", "--help").stdout
-    leader, follower = pty.openpty()
-    with os.fdopen(leader, "rb"), os.fdopen(follower, "wb") as terminal:
-        shown = subprocess.run(argv, stdout=terminal, stderr=subprocess.PIPE, timeout=60)
-    assert shown.returncode == 2
-    assert b"-o -: standard output is a terminal" in shown.stderr

@@ -10,6 +10,7 @@ SERVING; the ``archive_server`` fixture does the same and stops it after the tes
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -106,6 +107,21 @@ class ArchiveServer:
     def stop(self) -> int:
         """SIGTERM, wait, and return the exit status (ProcessDidNotStop if it had to be killed)."""
         return self.process.stop()
+
+
+def archive_cli(
+    *args: str, stdin: bytes = b"", env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``vohub archive ARGS`` as a user would, capturing its output as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "vohub.cli", "archive", *args],
+        input=stdin.decode(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
 
 
 def archive_command(db_url: str, address: str, *extra: str) -> list[str]:
