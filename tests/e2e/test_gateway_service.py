@@ -8,8 +8,11 @@ must be a 4xx JSON error naming the problem: never a 5xx, never HTML, never a tr
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -148,6 +151,29 @@ def test_packet_xml_revalidates_on_one_connection(running: Stack) -> None:
         assert (again.status_code, again.content) == (304, b"")
         after = keep_alive.get(url, params={"ivorn": ivorn}, timeout=10)  # same socket, intact
         assert (after.status_code, after.content) == (200, first.content)
+
+
+def test_a_request_its_client_abandons_is_logged_499_not_500(
+    running: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client gone before the answer (a health probe giving up, say) is not a server error."""
+    monkeypatch.setenv("VOHUB_GATEWAY__ARCHIVE_DEADLINE_S", "1")
+    gateway = start_gateway(running.archive.address, tmp_path, workers=1)
+    archive = running.archive.process
+    os.killpg(archive.pid, signal.SIGSTOP)  # the archive answers nothing for now
+    try:
+        host, port = gateway.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(b"GET /apiv1/count?stream=abandoned HTTP/1.1\r\nHost: x\r\n\r\n")
+            time.sleep(0.3)
+        gateway.process.wait_output('target="/apiv1/count?stream=abandoned"', deadline=10)
+    finally:
+        os.killpg(archive.pid, signal.SIGCONT)
+        assert gateway.stop() == 0
+    lines = gateway.process.output().splitlines()
+    line = next(line for line in lines if 'target="/apiv1/count?stream=abandoned"' in line)
+    assert "status=499" in line
+    assert "bytes=0" in line
 
 
 def test_unreachable_archive_is_503(running: Stack, tmp_path: Path) -> None:

@@ -13,6 +13,8 @@ from vohub.common.logs import Format, configure, get_logger
 FORMAT: Format = "kv"
 
 access_log = get_logger("vohub.gateway.access")
+#: The status logged for a request whose client left before any answer (nginx's 499).
+CLIENT_CLOSED = "499"
 
 
 class StructuredLogger(Logger):
@@ -35,12 +37,18 @@ class StructuredLogger(Logger):
         if not access_log.logger.isEnabledFor(logging.INFO):
             return
         target = str(environ.get("RAW_URI") or req.uri or "")
+        status = str(resp.status).split(" ", 1)[0]
+        sent = getattr(resp, "sent", None)
+        if status == "500" and sent == 0:
+            # gunicorn's placeholder when the client hung up before the answer was written
+            # (every 500 of the gateway has a body): 499, "client closed request", as nginx logs
+            status = CLIENT_CLOSED
         access_log.info(
             "http.request",
             method=environ.get("REQUEST_METHOD", req.method),
             target=target[:300],
-            status=str(resp.status).split(" ", 1)[0],
-            bytes=getattr(resp, "sent", None),
+            status=status,
+            bytes=sent,
             duration_ms=round(request_time.seconds * 1000 + request_time.microseconds / 1000, 3),
             remote=environ.get("REMOTE_ADDR"),
             user_agent=str(environ.get("HTTP_USER_AGENT", ""))[:120],
