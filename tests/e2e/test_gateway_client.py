@@ -19,7 +19,8 @@ from astropy.io.votable import parse_single_table
 from astropy.time import Time
 
 from vohub.client import BadRequest, Client, InvalidFilter, LimitTooLarge, PacketNotFound
-from vohub.testing.gateway import Stack, real_packets, start_stack
+from vohub.testing.broker import with_ivorn
+from vohub.testing.gateway import Stack, ingest, real_packets, start_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -27,6 +28,7 @@ DATA = Path(__file__).resolve().parents[2] / "data"
 XRT = "ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326"
 BAT = "ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_655721-214"
 ASASSN = "ivo://voevent.4pisky.org/ASASSN#2016-09-25.47_2016fvf_PTSS-16nqb_PS16ejf"
+BAT_XML = (DATA / "voevents" / "fourpisky-core" / "BAT_GRB_Pos_558756-820.xml").read_bytes()
 
 
 class CountingTransport(httpx.HTTPTransport):
@@ -250,3 +252,18 @@ def test_query_cli_errors(running: Stack) -> None:
     missing = vohub_query("xml", "ivo://no/such#1", "--host", running.url)
     assert missing.returncode == 1
     assert "404" in missing.stderr
+
+
+def test_lists_neither_skip_nor_repeat_while_packets_arrive(running: Stack, client: Client) -> None:
+    """New packets sorting first (order -id) shifted offset pages: some IVORNs came twice and
+    as many were never listed. Cursor pages carry on from the last packet seen. (Last in this
+    module: it adds packets to the shared archive.)"""
+    streams = ["nasa.gsfc.gcn/SWIFT", "vohub.test/late"]
+    before = list(client.ivorns(stream=streams, order="-id"))
+    listed = []
+    for number, ivorn in enumerate(client.ivorns(stream=streams, order="-id", page_size=3)):
+        listed.append(ivorn)
+        if number == 0:
+            late = [with_ivorn(BAT_XML, f"ivo://vohub.test/late#{i}") for i in range(5)]
+            assert ingest(running.archive.address, late) == ["STORED"] * 5
+    assert listed == before

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import struct
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -129,6 +130,8 @@ class _Canned(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         status, content_type, body = self.server.canned  # type: ignore[attr-defined]
         self.send_response(status)
+        for name, value in getattr(self.server, "headers", {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -158,7 +161,6 @@ def _url(server: ThreadingHTTPServer) -> str:
     [
         ((200, "text/html", b"<html>It works</html>"), UnexpectedReply, r"answered text/html"),
         ((200, "application/json", b'{"status": "ok"}'), UnexpectedReply, r"answered application"),
-        ((404, "application/json", b'{"error": "not found"}'), PacketNotFound, r"HTTP 404: not fo"),
         ((502, "text/html", b"<h1>Bad Gateway</h1>"), ServerError, r"HTTP 502: <h1>Bad Gat"),
     ],
 )
@@ -229,3 +231,72 @@ def test_a_bytes_value_is_refused_not_sent_as_numbers() -> None:
     client = Client(f"http://127.0.0.1:{free_port()}", retries=0)
     with pytest.raises(InvalidFilter, match=r"^stream: cannot send a bytes"):
         client.count(stream=b"nasa.gsfc.gcn/SWIFT")
+
+
+def test_a_404_means_no_such_packet_only_where_a_packet_is_asked_for(
+    other_server: ThreadingHTTPServer,
+) -> None:
+    """Elsewhere the server lacks the API: a plain voeventdb asked for /apiv2, or another port."""
+    other_server.canned = (404, "application/json", b'{"error": {"message": "no"}}')  # type: ignore[attr-defined]
+    client = Client(_url(other_server), retries=0)
+    with pytest.raises(PacketNotFound):
+        client.synopsis("ivo://a.b.c/d#1")
+    with pytest.raises(PacketNotFound):
+        client.xml("ivo://a.b.c/d#1")
+    with pytest.raises(ServerError, match=r"a plain voeventdb has no /apiv2: use api='v1'"):
+        client.count()
+
+
+@pytest.mark.parametrize(
+    ("headers", "message"),
+    [({}, r"answered HTTP 301"), ({"Location": "/again"}, r"answered redirects in a loop")],
+)
+def test_a_redirect_is_followed_and_a_dead_end_is_an_error(
+    other_server: ThreadingHTTPServer, headers: dict[str, str], message: str
+) -> None:
+    """An empty 301 body was returned as the packet's XML."""
+    other_server.canned = (301, "text/html", b"")  # type: ignore[attr-defined]
+    other_server.headers = headers  # type: ignore[attr-defined]
+    with pytest.raises(UnexpectedReply, match=message):
+        Client(_url(other_server), retries=0).xml("ivo://a.b.c/d#1")
+
+
+def test_a_connection_reset_mid_answer_is_retried_then_named() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}"
+
+        def half_answers() -> None:
+            for _ in range(2):
+                connection, _ = server.accept()
+                connection.recv(65536)
+                connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{")
+                connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                connection.close()  # a reset, half-way through the body
+
+        thread = threading.Thread(target=half_answers, daemon=True)
+        thread.start()
+        with pytest.raises(ConnectionFailed) as failed:
+            Client(url, retries=1, sleep=lambda s: None).count()
+        thread.join(10)
+    assert failed.value.attempts == 2
+
+
+def test_options_that_make_no_sense_are_refused() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(InvalidFilter, match=r"^api: expected 'v1' or 'v2', not 'V1'"):
+        Client(url, api="V1")  # type: ignore[arg-type]
+    with pytest.raises(InvalidFilter, match=r"^fmt: tables come from vohub's apiv2 only"):
+        Client(url, api="v1").table()
+
+
+@pytest.mark.parametrize(
+    ("host", "kept"),
+    [("HTTP://127.0.0.1:8080", "http://127.0.0.1:8080"), (" https://h.org/ ", "https://h.org")],
+)
+def test_a_host_in_capitals_or_with_spaces_is_taken(host: str, kept: str) -> None:
+    assert Client(host).host == kept
+
+
+def test_another_scheme_gets_the_http_url_as_a_hint() -> None:
+    with pytest.raises(InvalidHost, match=r"did you mean http://alerts.example.org\?"):
+        Client("ftp://alerts.example.org")

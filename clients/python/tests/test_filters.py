@@ -94,3 +94,42 @@ def test_datetime_aware_utc_kept() -> None:
     assert to_pairs({"event_until": datetime(2020, 6, 1, tzinfo=UTC)}) == [
         ("event_until", "2020-06-01T00:00:00+00:00")
     ]
+
+
+@pytest.mark.parametrize(
+    ("filters", "pairs"),
+    [  # astropy's .deg and numpy arithmetic give numpy numbers, not Python floats
+        ({"dec_gt": SkyCoord(1, 80, unit="deg").dec.deg}, [("dec_gt", "80.0")]),
+        ({"dec_lt": np.float32(1.5)}, [("dec_lt", "1.5")]),
+        ({"dec_lt": np.int64(3)}, [("dec_lt", "3")]),
+        ({"dec_gt": 80 * u.deg, "dec_lt": Angle([85], u.deg)},
+         [("dec_gt", "80.0"), ("dec_lt", "85.0")]),
+        ({"cited": np.bool_(True)}, [("cited", "true")]),
+        ({"cone": (SkyCoord([162.2], [-50.8], unit="deg"), [3] * u.deg)},
+         [("cone", "[162.2, -50.8, 3.0]")]),
+        ({"authored_since": Time(["2016-09-01T00:00:00"], scale="utc")},
+         [("authored_since", "2016-09-01T00:00:00+00:00")]),
+    ],
+)  # fmt: skip
+def test_numpy_values_and_arrays_of_one_are_sent_as_plain_numbers(
+    filters: dict[str, object], pairs: list[tuple[str, str]]
+) -> None:
+    assert to_pairs(filters) == pairs
+
+
+@pytest.mark.parametrize(
+    ("filters", "message"),
+    [
+        ({"authored_since": Time("2016-12-31T23:59:60", scale="utc")}, "within a leap second"),
+        ({"authored_until": Time("2016-01-01", scale="local")}, "Cannot convert Time"),
+        ({"dec_gt": 5 * u.m}, "dec_gt: cannot send this Quantity: 'm' .* not convertible"),
+        ({"dec_gt": Angle([80, 81], u.deg)}, "2 values where one is needed"),
+        ({"cone": (SkyCoord(alt=10 * u.deg, az=20 * u.deg, frame="altaz"), 1 * u.deg)},
+         "cone: not one position and radius"),
+    ],
+)  # fmt: skip
+def test_values_astropy_cannot_convert_are_invalid_filters(
+    filters: dict[str, object], message: str
+) -> None:
+    with pytest.raises(InvalidFilter, match=message):
+        to_pairs(filters)

@@ -1,14 +1,16 @@
 """The HTTP client: one method per endpoint, lazy paging, typed results, retries, clear errors.
 
-Against vohub the client uses ``/apiv2`` where it is richer (synopses with ``cited_by``,
-cursor paging of full packets) and ``/apiv1`` for the lists and maps both servers share,
-whose replies are lighter; a list or map with a filter only apiv2 knows (``stream_prefix``,
-``event_since``, ``event_until``) goes to ``/apiv2``. With ``api="v1"`` it speaks only
-``/apiv1``, so it also works against a plain voeventdb.
+Against vohub the client uses ``/apiv2`` for packets and lists (synopses with ``cited_by``;
+cursor paging, which neither skips nor repeats a packet while new ones arrive, as offset
+paging would) and ``/apiv1`` for the counts and maps both servers share, whose replies are
+lighter; a map with a filter only apiv2 knows (``stream_prefix``, ``event_since``,
+``event_until``) goes to ``/apiv2``. With ``api="v1"`` it speaks only ``/apiv1``, so it also
+works against a plain voeventdb (paging by offset, as voeventdb.remote does).
 """
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
@@ -46,12 +48,14 @@ _ERRORS: dict[int, type[VohubHTTPError]] = {
     431: BadRequest,
     503: ServerUnavailable,
 }
-#: Failures before the server has the request (or of a stale keep-alive connection): safe to
-#: retry. A read timeout is not among them: the server is working on the query.
+#: Failures of the connection (refused, reset, dropped mid-answer): every request is a GET, so
+#: they are retried. A read timeout is not among them: the server is working on the query.
 _RETRYABLE = (
     httpx.ConnectError,
     httpx.ConnectTimeout,
     httpx.RemoteProtocolError,
+    httpx.ReadError,
+    httpx.WriteError,
 )
 
 
@@ -92,23 +96,27 @@ class Client:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if not host.startswith(("http://", "https://")):
-            raise InvalidHost(host, "not an http:// or https:// URL", f"http://{host}")
+        text = host.strip()
+        scheme, sep, rest = text.partition("://")
+        if not sep or scheme.lower() not in ("http", "https"):
+            raise InvalidHost(host, "not an http:// or https:// URL", f"http://{rest or text}")
         try:
-            named = bool(httpx.URL(host).host)
+            named = bool(httpx.URL(text).host)
         except httpx.InvalidURL:
             named = False
         if not named:
             raise InvalidHost(host, "no server name in the URL", DEFAULT_HOST)
-        self.host = host.rstrip("/")
+        self.host = f"{scheme.lower()}://{rest}".rstrip("/")
         if self.host.endswith(("/apiv1", "/apiv2")):  # the client adds the API's path itself
             raise InvalidHost(host, "give the server's URL, not an API's", self.host[:-6])
+        if api not in ("v1", "v2"):
+            raise InvalidFilter("api", f"expected 'v1' or 'v2', not {api!r}")
         self.api = api
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
         self.sleep = sleep
-        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._http = httpx.Client(timeout=timeout, transport=transport, follow_redirects=True)
 
     def close(self) -> None:
         """Close the connection pool."""
@@ -122,8 +130,11 @@ class Client:
 
     # ------------------------------------------------------------------ transport
 
-    def get(self, path: str, params: Sequence[Pair] | None = None) -> httpx.Response:
-        """GET ``host + path`` with retries; raises a :class:`VohubHTTPError` on 4xx/5xx."""
+    def get(
+        self, path: str, params: Sequence[Pair] | None = None, *, packet: bool = False
+    ) -> httpx.Response:
+        """GET ``host + path`` with retries; raises a :class:`VohubHTTPError` on 4xx/5xx
+        (a 404 is :class:`PacketNotFound` only for a ``packet`` path, where it means that)."""
         url = f"{self.host}{path}"
         attempt = 0
         while True:
@@ -131,6 +142,8 @@ class Client:
                 reply = self._http.get(url, params=list(params or []))
             except httpx.ReadTimeout as exc:
                 raise TimedOut(url, self.timeout) from exc
+            except httpx.TooManyRedirects:
+                raise UnexpectedReply(url, "redirects in a loop", b"") from None
             except _RETRYABLE as exc:
                 if attempt >= self.retries:
                     raise ConnectionFailed(
@@ -138,16 +151,21 @@ class Client:
                     ) from exc
             else:
                 if reply.status_code != 503 or attempt >= self.retries:
-                    return _checked(reply)
+                    return _checked(reply, packet)
             self.sleep(self.backoff * 2**attempt)
             attempt += 1
 
     def _json(
-        self, path: str, params: list[Pair] | None = None, read: Callable[[Any], T] = lambda x: x
+        self,
+        path: str,
+        params: list[Pair] | None = None,
+        read: Callable[[Any], T] = lambda x: x,
+        *,
+        packet: bool = False,
     ) -> T:
         """``read`` applied to the JSON answer of ``path``; :class:`UnexpectedReply` if the
         answer is not JSON or not of the shape ``read`` expects."""
-        reply = self.get(path, params)
+        reply = self.get(path, params, packet=packet)
         try:
             return read(reply.json())
         except (ValueError, KeyError, TypeError, AttributeError):
@@ -204,7 +222,7 @@ class Client:
                 return
 
     def _wants_v2(self, pairs: list[Pair]) -> bool:
-        """Whether a list or map must go to apiv2: a filter apiv1 lacks is among ``pairs``."""
+        """Whether a map must go to apiv2: a filter apiv1 lacks is among ``pairs``."""
         return self.api == "v2" and any(key in V2_ONLY_KEYS for key, _ in pairs)
 
     def ivorns(
@@ -215,7 +233,7 @@ class Client:
         page_size: int = 1000,
         **kwargs: Any,
     ) -> Iterator[str]:
-        """Every matching IVORN (``/apiv1/list/ivorn``, paged lazily as voeventdb.remote does)."""
+        """Every matching IVORN, fetched page by page only as you iterate."""
         yield from self._list("ivorn", filters, order, page_size, kwargs)
 
     def ivorn_nrefs(
@@ -243,7 +261,7 @@ class Client:
         kwargs: Mapping[str, Any],
     ) -> Iterator[Any]:
         pairs = self._filters(filters, kwargs)
-        if self._wants_v2(pairs):
+        if self.api == "v2":
             project = _V2_LIST_ROWS[kind]
             yield from (project(item) for item in self._v2_items(pairs, order, page_size))
             return
@@ -272,15 +290,16 @@ class Client:
     def synopsis(self, ivorn: str) -> Synopsis:
         """The packet's :class:`Synopsis`; :class:`PacketNotFound` if the archive lacks it."""
         if self.api == "v2":
-            return self._json("/apiv2/packet", [("ivorn", ivorn)], Synopsis.from_json)
+            query = [("ivorn", ivorn)]
+            return self._json("/apiv2/packet", query, Synopsis.from_json, packet=True)
         path = "/apiv1/packet/synopsis/" + quote_plus(ivorn)
-        return self._json(path, None, lambda d: Synopsis.from_json(d["result"]))
+        return self._json(path, None, lambda d: Synopsis.from_json(d["result"]), packet=True)
 
     def xml(self, ivorn: str) -> bytes:
         """The packet's XML bytes as stored."""
         if self.api == "v2":
-            return self.get("/apiv2/packet/xml", [("ivorn", ivorn)]).content
-        return self.get("/apiv1/packet/xml/" + quote_plus(ivorn)).content
+            return self.get("/apiv2/packet/xml", [("ivorn", ivorn)], packet=True).content
+        return self.get("/apiv1/packet/xml/" + quote_plus(ivorn), packet=True).content
 
     def citation_network(self, ivorn: str, max_depth: int | None = 5) -> dict[str, set[str]]:
         """``{cited IVORN: IVORNs of the packets citing it}`` for every citation made or
@@ -311,6 +330,8 @@ class Client:
         limit: int = 1000, **kwargs: Any,
     ) -> str:  # fmt: skip
         """The first ``limit`` matching packets as a ``votable`` or ``csv`` table (apiv2)."""
+        if self.api == "v1":
+            raise InvalidFilter("fmt", "tables come from vohub's apiv2 only")
         pairs = [*self._filters(filters, kwargs), ("format", fmt), ("limit", str(limit))]
         return self.get("/apiv2/packets", pairs).text
 
@@ -339,9 +360,12 @@ def _v1_map(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
     return {("null" if e["key"] is None else e["key"]): e["count"] for e in entries}
 
 
-def _checked(reply: httpx.Response) -> httpx.Response:
-    if reply.status_code < 400:
+def _checked(reply: httpx.Response, packet: bool) -> httpx.Response:
+    if reply.status_code < 300:
         return reply
+    url = str(reply.request.url)
+    if reply.status_code < 400:  # a redirect with no place to go, or a loop
+        raise UnexpectedReply(url, f"HTTP {reply.status_code}", reply.content)
     message, parameter = f"HTTP {reply.status_code}", None
     try:
         error = reply.json()["error"]
@@ -353,17 +377,23 @@ def _checked(reply: httpx.Response) -> httpx.Response:
     except (ValueError, KeyError, TypeError):
         message = reply.text[:200] or message
     kind = _ERRORS.get(reply.status_code, ServerError)
-    raise kind(reply.status_code, message, parameter, str(reply.request.url))
+    if kind is PacketNotFound and not packet:  # a path this server lacks: not an archive's API
+        kind = ServerError
+        if "/apiv2/" in url:
+            message += " (a plain voeventdb has no /apiv2: use api='v1')"
+    raise kind(reply.status_code, message, parameter, url)
 
 
 def _page_size(page_size: int) -> str:
-    """``page_size`` as query text; :class:`InvalidFilter` unless it is 1 or more.
+    """``page_size`` (an int, numpy's too) as query text; :class:`InvalidFilter` unless it is
+    1 or more.
 
     >>> _page_size(0)
     Traceback (most recent call last):
     ...
     vohub.client.errors.InvalidFilter: page_size: expected 1 or more, not 0
     """
-    if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+    whole = isinstance(page_size, numbers.Integral) and not isinstance(page_size, bool)
+    if not whole or page_size < 1:
         raise InvalidFilter("page_size", f"expected 1 or more, not {page_size!r}")
-    return str(page_size)
+    return str(int(page_size))

@@ -8,13 +8,15 @@ for the keys that take several values.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
 from typing import Any
 
+import numpy as np
 from astropy import units as u
 from astropy.coordinates import Angle, SkyCoord
-from astropy.time import Time
+from astropy.time import ScaleValueError, Time
 
 from vohub.client.errors import InvalidFilter
 
@@ -65,14 +67,26 @@ def to_pairs(filters: Mapping[str, Any]) -> list[Pair]:
     pairs: list[Pair] = []
     for key, value in filters.items():
         if key in SINGLE_KEYS:
-            pairs.append((key, encode_value(key, value)))
+            pairs.append((key, _encoded(key, value)))
         elif key in MULTI_KEYS:
             scalar = isinstance(value, str | bytes) or not isinstance(value, Iterable)
             values = [value] if scalar else value
-            pairs.extend((key, encode_value(key, v)) for v in values)
+            pairs.extend((key, _encoded(key, v)) for v in values)
         else:
             raise InvalidFilter(key, "unknown filter key")
     return pairs
+
+
+def _encoded(key: str, value: Any) -> str:
+    """:func:`encode_value`, with whatever astropy or numpy raise on a value they cannot
+    convert (a leap second, an AltAz frame without a time, an array) as :class:`InvalidFilter`.
+    """
+    try:
+        return encode_value(key, value)
+    except InvalidFilter:
+        raise
+    except (TypeError, ValueError, AttributeError, u.UnitsError, ScaleValueError) as exc:
+        raise InvalidFilter(key, f"cannot send this {type(value).__name__}: {exc}") from None
 
 
 def encode_value(key: str, value: Any) -> str:
@@ -89,12 +103,14 @@ def encode_value(key: str, value: Any) -> str:
         return encode_cone(value)
     if key in TIME_KEYS:
         return encode_time(key, value)
-    if isinstance(value, bool):
+    if isinstance(value, bool | np.bool_):
         return "true" if value else "false"
-    if isinstance(value, Angle):
-        return repr(float(value.deg))
-    if isinstance(value, float | int):
-        return repr(value)
+    if isinstance(value, u.Quantity):  # an Angle, or another angular quantity
+        return repr(_one(Angle(value, u.deg).deg))
+    if isinstance(value, numbers.Integral):  # numpy's too
+        return str(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
     if isinstance(value, str) and key in STREAM_KEYS and value.lower().startswith(IVO_SCHEME):
         return value[len(IVO_SCHEME) :]
     if isinstance(value, str):
@@ -110,7 +126,9 @@ def encode_time(key: str, value: Any) -> str:
     '2016-09-01T00:00:00+00:00'
     """
     if isinstance(value, Time):
-        value = value.utc.to_datetime(timezone=UTC)
+        if value.size != 1:
+            raise InvalidFilter(key, f"expected one time, not {value.size}")
+        value = value.ravel()[0].utc.to_datetime(timezone=UTC)
     elif isinstance(value, date) and not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day, tzinfo=UTC)
     if isinstance(value, datetime):
@@ -152,9 +170,21 @@ not (int, int)
             angles = [icrs.ra, icrs.dec, Angle(items[1], "deg")]
         else:
             angles = [Angle(v, "deg") for v in items]
-        numbers = [float(a.deg) for a in angles]
-    except (TypeError, ValueError, u.UnitsError) as exc:  # an array, text, metres...
+        degrees = [_one(a.deg) for a in angles]
+    except (TypeError, ValueError, AttributeError, u.UnitsError) as exc:  # text, metres, AltAz...
         raise InvalidFilter("cone", f"not one position and radius: {exc}") from None
-    if not all(math.isfinite(n) for n in numbers):
-        raise InvalidFilter("cone", f"not finite: {numbers}")
-    return "[" + ", ".join(repr(n) for n in numbers) + "]"
+    if not all(math.isfinite(n) for n in degrees):
+        raise InvalidFilter("cone", f"not finite: {degrees}")
+    return "[" + ", ".join(repr(n) for n in degrees) + "]"
+
+
+def _one(values: Any) -> float:
+    """The one number in ``values`` (a number, or an array holding one); ValueError otherwise.
+
+    >>> _one(np.array([3.5])), _one(2)
+    (3.5, 2.0)
+    """
+    flat = np.ravel(values)
+    if flat.size != 1:
+        raise ValueError(f"{flat.size} values where one is needed")
+    return float(flat[0])
