@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -88,6 +89,46 @@ async def test_subscribe_refuses_a_bad_xpath_naming_it(app_factory: AppFactory) 
         await call.read()
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "'//[bad'" in (caught.value.details() or "")
+
+
+async def test_subscribe_refuses_an_unknown_role_and_takes_a_stream_as_an_ivorn(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    """Filters that could never match streamed nothing, without a word."""
+    app = await app_factory()
+    broker = stub(app)
+    call = broker.Subscribe(broker_pb2.SubscribeRequest(roles=["observation", "bogus"]))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call.read()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (caught.value.details() or "").startswith("roles: unknown role 'bogus'")
+    by_ivorn = broker.Subscribe(broker_pb2.SubscribeRequest(streams=["ivo://vohub.test/unit"]))
+    await wait_for(lambda: len(app.fanout.sinks) == 1)
+    assert (await broker.Publish(broker_pb2.PublishRequest(xml=packet(1)))).outcome == 1
+    assert (await by_ivorn.read()).ivorn == "ivo://vohub.test/unit#test-1"
+    by_ivorn.cancel()
+
+
+async def test_the_spool_depth_gauge_returns_to_zero_without_an_archive(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    """/healthz said 0 while /metrics kept the depth of the last durable batch."""
+    app = await app_factory()
+    for number in range(3):
+        await stub(app).Publish(broker_pb2.PublishRequest(xml=packet(number)))
+    await wait_for(lambda: app.spool.depth == 0)
+    await wait_for(lambda: app.metrics.value("vohub_broker_spool_depth") == 0, deadline=5)
+
+
+async def test_a_publisher_name_is_logged_beside_its_address(
+    app_factory: AppFactory, packet: PacketMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The name is the client's to choose: logged alone, it could pass for another address."""
+    app = await app_factory()
+    with caplog.at_level(logging.INFO):
+        await stub(app).Publish(broker_pb2.PublishRequest(xml=packet(1), publisher="127.0.0.9"))
+    [accepted] = [r for r in caplog.records if r.getMessage() == "packet.accepted"]
+    assert accepted.vohub_fields["peer"].startswith("127.0.0.9@ipv4:127.0.0.1:")
 
 
 async def test_an_author_outside_the_whitelist_gets_a_nak_naming_it(

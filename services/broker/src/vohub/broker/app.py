@@ -236,6 +236,7 @@ class BrokerApp:
             await self.spool.durable_event.wait()
             self.spool.durable_event.clear()
             await self.spool.ack(self.spool.committed)
+            self.metrics.spool_depth.set(self.spool.depth)
             await asyncio.sleep(TRIM_INTERVAL)  # one checkpoint write for many packets
 
     async def _prune_forever(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import urllib.parse
 from collections.abc import AsyncIterator
 
 import grpc
@@ -14,6 +15,8 @@ from vohub.broker.pipeline import Source
 from vohub.broker.pipeline.accept import Acceptor
 from vohub.common.logs import get_logger
 from vohub.v1 import broker_pb2, broker_pb2_grpc
+from vohub.voevent.ivorn import stream_of
+from vohub.voevent.model import ROLES
 from vohub.vtp import InvalidFilter, compile_filters
 
 log = get_logger("vohub.broker.grpc")
@@ -27,12 +30,12 @@ _OUTCOME = {
 
 
 def peer_host(peer: str) -> str:
-    """The IP address in a gRPC peer string.
+    """The IP address in a gRPC peer string (grpcio percent-encodes an IPv6 one's brackets).
 
-    >>> peer_host("ipv4:127.0.0.1:50122"), peer_host("ipv6:[::1]:50122"), peer_host("unix:/s")
+    >>> peer_host("ipv4:127.0.0.1:50122"), peer_host("ipv6:%5B::1%5D:50122"), peer_host("unix:/s")
     ('127.0.0.1', '::1', '')
     """
-    kind, _, rest = peer.partition(":")
+    kind, _, rest = urllib.parse.unquote(peer).partition(":")
     if kind == "ipv4":
         return rest.rsplit(":", 1)[0]
     if kind == "ipv6":
@@ -47,7 +50,7 @@ class GrpcSink:
 
     def __init__(self, request: broker_pb2.SubscribeRequest, queue_size: int) -> None:
         self.sub_id = new_sub_id()
-        self.streams = set(request.streams)
+        self.streams = {stream_of(s) for s in request.streams}  # ivo://a/b is stream a/b
         self.roles = set(request.roles)
         self.queue: asyncio.Queue[Accepted | str] = asyncio.Queue(queue_size + 1)
         self.capacity = queue_size
@@ -91,7 +94,9 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
         request: broker_pb2.PublishRequest,
         context: grpc.aio.ServicerContext[broker_pb2.PublishRequest, broker_pb2.PublishResponse],
     ) -> broker_pb2.PublishResponse:
-        source = Source("grpc", request.publisher or context.peer(), peer_host(context.peer()))
+        peer = urllib.parse.unquote(context.peer())  # the name a publisher gives is no address
+        named = f"{request.publisher}@{peer}" if request.publisher else peer
+        source = Source("grpc", named, peer_host(peer))
         outcome = await self.acceptor.submit(request.xml, source)
         if outcome.label == "too_large":
             await context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, outcome.reason)
@@ -108,6 +113,10 @@ class BrokerServicer(broker_pb2_grpc.BrokerServicer):
             expressions = compile_filters(request.xpath).expressions
         except InvalidFilter as exc:
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        unknown = sorted(set(request.roles) - set(ROLES))
+        if unknown:
+            problem = f"roles: unknown role {unknown[0]!r}; the roles are {', '.join(ROLES)}"
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, problem)
         sink = GrpcSink(request, self.queue_size)
         self.fanout.add(sink, expressions)
         log.info("subscriber.connected", kind="grpc", name=request.subscriber, sub_id=sink.sub_id)
