@@ -156,3 +156,23 @@ def test_ivorn_refuses_a_bad_stream() -> None:
     assert run.stderr.strip() == (
         "vohub ivorn: not a stream: invalid IVORN: not of the form ivo://authority/resource#local_id"
     )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["ivorn", "-n", "100000", "example.org/alerts"], ["validate", *[str(BAT)] * 3000]],
+    ids=["ivorn", "validate"],
+)
+def test_a_reader_that_stops_early_gets_no_traceback(args: list[str]) -> None:
+    """``vohub ivorn -n 100000 x | head -1`` printed a BrokenPipeError traceback."""
+    with subprocess.Popen(
+        [str(VOHUB), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as run:
+        out, err = run.stdout, run.stderr
+        assert out is not None
+        assert err is not None
+        out.readline()
+        out.close()  # as head does after its line
+        errors = err.read()
+    assert b"Traceback" not in errors
+    assert run.returncode == 1

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -99,4 +100,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         status = module.run(args)
     except KeyboardInterrupt:
         status = 130
+    except BrokenPipeError:  # the reader went away (``vohub show x.xml | head -1``): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+        status = 1
     sys.exit(status)
