@@ -60,3 +60,18 @@ def test_publish_sends_a_packet_over_comets_limit_only_when_allowed(
                           capture_output=True, timeout=60, check=False)  # fmt: skip
     assert sent.stdout.decode() == f"ACK {big} ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_558756-820\n"
     assert sent.returncode == 0
+
+
+def test_a_packet_without_role_is_taken_as_an_observation(
+    broker_factory: BrokerFactory, tmp_path: Path
+) -> None:
+    """``vohub validate`` passes it (the schema's default role); the broker refused it."""
+    broker = broker_factory()
+    plain = tmp_path / "plain.xml"
+    plain.write_bytes(GAIA.read_bytes().replace(b' role="observation"', b"", 1))
+    assert plain.read_bytes() != GAIA.read_bytes()  # the root had the only role attribute
+    done = subprocess.run(
+        [str(VOHUB), "publish", str(plain), "--to", f"127.0.0.1:{broker.receive[1]}"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.decode() == f"ACK {plain} ivo://voevent.4pisky.org/GAIA#Gaia16ajo\n"

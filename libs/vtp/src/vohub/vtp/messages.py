@@ -343,6 +343,8 @@ def _transport(role: str, origin: str, response: str | None, now: float) -> etre
 
 
 def _event(payload: bytes, root: etree._Element, role: str | None) -> Event:
+    if role is None:
+        role = "observation"  # the schema's default, as every VOEvent reader takes it
     if role not in VOEVENT_ROLES:
         raise UnknownMessage(f"VOEvent with unknown role {role!r}", ivorn=root.get("ivorn"))
     ivorn = root.get("ivorn")
