@@ -15,8 +15,8 @@ import pytest
 from vohub.broker.app import BrokerApp
 from vohub.common.errors import BindError
 from vohub.v1 import broker_pb2, broker_pb2_grpc
-from vohub.vtp import FrameDecoder, IAmAlive, decode, encode, encode_frame
-from vohub.vtp.client import publish, subscribe
+from vohub.vtp import Ack, Event, FrameDecoder, IAmAlive, VTPError, decode, encode, encode_frame
+from vohub.vtp.client import Publisher, publish, subscribe
 
 from .conftest import GAIA, AppFactory, PacketMaker, wait_for, with_ivorn
 
@@ -168,7 +168,7 @@ async def test_a_stuck_subscriber_is_dropped_and_the_others_get_everything(
     app_factory: AppFactory, packet: PacketMaker, raw_subscriber: RawOpener
 ) -> None:
     app = await app_factory(subscriber_queue_bytes=100_000, iamalive_interval=60)
-    await raw_subscriber(app.ports.broadcast, rcvbuf=4096)  # never reads
+    await raw_subscriber(app.ports.broadcast, rcvbuf=16384)  # never reads
     got: list[str] = []
     sub = subscribe("127.0.0.1", app.ports.broadcast, local_ivo="ivo://vohub.test/fast")
 
@@ -280,6 +280,37 @@ async def test_a_subscriber_that_reads_but_never_acks_is_dropped(
                 events += 1
     assert events == 2
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="acknowledging") == 1
+
+
+async def test_a_stop_takes_no_packet_its_subscribers_would_miss(
+    app_factory: AppFactory, packet: PacketMaker, raw_subscriber: RawOpener
+) -> None:
+    """A stop (SIGTERM) hung up on subscribers while authors' connections stayed open: packets
+    taken after that were acknowledged and reached no subscriber."""
+    app = await app_factory()
+    reader, _ = await raw_subscriber(app.ports.broadcast)
+    await wait_for(lambda: len(app.fanout.sinks) == 1)
+    acked: list[str] = []
+
+    async def author() -> None:
+        with contextlib.suppress(VTPError):
+            async with Publisher("127.0.0.1", app.ports.receive, window=8, timeout=5) as sender:
+                for number in range(5000):
+                    reply = await sender.publish(packet(number))
+                    if isinstance(reply, Ack):
+                        acked.append(reply.ivorn)
+
+    sending = asyncio.create_task(author())
+    await wait_for(lambda: len(acked) >= 50)
+    stopping = asyncio.create_task(app.stop(grace=5))
+    decoder, relayed = FrameDecoder(), set()
+    while data := await asyncio.wait_for(reader.read(65536), 10):
+        decoder.feed(data)
+        relayed |= {m.ivorn for m in map(decode, decoder) if isinstance(m, Event)}
+    await stopping
+    await sending
+    assert len(acked) < 5000
+    assert set(acked) <= relayed
 
 
 async def test_a_subscriber_outside_the_whitelist_is_closed_without_a_byte(

@@ -142,6 +142,7 @@ class BrokerApp:
         )
         self.ports = Ports()
         self._tasks: list[asyncio.Task[Any]] = []
+        self._stopped = False
 
     async def start(self) -> Ports:
         """Bind every listener, start the background tasks, then report SERVING."""
@@ -183,7 +184,7 @@ class BrokerApp:
                 c.author_pipelining,
             )
             self.vtp.receive = await start_receive(
-                receive, lambda: VtpAuthor(policy, self.acceptor)
+                receive, lambda: VtpAuthor(policy, self.acceptor), self.vtp
             )
             self.ports.receive = self.vtp.port("receive")
         if broadcast is not None:
@@ -249,13 +250,18 @@ class BrokerApp:
                 await loop.run_in_executor(None, self.seen.checkpoint)
 
     async def stop(self, grace: float = 2.0) -> None:
-        """Stop listening, let packets in flight finish, then close every store."""
+        """Stop taking packets, let those in flight finish and subscribers receive what is
+        queued for them, then close every store. A second call does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.grpc is not None:
             await self.grpc.set_serving(False)
-        await self.vtp.close()
+        self.vtp.stop_receiving()  # take no packet that subscribers could miss
         await self.upstream.close()
         if self.grpc is not None:
             await self.grpc.stop(grace)
+        await self.vtp.close(grace)
         await asyncio.gather(*(handler.stop(grace) for handler in self.execs))
         for task in self._tasks:
             task.cancel()

@@ -18,8 +18,10 @@ connection just as an unreadable frame does, and the events after it are never j
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -213,6 +215,7 @@ class VtpServers:
 
     receive: asyncio.Server | None = None
     broadcast: asyncio.Server | None = None
+    authors: weakref.WeakSet[VtpAuthor] = field(default_factory=weakref.WeakSet)
     subscribers: list[VtpSubscriber] = field(default_factory=list)
     heartbeat: asyncio.Task[None] | None = None
 
@@ -222,15 +225,30 @@ class VtpServers:
         assert server is not None
         return int(server.sockets[0].getsockname()[1])
 
-    async def close(self) -> None:
-        """Stop listening, drop every subscriber and stop the heartbeat."""
+    def stop_receiving(self) -> None:
+        """Stop taking packets: close the author port and every author's connection."""
+        if self.receive is not None:
+            self.receive.close()
+        for author in list(self.authors):
+            if author.transport is not None:
+                author.transport.close()
+
+    async def close(self, grace: float) -> None:
+        """Stop receiving, then let every subscriber's queued packets go out (for up to
+        ``grace`` seconds) before hanging up: each was acknowledged to its author."""
+        self.stop_receiving()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
-        for server in (self.receive, self.broadcast):
-            if server is not None:
-                server.close()
-        for sub in list(self.subscribers):
-            if sub.transport is not None:
+        if self.broadcast is not None:
+            self.broadcast.close()
+        subscribers = list(self.subscribers)
+        for sub in subscribers:
+            sub.finish()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(grace):
+                await asyncio.gather(*(sub.gone.wait() for sub in subscribers))
+        for sub in subscribers:
+            if not sub.gone.is_set() and sub.transport is not None:
                 sub.transport.abort()
         for server in (self.receive, self.broadcast):
             if server is not None:
@@ -243,9 +261,17 @@ def _listen_host(bind: Address) -> str | None:
     return None if bind.host == "::" else bind.host
 
 
-async def start_receive(bind: Address, make: Callable[[], VtpAuthor]) -> asyncio.Server:
+async def start_receive(
+    bind: Address, make: Callable[[], VtpAuthor], servers: VtpServers
+) -> asyncio.Server:
     """Listen for authors on ``bind``."""
-    return await asyncio.get_running_loop().create_server(make, _listen_host(bind), bind.port)
+
+    def tracked() -> VtpAuthor:
+        author = make()
+        servers.authors.add(author)
+        return author
+
+    return await asyncio.get_running_loop().create_server(tracked, _listen_host(bind), bind.port)
 
 
 async def start_broadcast(

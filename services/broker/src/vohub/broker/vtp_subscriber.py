@@ -71,6 +71,7 @@ class VtpSubscriber(asyncio.Protocol):
         self._delivered = metrics.delivered.labels(kind=self.kind)
         self._acks = metrics.replies.labels(role="ack")
         self._loop = asyncio.get_running_loop()
+        self.gone = asyncio.Event()  # set once the connection is closed
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -204,7 +205,16 @@ class VtpSubscriber(asyncio.Protocol):
             self.metrics.dropped.labels(reason=_label(self.conn.drop_reason or "")).inc()
             self.transport.abort()
 
+    def finish(self) -> None:
+        """Write what is queued, then close once it has gone out (the broker is stopping)."""
+        if self.transport is None or self.transport.is_closing():
+            return
+        if self.conn is not None:
+            self._flush()
+        self.transport.close()
+
     def connection_lost(self, exc: Exception | None) -> None:
+        self.gone.set()
         if self.conn is not None:
             self.fanout.remove(self)
             log.info("subscriber.disconnected", peer=self.peer, sub_id=self.sub_id)
