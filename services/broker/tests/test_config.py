@@ -46,6 +46,7 @@ def test_file_then_environment_then_flags(tmp_path: Path) -> None:
         ({"filter": ["//Why", "//[bad"]}, "broker.filter[1]: XPath '//[bad' does not compile"),
         ({"receive": "localhost:http"}, "broker.receive: port of 'localhost:http' is not a number"),
         ({"validation": "loose"}, "broker.validation: must be one of 'strict', 'lenient'"),
+        ({"exec": ["/no/such/handler --flag"]}, "broker.exec[0]: '/no/such/handler' is not an"),
     ],
 )  # fmt: skip
 def test_bad_settings_name_their_key(overrides: dict[str, object], message: str) -> None:

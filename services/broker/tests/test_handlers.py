@@ -107,3 +107,8 @@ async def test_stop_kills_running_runs_and_skips_waiting_ones(tmp_path: Path) ->
     await handler.drain()
     assert started.read_text().split() == [pid]
     assert metrics.value("vohub_broker_handler_failures_total", reason="stopping") == 4
+
+
+def test_the_command_is_named_as_a_shell_would_read_it() -> None:
+    """``sh -c 'exit 3'`` was logged as ``sh -c exit 3``, another command."""
+    assert ExecHandler(["sh", "-c", "exit 3"], Metrics()).name == "sh -c 'exit 3'"

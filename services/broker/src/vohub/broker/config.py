@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,10 +70,13 @@ def _xpath(value: str) -> None:
 
 def _command(value: str) -> None:
     try:
-        if not shlex.split(value):
+        argv = shlex.split(value)
+        if not argv:
             raise ValueError("empty command")
     except ValueError as exc:
         raise ValueError(f"not a command line: {value!r} ({exc})") from None
+    if shutil.which(argv[0]) is None:  # else every packet would fail to run it
+        raise ValueError(f"{argv[0]!r} is not an executable (command {value!r})")
 
 
 def _positive(value: float) -> None:

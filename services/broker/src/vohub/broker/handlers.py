@@ -14,6 +14,7 @@ is :mod:`vohub.common.handlers`; this module adds the broker's logs and metrics.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Sequence
 
 from vohub.broker.errors import HandlerFailed
@@ -46,8 +47,8 @@ class ExecHandler:
 
     @property
     def name(self) -> str:
-        """The command, for logs."""
-        return " ".join(self.argv)
+        """The command as a shell would read it, for logs (``sh -c 'exit 3'``)."""
+        return shlex.join(self.argv)
 
     def __call__(self, ivorn: str, xml: bytes, role: str) -> None:
         """Schedule a run for this packet (or drop it, counted, if the queue is full)."""
