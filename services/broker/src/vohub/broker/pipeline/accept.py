@@ -208,7 +208,7 @@ class Acceptor:
         except SpoolClosed:
             log.warning("conflict.not_kept", ivorn=event.ivorn, reason="the spool is closed")
             return
-        durable.add_done_callback(functools.partial(_conflict_kept, event.ivorn))
+        durable.add_done_callback(functools.partial(_warn_if_not_kept, event.ivorn))
 
     def _settle(
         self,
@@ -265,7 +265,7 @@ class Acceptor:
         return Outcome(refusal.status, ivorn, refusal.reason, refusal.label)
 
 
-def _conflict_kept(ivorn: str, durable: asyncio.Future[None]) -> None:
+def _warn_if_not_kept(ivorn: str, durable: asyncio.Future[None]) -> None:
     """Log a conflicting copy that could not be spooled (its sender was refused anyway)."""
     error = None if durable.cancelled() else durable.exception()
     if durable.cancelled() or error is not None:
