@@ -71,10 +71,14 @@ def test_packets_iterate_lazily_over_cursor_pages(running: Stack) -> None:
         assert len(first) == 6
         assert transport.paths == ["/apiv2/packets", "/apiv2/packets"]
         every = list(archive.packets(stream="nasa.gsfc.gcn/SWIFT", page_size=50))
+        transport.paths.clear()
+        ivorns = list(archive.ivorns(stream="nasa.gsfc.gcn/SWIFT", page_size=50))
     assert [p.ivorn for p in every[:6]] == [p.ivorn for p in first]
     assert (
         len(every) == len({p.ivorn for p in every}) == archive_count(running, "nasa.gsfc.gcn/SWIFT")
     )
+    assert ivorns == [p.ivorn for p in every]  # IVORNs alone, from the lighter list
+    assert set(transport.paths) == {"/apiv2/ivorns"}
 
 
 def archive_count(running: Stack, stream: str) -> int:

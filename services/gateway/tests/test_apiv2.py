@@ -54,6 +54,23 @@ def test_list_page_with_cursor(client: Any, archive: Any, xrt: Any) -> None:
     )
 
 
+def test_ivorn_pages_are_light_and_carry_the_cursor(client: Any, archive: Any) -> None:
+    archive.list_reply = archive_pb2.ListResponse(ivorns=[XRT], next_cursor="abc123")
+    r = client.simulate_get(
+        "/apiv2/ivorns", query_string="stream=ivo://nasa.gsfc.gcn/SWIFT&limit=1"
+    )
+    assert r.json["items"] == [XRT]
+    assert r.json["next_cursor"] == "abc123"
+    assert parse_qs(urlsplit(r.json["next"]).query)["cursor"] == ["abc123"]
+    sent = archive.requests[0]
+    assert (sent.kind, sent.limit, list(sent.filter.stream)) == (
+        archive_pb2.ListRequest.IVORN,
+        1,
+        ["nasa.gsfc.gcn/SWIFT"],
+    )
+    assert client.simulate_get("/apiv2/ivorns", query_string="format=csv").status_code == 400
+
+
 def test_last_page_has_no_next(client: Any, archive: Any, xrt: Any) -> None:
     page(archive, xrt)
     body = client.simulate_get("/apiv2/packets", query_string="cursor=abc").json
@@ -147,7 +164,8 @@ def test_maps(client: Any, archive: Any) -> None:
 def test_openapi_document(client: Any) -> None:
     doc = client.simulate_get("/openapi.json").json
     assert doc["openapi"].startswith("3.")
-    assert {"/apiv1/count", "/apiv2/packets", "/apiv2/maps/{kind}", "/healthz"} <= set(doc["paths"])
+    expected = {"/apiv1/count", "/apiv2/packets", "/apiv2/ivorns", "/apiv2/maps/{kind}", "/healthz"}
+    assert expected <= set(doc["paths"])
     names = {p["name"] for p in doc["paths"]["/apiv1/count"]["get"]["parameters"]}
     assert len(names) == 14
 

@@ -1,11 +1,12 @@
 """The HTTP client: one method per endpoint, lazy paging, typed results, retries, clear errors.
 
 Against vohub the client uses ``/apiv2`` for packets and lists (synopses with ``cited_by``;
-cursor paging, which neither skips nor repeats a packet while new ones arrive, as offset
-paging would) and ``/apiv1`` for the counts and maps both servers share, whose replies are
-lighter; a map with a filter only apiv2 knows (``stream_prefix``, ``event_since``,
-``event_until``) goes to ``/apiv2``. With ``api="v1"`` it speaks only ``/apiv1``, so it also
-works against a plain voeventdb (paging by offset, as voeventdb.remote does).
+``/apiv2/ivorns`` for IVORNs alone; cursor paging, which neither skips nor repeats a packet
+while new ones arrive, as offset paging would) and ``/apiv1`` for the counts and maps both
+servers share, whose replies are lighter; a map with a filter only apiv2 knows
+(``stream_prefix``, ``event_since``, ``event_until``) goes to ``/apiv2``. With ``api="v1"``
+it speaks only ``/apiv1``, so it also works against a plain voeventdb (paging by offset, as
+voeventdb.remote does).
 """
 
 from __future__ import annotations
@@ -205,17 +206,20 @@ class Client:
             for ivorn in self.ivorns(filters, order=order, page_size=page_size, **kwargs):
                 yield self.synopsis(ivorn)
             return
-        for item in self._v2_items(self._filters(filters, kwargs), order, page_size):
+        pairs = self._filters(filters, kwargs)
+        for item in self._v2_items("/apiv2/packets", pairs, order, page_size):
             yield Synopsis.from_json(item)
 
-    def _v2_items(self, pairs: list[Pair], order: str | None, page_size: int) -> Iterator[Any]:
-        """The JSON items of ``/apiv2/packets``, following the cursors page by page."""
+    def _v2_items(
+        self, path: str, pairs: list[Pair], order: str | None, page_size: int
+    ) -> Iterator[Any]:
+        """The JSON items of an apiv2 list at ``path``, following the cursors page by page."""
         paging = [("limit", _page_size(page_size)), *([("order", order)] if order else [])]
         cursor: str | None = None
         while True:
             query = pairs + paging + ([("cursor", cursor)] if cursor else [])
             items, cursor = self._json(
-                "/apiv2/packets", query, lambda d: (list(d["items"]), d.get("next_cursor"))
+                path, query, lambda d: (list(d["items"]), d.get("next_cursor"))
             )
             yield from items
             if not cursor:
@@ -262,8 +266,8 @@ class Client:
     ) -> Iterator[Any]:
         pairs = self._filters(filters, kwargs)
         if self.api == "v2":
-            project = _V2_LIST_ROWS[kind]
-            yield from (project(item) for item in self._v2_items(pairs, order, page_size))
+            path, project = _V2_LISTS[kind]
+            yield from (project(item) for item in self._v2_items(path, pairs, order, page_size))
             return
         _page_size(page_size)
         total = self._json("/apiv1/count", pairs, lambda d: int(d["result"]))
@@ -336,11 +340,11 @@ class Client:
         return self.get("/apiv2/packets", pairs).text
 
 
-#: apiv2 packet item -> the row ``/apiv1/list/<kind>`` gives for it.
-_V2_LIST_ROWS: dict[str, Callable[[Any], Any]] = {
-    "ivorn": lambda item: item["ivorn"],
-    "ivorn_nrefs": lambda item: [item["ivorn"], len(item["refs"])],
-    "ivorn_ncites": lambda item: [item["ivorn"], len(item["cited_by"])],
+#: apiv1 list kind -> the apiv2 list that serves it, and its item -> the row apiv1 gives.
+_V2_LISTS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "ivorn": ("/apiv2/ivorns", lambda item: item),
+    "ivorn_nrefs": ("/apiv2/packets", lambda item: [item["ivorn"], len(item["refs"])]),
+    "ivorn_ncites": ("/apiv2/packets", lambda item: [item["ivorn"], len(item["cited_by"])]),
 }
 
 

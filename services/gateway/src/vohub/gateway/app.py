@@ -97,6 +97,7 @@ def create_app(
     v2 = apiv2.PacketsResource(archive)
     app.add_route("/apiv2/packets", v2)
     app.add_route("/apiv2/packets/count", v2, suffix="count")
+    app.add_route("/apiv2/ivorns", v2, suffix="ivorns")
     app.add_route("/apiv2/packet", v2, suffix="packet")
     app.add_route("/apiv2/packet/xml", v2, suffix="xml")
     app.add_route("/apiv2/maps/{kind}", apiv2.MapsResource(archive))

@@ -28,6 +28,7 @@ from vohub.v1 import archive_pb2
 
 FORMATS = ("json", "csv", "votable")
 LIST_KEYS = ("limit", "cursor", "order", "format")
+IVORN_LIST_KEYS = ("limit", "cursor", "order")
 MAP_KINDS = {
     "stream": archive_pb2.MapRequest.STREAM,
     "role": archive_pb2.MapRequest.ROLE,
@@ -98,7 +99,8 @@ class RootResource:
 
 
 class PacketsResource:
-    """``/apiv2/packets`` (list), ``/apiv2/packets/count``, ``/apiv2/packet[/xml]?ivorn=``."""
+    """``/apiv2/packets`` (list), ``/apiv2/ivorns``, ``/apiv2/packets/count``,
+    ``/apiv2/packet[/xml]?ivorn=``."""
 
     def __init__(self, archive: ArchiveClient) -> None:
         self.archive = archive
@@ -106,18 +108,8 @@ class PacketsResource:
     async def on_get(self, req: Request, resp: Response) -> None:
         """One page of full synopses, with the cursor of the next page."""
         grouped = query_lists(req)
-        flt = build_filter(grouped, FILTERS_V2, LIST_KEYS)
         fmt = parse_format(grouped)
-        limit = parse_limit(_at_most_one(grouped, "limit"))
-        order = parse_order(_at_most_one(grouped, "order"))
-        cursor = single(grouped, "cursor") or ""
-        if len(cursor) > MAX_CURSOR:
-            raise InvalidParameter(f"longer than {MAX_CURSOR} characters", "cursor")
-        request = archive_pb2.ListRequest(
-            filter=flt, order=order, kind=archive_pb2.ListRequest.SYNOPSIS, limit=limit
-        )
-        request.cursor = cursor
-        reply = await self.archive.list(request)
+        reply, limit = await self._page(grouped, archive_pb2.ListRequest.SYNOPSIS, LIST_KEYS)
         items = [synopsis_v2(row.synopsis) for row in reply.rows]
         if fmt != "json":
             rows = [packet_row(item) for item in items]
@@ -125,13 +117,38 @@ class PacketsResource:
             if reply.next_cursor:
                 resp.set_header("Link", f'<{self._next(req, reply.next_cursor)}>; rel="next"')
             return
-        body = {
+        send_json(resp, self._body(req, list(items), limit, reply.next_cursor))
+
+    async def on_get_ivorns(self, req: Request, resp: Response) -> None:
+        """One page of IVORNs alone (lighter than synopses), with the cursor of the next."""
+        grouped = query_lists(req)
+        reply, limit = await self._page(grouped, archive_pb2.ListRequest.IVORN, IVORN_LIST_KEYS)
+        send_json(resp, self._body(req, list(reply.ivorns), limit, reply.next_cursor))
+
+    async def _page(
+        self,
+        grouped: dict[str, list[str]],
+        kind: archive_pb2.ListRequest.Kind.ValueType,
+        keys: tuple[str, ...],
+    ) -> tuple[archive_pb2.ListResponse, int]:
+        """The archive's page of ``kind`` for the query, and the page size asked for."""
+        flt = build_filter(grouped, FILTERS_V2, keys)
+        limit = parse_limit(_at_most_one(grouped, "limit"))
+        order = parse_order(_at_most_one(grouped, "order"))
+        cursor = single(grouped, "cursor") or ""
+        if len(cursor) > MAX_CURSOR:
+            raise InvalidParameter(f"longer than {MAX_CURSOR} characters", "cursor")
+        request = archive_pb2.ListRequest(filter=flt, order=order, kind=kind, limit=limit)
+        request.cursor = cursor
+        return await self.archive.list(request), limit
+
+    def _body(self, req: Request, items: list[Any], limit: int, cursor: str) -> dict[str, Any]:
+        return {
             "items": items,
             "limit": limit,
-            "next_cursor": reply.next_cursor or None,
-            "next": self._next(req, reply.next_cursor) if reply.next_cursor else None,
+            "next_cursor": cursor or None,
+            "next": self._next(req, cursor) if cursor else None,
         }
-        send_json(resp, body)
 
     @staticmethod
     def _next(req: Request, cursor: str) -> str:

@@ -242,17 +242,22 @@ def _v1_paths() -> Schema:
 def _v2_paths() -> Schema:
     filters = _filters(FILTER_DOCS_V2)
     cursor = _query("cursor", {"type": "string", "maxLength": 4096}, "next_cursor of a page.")
-    page = {
-        "type": "object",
-        "required": ["items", "limit", "next_cursor", "next"],
-        "properties": {
-            "items": {"type": "array", "items": SYNOPSIS_V2},
-            "limit": {"type": "integer"},
-            "next_cursor": _nullable(STR),
-            "next": _nullable(STR),
-        },
-    }
-    listing = _get("List packets", [*filters, LIMIT, cursor, ORDER, FORMAT], _ok(page), 413)
+
+    def page(item: Schema) -> Schema:
+        return {
+            "type": "object",
+            "required": ["items", "limit", "next_cursor", "next"],
+            "properties": {
+                "items": {"type": "array", "items": item},
+                "limit": {"type": "integer"},
+                "next_cursor": _nullable(STR),
+                "next": _nullable(STR),
+            },
+        }
+
+    paging = [LIMIT, cursor, ORDER]
+    listing = _get("List packets", [*filters, *paging, FORMAT], _ok(page(SYNOPSIS_V2)), 413)
+    ivorns = _get("List the IVORNs of packets", [*filters, *paging], _ok(page(STR)), 413)
     listing["get"]["responses"]["200"]["content"].update(TABLE_MEDIA)
     entry = {
         "type": "object",
@@ -277,6 +282,7 @@ def _v2_paths() -> Schema:
     return {
         "/apiv2": _get("apiv2 root", [], _ok({"type": "object"})),
         "/apiv2/packets": listing,
+        "/apiv2/ivorns": ivorns,
         "/apiv2/packets/count": _get("Count packets", filters, _ok(count)),
         "/apiv2/packet": _get("One packet's synopsis", [IVORN_Q], _ok(SYNOPSIS_V2), 404),
         "/apiv2/packet/xml": _get_xml("One packet's XML", [IVORN_Q], 404),
