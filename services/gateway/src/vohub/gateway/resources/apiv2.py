@@ -89,6 +89,7 @@ class RootResource:
                 "openapi": "/openapi.json",
                 "endpoints": [
                     "/apiv2/packets",
+                    "/apiv2/ivorns",
                     "/apiv2/packets/count",
                     "/apiv2/packet",
                     "/apiv2/packet/xml",
