@@ -11,7 +11,6 @@ voeventdb.remote does).
 
 from __future__ import annotations
 
-import numbers
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
@@ -33,7 +32,7 @@ from vohub.client.errors import (
     UnexpectedReply,
     VohubHTTPError,
 )
-from vohub.client.filters import V2_ONLY_KEYS, Pair, merge, to_pairs
+from vohub.client.filters import V2_ONLY_KEYS, Pair, encode_page_size, merge, to_pairs
 from vohub.client.models import Synopsis
 
 T = TypeVar("T")
@@ -214,7 +213,7 @@ class Client:
         self, path: str, pairs: list[Pair], order: str | None, page_size: int
     ) -> Iterator[Any]:
         """The JSON items of an apiv2 list at ``path``, following the cursors page by page."""
-        paging = [("limit", _page_size(page_size)), *([("order", order)] if order else [])]
+        paging = [("limit", encode_page_size(page_size)), *([("order", order)] if order else [])]
         cursor: str | None = None
         while True:
             query = pairs + paging + ([("cursor", cursor)] if cursor else [])
@@ -269,7 +268,7 @@ class Client:
             path, project = _V2_LISTS[kind]
             yield from (project(item) for item in self._v2_items(path, pairs, order, page_size))
             return
-        _page_size(page_size)
+        encode_page_size(page_size)
         total = self._json("/apiv1/count", pairs, lambda d: int(d["result"]))
         paging = [("order", order)] if order else []
         for offset in range(0, total, page_size):
@@ -386,18 +385,3 @@ def _checked(reply: httpx.Response, packet: bool) -> httpx.Response:
         if "/apiv2/" in url:
             message += " (a plain voeventdb has no /apiv2: use api='v1')"
     raise kind(reply.status_code, message, parameter, url)
-
-
-def _page_size(page_size: int) -> str:
-    """``page_size`` (an int, numpy's too) as query text; :class:`InvalidFilter` unless it is
-    1 or more.
-
-    >>> _page_size(0)
-    Traceback (most recent call last):
-    ...
-    vohub.client.errors.InvalidFilter: page_size: expected 1 or more, not 0
-    """
-    whole = isinstance(page_size, numbers.Integral) and not isinstance(page_size, bool)
-    if not whole or page_size < 1:
-        raise InvalidFilter("page_size", f"expected 1 or more, not {page_size!r}")
-    return str(int(page_size))

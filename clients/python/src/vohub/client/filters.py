@@ -188,3 +188,18 @@ def _one(values: Any) -> float:
     if flat.size != 1:
         raise ValueError(f"{flat.size} values where one is needed")
     return float(flat[0])
+
+
+def encode_page_size(page_size: int) -> str:
+    """``page_size`` (an int, numpy's too) as query text; :class:`InvalidFilter` unless it is
+    1 or more.
+
+    >>> encode_page_size(0)
+    Traceback (most recent call last):
+    ...
+    vohub.client.errors.InvalidFilter: page_size: expected 1 or more, not 0
+    """
+    whole = isinstance(page_size, numbers.Integral) and not isinstance(page_size, bool)
+    if not whole or page_size < 1:
+        raise InvalidFilter("page_size", f"expected 1 or more, not {page_size!r}")
+    return str(int(page_size))
