@@ -18,6 +18,7 @@ from vohub.client import (
     InvalidHost,
     PacketNotFound,
     ServerError,
+    ServerUnavailable,
     TimedOut,
     UnexpectedReply,
 )
@@ -300,3 +301,13 @@ def test_a_host_in_capitals_or_with_spaces_is_taken(host: str, kept: str) -> Non
 def test_another_scheme_gets_the_http_url_as_a_hint() -> None:
     with pytest.raises(InvalidHost, match=r"did you mean http://alerts.example.org\?"):
         Client("ftp://alerts.example.org")
+
+
+def test_a_503_is_retried_after_the_servers_retry_after(other_server: ThreadingHTTPServer) -> None:
+    """The gateway says when its archive may be back; the client waited 0.2, 0.4, 0.8 s."""
+    other_server.canned = (503, "application/json", b'{"error": {"message": "archive down"}}')  # type: ignore[attr-defined]
+    other_server.headers = {"Retry-After": "5"}  # type: ignore[attr-defined]
+    waits: list[float] = []
+    with pytest.raises(ServerUnavailable, match="archive down"):
+        Client(_url(other_server), retries=2, sleep=waits.append).count()
+    assert waits == [5.0, 5.0]

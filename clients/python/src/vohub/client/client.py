@@ -20,34 +20,21 @@ import httpx
 
 from vohub.client.citations import citation_map
 from vohub.client.errors import (
-    BadRequest,
     ConnectionFailed,
     InvalidFilter,
     InvalidHost,
-    LimitTooLarge,
     PacketNotFound,
-    ServerError,
-    ServerUnavailable,
     TimedOut,
     UnexpectedReply,
-    VohubHTTPError,
 )
 from vohub.client.filters import V2_ONLY_KEYS, Pair, encode_page_size, merge, to_pairs
 from vohub.client.models import Synopsis
+from vohub.client.replies import checked, retry_after
 
 T = TypeVar("T")
 
 DEFAULT_HOST = "http://127.0.0.1:8080"
 MAP_KINDS = ("authored_month_count", "role_count", "stream_count", "stream_role_count")
-_ERRORS: dict[int, type[VohubHTTPError]] = {
-    400: BadRequest,
-    404: PacketNotFound,
-    422: PacketNotFound,
-    413: LimitTooLarge,
-    414: BadRequest,
-    431: BadRequest,
-    503: ServerUnavailable,
-}
 #: Failures of the connection (refused, reset, dropped mid-answer): every request is a GET, so
 #: they are retried. A read timeout is not among them: the server is working on the query.
 _RETRYABLE = (
@@ -149,10 +136,12 @@ class Client:
                     raise ConnectionFailed(
                         url, attempt + 1, str(exc) or type(exc).__name__
                     ) from exc
+                wait = self.backoff * 2**attempt
             else:
                 if reply.status_code != 503 or attempt >= self.retries:
-                    return _checked(reply, packet)
-            self.sleep(self.backoff * 2**attempt)
+                    return checked(reply, packet)
+                wait = retry_after(reply, self.backoff * 2**attempt, self.timeout)
+            self.sleep(wait)
             attempt += 1
 
     def _json(
@@ -361,27 +350,3 @@ def _v1_map(kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
             nested.setdefault(e["key"], {})[e["subkey"]] = e["count"]
         return nested
     return {("null" if e["key"] is None else e["key"]): e["count"] for e in entries}
-
-
-def _checked(reply: httpx.Response, packet: bool) -> httpx.Response:
-    if reply.status_code < 300:
-        return reply
-    url = str(reply.request.url)
-    if reply.status_code < 400:  # a redirect with no place to go, or a loop
-        raise UnexpectedReply(url, f"HTTP {reply.status_code}", reply.content)
-    message, parameter = f"HTTP {reply.status_code}", None
-    try:
-        error = reply.json()["error"]
-        if isinstance(error, dict):
-            message = error.get("message") or error.get("description") or message
-            parameter = error.get("parameter")
-        else:  # not a vohub or voeventdb error body
-            message = str(error)[:200] or message
-    except (ValueError, KeyError, TypeError):
-        message = reply.text[:200] or message
-    kind = _ERRORS.get(reply.status_code, ServerError)
-    if kind is PacketNotFound and not packet:  # a path this server lacks: not an archive's API
-        kind = ServerError
-        if "/apiv2/" in url:
-            message += " (a plain voeventdb has no /apiv2: use api='v1')"
-    raise kind(reply.status_code, message, parameter, url)
