@@ -31,7 +31,7 @@ from typing import Any
 
 from vohub.cli.argtypes import port_number
 from vohub.common.addresses import Address
-from vohub.common.config import check_env_name, read_toml
+from vohub.common.config import check_env_name, env_keys, read_toml
 from vohub.common.errors import BindError, ConfigError
 from vohub.common.logs import configure, get_logger
 
@@ -177,11 +177,10 @@ vohub up --http-port (and --host) instead
     """
     for section, keys in UP_SETTINGS.items():
         table = tables.get(section, {})
-        prefix = f"VOHUB_{section.upper()}__"
-        variables = [name for name in env if name.startswith(prefix)]
+        variables = env_keys(section, env)
         for key, flags in keys.items():
             found = [f"{section}.{key}"] if isinstance(table, dict) and key in table else []
-            found += [v for v in variables if v[len(prefix) :].lower().split("__")[0] == key]
+            found += [name for dotted, name in variables.items() if dotted.split(".")[0] == key]
             if found:
                 raise ConfigError(
                     found[0], f"vohub up sets this itself; use vohub up {flags} instead"

@@ -148,10 +148,19 @@ def load_config(
 def _env_values(section: str, env: Mapping[str, str]) -> dict[str, str]:
     for name in env:
         check_env_name(name)
+    return {key: env[name] for key, name in env_keys(section, env).items()}
+
+
+def env_keys(section: str, env: Mapping[str, str]) -> dict[str, str]:
+    """The dotted keys of ``section`` that variables of ``env`` set, each with its variable.
+
+    >>> env_keys("broker", {"VOHUB_BROKER__RECEIVE": "127.0.0.1:9098", "HOME": "/root"})
+    {'receive': 'VOHUB_BROKER__RECEIVE'}
+    """
     prefix = f"VOHUB_{section.upper()}__"
     return {
-        name[len(prefix) :].lower().replace("__", "."): value
-        for name, value in env.items()
+        name[len(prefix) :].lower().replace("__", "."): name
+        for name in env
         if name.startswith(prefix)
     }
 
