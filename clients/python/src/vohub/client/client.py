@@ -147,8 +147,8 @@ class Client:
     def _json(
         self,
         path: str,
-        params: list[Pair] | None = None,
-        read: Callable[[Any], T] = lambda x: x,
+        params: list[Pair] | None,
+        read: Callable[[Any], T],
         *,
         packet: bool = False,
     ) -> T:

@@ -118,7 +118,7 @@ class PacketsResource:
             if reply.next_cursor:
                 resp.set_header("Link", f'<{self._next(req, reply.next_cursor)}>; rel="next"')
             return
-        send_json(resp, self._body(req, list(items), limit, reply.next_cursor))
+        send_json(resp, self._body(req, items, limit, reply.next_cursor))
 
     async def on_get_ivorns(self, req: Request, resp: Response) -> None:
         """One page of IVORNs alone (lighter than synopses), with the cursor of the next."""
