@@ -68,8 +68,10 @@ def test_export_member_names_are_safe_distinct_and_import_back(
         ),
     ],
 )
-@pytest.mark.parametrize("action", [["export", "-o", "x.tar.bz2"], ["migrate", "--check"]])
-def test_read_only_actions_refuse_a_missing_database(
+@pytest.mark.parametrize(
+    "action", [["export", "-o", "x.tar.bz2"], ["migrate", "--check"], ["optimize"]]
+)
+def test_actions_on_an_existing_archive_refuse_a_missing_database(
     tmp_path: Path, flags: list[str], message: str, action: list[str]
 ) -> None:
     result = archive_cli(*flags, *action, cwd=tmp_path)

@@ -111,8 +111,8 @@ def run(args: argparse.Namespace) -> int:
     """Run the chosen action; returns the exit status."""
     try:
         config = config_from(args)
-        if args.action == "export" or (args.action == "migrate" and args.check):
-            require_database(config)  # actions that only read must not create an archive
+        if args.action in ("export", "optimize") or (args.action == "migrate" and args.check):
+            require_database(config)  # actions on an existing archive must not create one
     except ConfigError as error:
         print(f"vohub archive: configuration error: {error}", file=sys.stderr)
         return 2
