@@ -25,6 +25,8 @@ from vohub.common.spawn import spawn
 
 T = TypeVar("T")
 Reason = Literal["start", "exit", "timeout"]
+#: Seconds a killed command's stderr pipe is read for, to its end.
+KILLED_PIPE_WAIT = 1.0
 
 
 class CommandFailed(Exception):
@@ -119,6 +121,12 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)  # the group: the command and all it started
     await proc.wait()
+    if proc.stderr is not None:
+        # Read the pipe to its end (it closes with the group, unless something left the group
+        # holds it), so that its transport is closed here, not left to a loop that may be
+        # closing: uvloop then fails to close ("Device or resource busy").
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.stderr.read(), KILLED_PIPE_WAIT)
 
 
 class HandlerPool(Generic[T]):
