@@ -8,9 +8,12 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from vohub.broker.fanout import Accepted, Batch, Fanout, new_sub_id
+from vohub.broker.filter_worker import PROGRESS
 from vohub.broker.filters import FilterSandbox
+from vohub.broker.metrics import Metrics
 
-from .conftest import BAT, GAIA
+from .conftest import BAT, GAIA, wait_for
 
 #: Nested counts over every node: on a real packet this runs for about a minute.
 RUNAWAY = "count(//node()[count(//node()[count(//node()[count(//node()) > 0]) > 0]) > 0])"
@@ -19,7 +22,7 @@ RUNAWAY = "count(//node()[count(//node()[count(//node()[count(//node()) > 0]) > 
 @pytest.fixture
 async def sandbox() -> AsyncIterator[tuple[FilterSandbox, list[tuple[int, str]]]]:
     timeouts: list[tuple[int, str]] = []
-    box = FilterSandbox(budget=0.3, on_timeout=lambda i, r: timeouts.append((i, r)))
+    box = FilterSandbox(budget=0.3, on_dropped=lambda i, c, r: timeouts.append((i, r)))
     await box.start()
     yield box, timeouts
     await box.close()
@@ -81,3 +84,54 @@ async def test_a_worker_killed_from_outside_is_replaced_and_filters_survive(
     assert await box.evaluate([BAT.read_bytes()]) == [[1, 2]]
     assert box.restarts == 1
     assert timeouts == []
+
+
+class StubSink:
+    """A filtered subscriber as the fan-out sees it, noting why it was dropped."""
+
+    kind = "vtp"
+
+    def __init__(self) -> None:
+        self.sub_id = new_sub_id()
+        self.dropped: list[str] = []
+
+    def wants(self, accepted: Accepted) -> bool:
+        return True
+
+    def deliver(self, accepted: Accepted) -> None:
+        pass
+
+    def deliver_many(self, batch: Batch) -> None:
+        pass
+
+    def drop(self, reason: str) -> None:
+        self.dropped.append(reason)
+
+
+async def test_the_timeout_metric_counts_timeouts_and_not_a_worker_killed_in_a_filter(
+    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+) -> None:
+    """vohub_broker_filter_timeouts also counted filters dropped for killing the worker."""
+    box, _ = sandbox
+    metrics = Metrics()
+    fanout = Fanout(box, metrics)
+    slow, killed = StubSink(), StubSink()
+
+    fanout.add(slow, [RUNAWAY])
+    assert await box.evaluate([BAT.read_bytes()]) == [[]]
+    [reason] = slow.dropped
+    assert "exceeded its 0.3 s budget" in reason
+    assert metrics.value("vohub_broker_filter_timeouts_total") == 1
+    assert metrics.value("vohub_broker_filter_crashes_total") == 0
+
+    box.budget = 60.0  # the worker dies in this filter well before it times out
+    fanout.add(killed, [RUNAWAY])
+    evaluation = asyncio.create_task(box.evaluate([BAT.read_bytes()]))
+    await wait_for(lambda: PROGRESS.unpack_from(box._progress)[1] == killed.sub_id, 10)
+    assert box._proc is not None
+    box._proc.kill()  # as a filter that crashes lxml, or the OOM killer, would
+    assert await evaluation == [[]]
+    [reason] = killed.dropped
+    assert "killed the filter worker" in reason
+    assert metrics.value("vohub_broker_filter_crashes_total") == 1
+    assert metrics.value("vohub_broker_filter_timeouts_total") == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import pytest
 
@@ -36,11 +37,13 @@ async def exchange(port: int, data: bytes, *, half_close: bool = True) -> list[M
 
 
 async def test_a_plain_author_gets_one_ack_and_the_broker_closes(
-    app_factory: AppFactory, packet: PacketMaker
+    app_factory: AppFactory, packet: PacketMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = await app_factory()
-    got = await exchange(app.ports.receive, encode_frame(packet(1)), half_close=False)
+    with caplog.at_level(logging.WARNING, logger="vohub.broker.author"):
+        got = await exchange(app.ports.receive, encode_frame(packet(1)), half_close=False)
     assert got == [Ack("ivo://vohub.test/unit#test-1", "ivo://vohub.test/unit")]
+    assert [r.getMessage() for r in caplog.records if r.name == "vohub.broker.author"] == []
 
 
 async def test_a_second_event_without_the_opt_in_is_ignored_as_comet_would(
@@ -50,6 +53,34 @@ async def test_a_second_event_without_the_opt_in_is_ignored_as_comet_would(
     got = await exchange(app.ports.receive, encode_frame(packet(1)) + encode_frame(packet(2)))
     assert [type(m).__name__ for m in got] == ["Ack"]
     assert app.metrics.value("vohub_broker_accepted_total", path="author") == 1
+
+
+async def test_a_second_event_without_the_opt_in_is_logged_with_its_peer_and_ivorn(
+    app_factory: AppFactory, packet: PacketMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It was dropped without a word: an operator could not tell an event had been lost."""
+    app = await app_factory()
+    second = encode_frame(packet(2))
+    with caplog.at_level(logging.WARNING, logger="vohub.broker.author"):
+        reader, writer = await asyncio.open_connection("127.0.0.1", app.ports.receive)
+        host, port = writer.get_extra_info("sockname")[:2]
+        writer.write(encode_frame(packet(1)) + second)
+        writer.write_eof()
+        decoder = FrameDecoder()
+        decoder.feed(await asyncio.wait_for(reader.read(), 10))  # until the broker closes
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+    assert [type(decode(frame)).__name__ for frame in decoder] == ["Ack"]
+    [ignored] = [r for r in caplog.records if r.getMessage() == "author.ignored"]
+    assert ignored.levelno == logging.WARNING
+    assert ignored.vohub_fields == {
+        "peer": f"{host}:{port}",
+        "first_ivorn": "ivo://vohub.test/unit#test-1",
+        "bytes": len(second),
+        "frame_size": len(second) - 4,
+        "ivorn": "ivo://vohub.test/unit#test-2",
+    }
 
 
 async def test_pipelined_events_are_answered_in_order_and_relayed_in_order(

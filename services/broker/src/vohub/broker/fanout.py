@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from vohub.broker.filters import FilterSandbox
+from vohub.broker.filters import Cause, FilterSandbox
 from vohub.broker.metrics import Metrics
 from vohub.vtp.framing import encode_frame
 from vohub.vtp.messages import Event
@@ -98,7 +98,7 @@ class Fanout:
         self._filtered: set[int] = set()
         self._pending: list[Accepted] = []
         self._wake = asyncio.Event()
-        sandbox.on_timeout = self._filter_timed_out
+        sandbox.on_dropped = self._filter_dropped
 
     def add(self, sink: Sink, expressions: Sequence[str] = ()) -> None:
         """Register ``sink`` with its (already compiled-checked) XPath filters."""
@@ -150,8 +150,12 @@ class Fanout:
             if sink is not None and sub_id in self._filtered and sink.wants(accepted):
                 sink.deliver(accepted)
 
-    def _filter_timed_out(self, sub_id: int, reason: str) -> None:
-        self.metrics.filter_timeouts.inc()
+    def _filter_dropped(self, sub_id: int, cause: Cause, reason: str) -> None:
+        """The sandbox took ``sub_id``'s filters away (see :class:`FilterSandbox`): drop it."""
+        if cause == "timeout":
+            self.metrics.filter_timeouts.inc()
+        else:
+            self.metrics.filter_crashes.inc()
         self._filtered.discard(sub_id)
         sink = self.sinks.get(sub_id)
         if sink is not None:

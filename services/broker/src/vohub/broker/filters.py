@@ -5,8 +5,10 @@ interrupt an evaluation, so filters run in a sandbox process (:mod:`.filter_work
 holds every subscriber's compiled filters. Each batch of packets gets a time budget of
 ``budget`` seconds per packet; if the worker overruns, it is killed, the subscriber whose
 filter it was evaluating (read from a shared progress file) is reported through
-``on_timeout`` and loses its filters, a fresh worker takes the others, and the batch is
-evaluated again. The event loop never waits on an XPath, only on a pipe.
+``on_dropped`` (cause ``"timeout"``) and loses its filters, a fresh worker takes the others,
+and the batch is evaluated again. A worker that dies mid-batch (its filter crashed it, or the
+OOM killer) is handled alike, its culprit reported with cause ``"crash"``. The event loop
+never waits on an XPath, only on a pipe.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Literal
 
 from vohub.broker.filter_worker import PROGRESS, frame
 from vohub.common.logs import get_logger
@@ -26,13 +29,16 @@ from vohub.common.spawn import spawn
 
 log = get_logger(__name__)
 
+#: Why a subscriber lost its filters: its filter overran the budget, or the worker died in it.
+Cause = Literal["timeout", "crash"]
+
 
 class FilterSandbox:
     """A worker process evaluating filters, restarted whenever it overruns its budget."""
 
-    def __init__(self, *, budget: float, on_timeout: Callable[[int, str], None]) -> None:
+    def __init__(self, *, budget: float, on_dropped: Callable[[int, Cause, str], None]) -> None:
         self.budget = budget
-        self.on_timeout = on_timeout
+        self.on_dropped = on_dropped
         self.filters: dict[int, tuple[str, ...]] = {}
         self.restarts = 0
         self._dir = tempfile.TemporaryDirectory(prefix="vohub-filters-")
@@ -79,9 +85,9 @@ class FilterSandbox:
             try:
                 return await self._evaluate_once(packets)
             except TimeoutError:
-                await self._blame_and_restart(f"exceeded its {self.budget:g} s budget")
+                await self._blame_and_restart("timeout", f"exceeded its {self.budget:g} s budget")
             except (asyncio.IncompleteReadError, ConnectionError, EOFError):
-                await self._blame_and_restart("killed the filter worker")
+                await self._blame_and_restart("crash", "killed the filter worker")
         return [[] for _ in packets]
 
     async def _evaluate_once(self, packets: list[bytes]) -> list[list[int]]:
@@ -96,7 +102,7 @@ class FilterSandbox:
                 if batch == self._batch:
                     return list(results)
 
-    async def _blame_and_restart(self, what: str) -> None:
+    async def _blame_and_restart(self, cause: Cause, what: str) -> None:
         """Restart the worker; the subscriber whose filter it was evaluating loses its filters."""
         index, sub_id = PROGRESS.unpack_from(self._progress)
         await self._kill()
@@ -112,7 +118,7 @@ class FilterSandbox:
         PROGRESS.pack_into(self._progress, 0, -1, -1)
         await self.start()
         if culprit is not None:
-            self.on_timeout(sub_id, f"filter {what}: {culprit}")
+            self.on_dropped(sub_id, cause, f"filter {what}: {culprit}")
 
     async def _kill(self) -> None:
         if self._proc is None:

@@ -55,7 +55,12 @@ class Metrics:
         )
         self.filter_timeouts = Counter(
             "vohub_broker_filter_timeouts",
-            "Filters removed for exceeding their time budget or killing the filter worker",
+            "Filters removed (their subscriber dropped) for exceeding their time budget",
+            registry=r,
+        )
+        self.filter_crashes = Counter(
+            "vohub_broker_filter_crashes",
+            "Filters removed (their subscriber dropped) for killing the filter worker",
             registry=r,
         )
         self.spool_depth = Gauge(

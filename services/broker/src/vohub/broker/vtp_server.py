@@ -6,9 +6,12 @@ the :class:`~.pipeline.accept.Acceptor`, and each ack or nak is written once its
 broker closes after the reply, as Comet does. An author that opted in to pipelining
 (:mod:`vohub.vtp.receiver`) may send more: each is judged as it arrives and the verdicts are
 written in the order of the events, several per write when several are ready, until the
-author closes its side or stays silent for ``timeout`` seconds. Unreadable data, non-VOEvent
-messages and oversize frames get a close with no reply; so does a one-shot connection that
-has not delivered its event by its deadline (Comet: 20 s from connect).
+author closes its side or stays silent for ``timeout`` seconds. Whatever a plain author sends
+after its event (a second event, say) is ignored, as Comet does, with an ``author.ignored``
+warning naming the peer, the bytes and, when its head is readable, the IVORN (one per
+connection). Unreadable data, non-VOEvent messages and oversize frames get a close with no
+reply; so does a one-shot connection that has not delivered its event by its deadline
+(Comet: 20 s from connect).
 
 With a judge process (``judge_workers = 1``), events are read by their heads only and their
 parse and XSD check happen there (:mod:`.judge`); one that proves unreadable ends the
@@ -35,6 +38,7 @@ from vohub.broker.vtp_subscriber import VtpSubscriber
 from vohub.common.addresses import Address
 from vohub.common.logs import get_logger
 from vohub.vtp import Event, ReceiverConnection, VTPError
+from vohub.vtp.canonical import event_head
 from vohub.vtp.errors import MalformedMessage
 
 log = get_logger("vohub.broker.author")
@@ -67,6 +71,8 @@ class VtpAuthor(asyncio.Protocol):
         self.backlog: deque[Event] = deque()
         self.judging = False
         self.broken = False  # an event proved unreadable: nothing after it is judged
+        self.received = 0  # bytes read, to find what a one-shot author sent after its event
+        self.ignored = False  # such bytes were logged (once per connection)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -87,15 +93,33 @@ class VtpAuthor(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         pipelining = self.conn.pipelining
+        self.received += len(data)
         events = self.conn.receive_events(data, time.time())
         if self.conn.pipelining and not pipelining:
             log.info("author.pipelining", peer=self.peer)
+        elif self.conn.event is not None and not self.ignored:
+            self._note_ignored(data, self.conn.event)
         if self.conn.error is not None:
             log.warning("author.unreadable", peer=self.peer, error=str(self.conn.error))
             self.conn.error = None
         self.backlog += events
         if not self.judging:
             self._judge()
+
+    def _note_ignored(self, data: bytes, event: Event) -> None:
+        """Log what a one-shot author sent after its event (``data`` ends with it), if any."""
+        extra = self.received - 4 - len(event.raw)  # the event's frame: length prefix, payload
+        if extra <= 0:
+            return
+        self.ignored = True
+        tail = data[-extra:]
+        fields: dict[str, object] = {"bytes": len(tail)}
+        if len(tail) >= 4:
+            fields["frame_size"] = int.from_bytes(tail[:4], "big")
+            head = event_head(tail[4:])
+            if head is not None:
+                fields["ivorn"] = head[0]
+        log.warning("author.ignored", peer=self.peer, first_ivorn=event.ivorn, **fields)
 
     def _judge(self) -> None:
         """Judge the backlog a slice at a time: each slice is relayed before the next is judged."""
