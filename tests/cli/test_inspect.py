@@ -16,6 +16,10 @@ BAT = SAMPLES / "voeventdb" / "BAT_GRB_Pos_655721-214.xml"
 XRT = SAMPLES / "voeventdb" / "XRT_Pos_655721-326.xml"
 GAIA = SAMPLES / "voevent-parse" / "Gaia16aac.xml"
 V11 = SAMPLES / "voevent-parse" / "SWIFT_xrt_position_v1.1_example.xml"
+RAPTOR = SAMPLES / "VOEvent" / "voevent-ex1.xml"  # Why/Concept, a Table with units
+JUPITER = SAMPLES / "VOEvent" / "voevent-ex2.xml"  # packet Description, PositionName
+GAIA_BSF = SAMPLES / "voeventdb" / "Gaia16bsf.xml"  # a Why with only a Description
+ASASSN = SAMPLES / "voeventdb" / "ASASSN#2016-09-25.47_2016fvf_PTSS-16nqb_PS16ejf.xml"
 
 
 def vohub(*args: str, stdin: bytes | None = None) -> subprocess.CompletedProcess[str]:
@@ -127,6 +131,141 @@ def test_show_not_a_voevent_exits_one(tmp_path: Path) -> None:
         run.stderr.strip()
         == f"vohub show: {path}: not a VOEvent: root element is <html>, not <VOEvent>"
     )
+
+
+def show_lines(path: Path | str, stdin: bytes | None = None) -> list[str]:
+    run = vohub("show", str(path), stdin=stdin)
+    assert run.returncode == 0, run.stderr
+    no_traceback(run)
+    return run.stdout.splitlines()
+
+
+def block(lines: list[str], first: str) -> list[str]:
+    """The line ``first`` and the indented lines under it."""
+    start = lines.index(first)
+    end = next(
+        (i for i in range(start + 1, len(lines)) if not lines[i].startswith(" ")), len(lines)
+    )
+    return lines[start:end]
+
+
+def test_show_why_with_its_own_concept_description_and_an_inference() -> None:
+    assert block(show_lines(RAPTOR), "Why:") == [
+        "Why:",
+        "  Concept: http://ivoat.ivoa.net/process.variation.burst;em.opt",
+        "  About: Looks like a SN",
+        "  Inference (associated) p=0.99: NGC0931",
+    ]
+
+
+def test_show_why_importance_and_inference_concepts() -> None:
+    assert block(show_lines(XRT), "Why:      importance 0.99") == [
+        "Why:      importance 0.99",
+        "  Inference p=0.9 [process.variation.burst;em.gamma]",
+    ]
+    assert block(show_lines(JUPITER), "Why:") == [
+        "Why:",
+        "  Inference p=1: Solar Wind measured at 1 AU  [http://astrothesaurus.org/uat/1534]",
+        "  Inference: MHD simulation of propagated Solar Wind at Jupiter"
+        "  [http://astrothesaurus.org/uat/1966]",
+    ]
+
+
+def test_show_why_with_only_a_description() -> None:
+    assert block(show_lines(GAIA_BSF), "Why:") == [
+        "Why:",
+        "  About: faint Gaia source towards Galactic Centre gets 2 mags brighter",
+    ]
+
+
+def test_show_table_columns_with_units_then_rows() -> None:
+    assert block(show_lines(RAPTOR), "Table (unnamed): 6 rows") == [
+        "Table (unnamed): 6 rows",
+        "  About: Individual Moduli and Distances for NGC 0931 from NED",
+        "  telescope = various",
+        "  (m-M) (mag)  err(m-M) (mag)  D (Mpc)  REFCODE",
+        "  -----------  --------------  -------  -------------------",
+        "  33.16        0.38            51.3     1997ApJS..109..333W",
+        "  33.32        0.38            46.1     1997ApJS..109..333W",
+        "  33.51        0.48            50.4     2009ApJS..182..474S",
+        "  33.55        0.38            51.3     1997ApJS..109..333W",
+        "  33.71        0.43            55.2     2009ApJS..182..474S",
+        "  34.01        0.80            63.3     1997ApJS..109..333W",
+    ]
+
+
+def test_show_a_large_table_is_cut_short_with_a_count_of_what_was_left_out() -> None:
+    raw = RAPTOR.read_bytes()
+    start, end = raw.index(b"<TR>"), raw.rindex(b"</TR>") + len(b"</TR>")
+    rows = raw[start:end] * 5  # 30 rows
+    fields = b"".join(b'<Field name="extra%d"/>' % i for i in range(6))  # 10 columns
+    raw = raw[:start] + rows + raw[end:]
+    raw = raw.replace(b"<Data>", fields + b"<Data>").replace(
+        b"1997ApJS..109..333W", b"1997ApJS..109..333W-and-a-very-long-suffix"
+    )
+    table = block(show_lines("-", stdin=raw), "Table (unnamed): 30 rows")
+    assert table[3].split() == [
+        "(m-M)", "(mag)", "err(m-M)", "(mag)", "D", "(Mpc)", "REFCODE",
+        "extra0", "extra1", "extra2", "extra3",
+    ]  # fmt: skip
+    assert len(table) == 3 + 2 + 10 + 1  # heading, About, Param; columns, rule; rows; note
+    assert table[5].split() == ["33.16", "0.38", "51.3", "1997ApJS..109..333W-and-a-ver…"]
+    assert table[-1] == "  … 20 more rows and 2 more columns not shown"
+
+
+def test_show_descriptions_are_printed_on_one_line_each() -> None:
+    lines = show_lines(JUPITER)
+    assert lines[5:8] == [
+        "Summary:  3 Solar Pressure pulses predicted at Jupiter between 2018-10-03 and 2018-10-09",
+        "About:    Time intervals in which dynamic pressure is greater than 0.08 nPa at Jupiter",
+        "Position: Jupiter",
+    ]
+    assert (
+        "How:      This prediction has been computed by the Heliospheric propagation 1D MHD"
+        " model for solar wind prediction at planets, probes and comets."
+    ) in lines
+    assert "  About: Time intervals found by the propagation code" in lines
+    assert "Site:" not in "\n".join(lines)  # its ObservatoryLocation has no id
+    how = [line for line in show_lines(RAPTOR) if line.startswith("How:")]
+    assert how == [
+        "How:      This VOEvent packet resulted from observations made with"
+        " <a href=http://www.raptor.lanl.gov>Raptor</a> AB at Los Alamos."
+    ]
+    assert block(show_lines(RAPTOR), "Group magnitude:")[1] == (
+        "  About: Time is days since the ref time in the WhereWhen section"
+    )
+
+
+def test_show_observatory_location_and_coordinate_system() -> None:
+    lines = show_lines(XRT)
+    assert lines[6:9] == [
+        "Position: RA 319.65880° Dec -34.91310° ± 0.001° (UTC-FK5-GEO)",
+        "Time:     2015-09-15T21:24:37+00:00",
+        "Site:     GEOLUN",
+    ]
+    assert block(lines, "Group Obs_Support_Info:")[1] == (
+        "  About: The Sun and Moon values are valid at the time the VOEvent XML message was"
+        " created."
+    )
+    raw = BAT.read_bytes()  # as LVC packets are: a time and no sky position
+    no_position = (
+        raw[: raw.index(b"<Position2D")]
+        + raw[raw.index(b"</Position2D>") + len(b"</Position2D>") :]
+    )
+    lines = show_lines("-", stdin=no_position)
+    assert not [line for line in lines if line.startswith("Position:")]
+    assert lines[6:8] == [
+        "Time:     2015-09-15T21:18:24.860000+00:00",
+        "Site:     GEOLUN (UTC-FK5-GEO)",
+    ]
+
+
+def test_show_leaves_out_the_sections_a_packet_does_not_have() -> None:
+    top_level = [line.split(":")[0] for line in show_lines(ASASSN) if not line.startswith(" ")]
+    assert top_level == [
+        "IVORN", "Role", "Stream", "Author", "Date", "Position", "Time", "Site",
+        "Group asassn_params", "Group asassn_urls", "How",
+    ]  # fmt: skip
 
 
 def test_ivorn_prints_fresh_unique_ivorns() -> None:
