@@ -89,3 +89,22 @@ def test_a_packet_without_position_or_date_has_none() -> None:
     assert synopsis.coords == []
     data = synopsis_json(synopsis)
     assert (data["ra"], data["dec"], data["error"], data["author_datetime"]) == (None,) * 4
+
+
+def test_synopses_go_in_sets_and_dicts_one_per_equal_copy() -> None:
+    first, again = Synopsis.from_json(V2_ITEM), Synopsis.from_json(dict(V2_ITEM))
+    assert first == again
+    assert first is not again
+    assert hash(first) == hash(again)
+    assert {first, again} == {first}
+    assert {first: "seen"}[again] == "seen"
+
+
+def test_copies_of_one_packet_that_differ_stay_apart_in_a_set() -> None:
+    """Equality stays field by field: hashing by IVORN only puts such copies in one bucket."""
+    cited_later = {**V2_ITEM, "cited_by": [*V2_ITEM["cited_by"], "ivo://a/b#2"]}
+    copies = [Synopsis.from_json(V2_ITEM), Synopsis.from_json(cited_later)]
+    copies.append(Synopsis.from_json(V1_RESULT))  # apiv1 sends no cited_by
+    assert len(set(copies)) == 3
+    assert len({hash(c) for c in copies}) == 1
+    assert len({c.ivorn: c for c in copies}) == 1  # one per packet: key on the IVORN

@@ -1,7 +1,9 @@
 """Entry point of the ``vohub`` command: one sub-command per module, listed in COMMANDS.
 
 Each sub-command module provides ``add_arguments(parser)`` and ``run(args) -> int`` (the
-exit status). Services plug in the same way through their own ``cli`` module.
+exit status), and may provide ``prepare_argv(parser, argv) -> list[str]``, a rewrite of the
+command line before it is parsed (``vohub query``'s ``--order -id``). Services plug in the
+same way through their own ``cli`` module.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 #: name -> (module, one-line help). Modules are imported only when their command runs.
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -29,71 +32,30 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def build_parser(
     argv: Sequence[str],
-) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser | None]:
-    """The top-level parser, and the parser of the command named in ``argv`` (with its full
-    arguments; None if ``argv`` names none)."""
+) -> tuple[argparse.ArgumentParser, argparse.ArgumentParser | None, ModuleType | None]:
+    """The top-level parser, and the parser (with its full arguments) and module of the command
+    named in ``argv`` (None, None if ``argv`` names none)."""
     parser = argparse.ArgumentParser(
         prog="vohub", description="vohub: a hub for astronomical transient alerts (VOEvent)."
     )
     sub = parser.add_subparsers(dest="vohub_command", metavar="COMMAND", required=True)
     chosen = next((a for a in argv if not a.startswith("-")), None)
-    found = None
+    found, found_module = None, None
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)
         if name == chosen:
-            importlib.import_module(module).add_arguments(command)
-            found = command
-    return parser, found
-
-
-def attach_dash_values(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
-    """``argv`` with ``--flag -value`` written ``--flag=-value`` wherever ``--flag`` takes one
-    value and ``-value`` is no flag of ``parser``.
-
-    argparse reads a token that starts with ``-`` (and is not a number) as an option, so a
-    descending order (``--order -id``) or a cone at negative RA would fail with "expected one
-    argument".
-
-    >>> p = argparse.ArgumentParser()
-    >>> _ = p.add_argument("--order"), p.add_argument("-v", action="store_true")
-    >>> attach_dash_values(p, ["--order", "-id", "--order", "-v"])
-    ['--order=-id', '--order', '-v']
-    """
-    actions = _all_actions(parser)
-    known = {flag for action in actions for flag in action.option_strings}
-    takes_value = {
-        flag for action in actions if action.nargs is None for flag in action.option_strings
-    }
-    out: list[str] = []
-    tokens = iter(argv)
-    for token in tokens:
-        value = next(tokens, None) if token in takes_value else None
-        if value is None:
-            out.append(token)
-        elif value.startswith("-") and not value.startswith("--") and value not in known:
-            out.append(f"{token}={value}")
-        else:
-            out += [token, value]
-    return out
-
-
-def _all_actions(parser: argparse.ArgumentParser) -> list[argparse.Action]:
-    """The options of ``parser`` and of its sub-commands (argparse offers no public list)."""
-    found: list[argparse.Action] = []
-    for action in parser._actions:
-        found.append(action)
-        if isinstance(action, argparse._SubParsersAction):
-            for command in action.choices.values():
-                found += _all_actions(command)
-    return found
+            found, found_module = command, importlib.import_module(module)
+            found_module.add_arguments(command)
+    return parser, found, found_module
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the ``vohub`` command line and exit with the sub-command's status."""
     args_in = list(sys.argv[1:] if argv is None else argv)
-    parser, command = build_parser(args_in)
-    if command is not None:
-        args_in = attach_dash_values(command, args_in)
+    parser, command, module = build_parser(args_in)
+    prepare = getattr(module, "prepare_argv", None)
+    if command is not None and prepare is not None:
+        args_in = prepare(command, args_in)
     args = parser.parse_args(args_in)
     module = importlib.import_module(COMMANDS[args.vohub_command][0])
     try:

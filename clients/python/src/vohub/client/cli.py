@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 from astropy.coordinates import Angle
 from astropy.units import UnitsError
 
+from vohub.client.argv import attach_dash_values
 from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client
 from vohub.client.errors import (
     ConnectionFailed,
@@ -29,6 +30,8 @@ from vohub.client.models import Synopsis
 T = TypeVar("T")
 
 SYNOPSIS_COLUMNS = ("ivorn", "role", "author_datetime", "ra", "dec", "error", "cited_by")
+#: List orders, as both APIs name them (``-``: descending).
+ORDERS = ("id", "-id", "author_datetime", "-author_datetime", "ivorn", "-ivorn")
 
 
 #: Sub-command -> its help. The tuples below say which take filters, show a page of results
@@ -66,8 +69,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         if name in PAGED:
             command.add_argument("--max", type=_at_least(0), default=1000,
                                  help="most packets to show (0: all; default 1000)")  # fmt: skip
-            command.add_argument("--order", help="id, -id, author_datetime, -author_datetime, "
-                                 "ivorn or -ivorn")  # fmt: skip
+            command.add_argument("--order", choices=ORDERS, metavar="ORDER",
+                                 help=f"one of {', '.join(ORDERS)}")  # fmt: skip
         if name == "citations":
             command.add_argument("--depth", type=_at_least(0), default=5,
                                  help="list the citations made or received by packets up "
@@ -370,8 +373,16 @@ def text_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
                    for row in lines)  # fmt: skip
 
 
+def prepare_argv(parser: argparse.ArgumentParser, argv: Sequence[str]) -> list[str]:
+    """The command line with values that start with a dash attached to their flags
+    (``--order -id`` -> ``--order=-id``, ``--cone -40.3,-34.85,5``): argparse would read them
+    as options. ``vohub query`` calls this before parsing, as :func:`main` does."""
+    return attach_dash_values(parser, argv)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point for ``python -m vohub.client``."""
     parser = argparse.ArgumentParser(prog="vohub query", description=__doc__)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = sys.argv[1:] if argv is None else argv
+    return run(parser.parse_args(prepare_argv(parser, args)))

@@ -329,6 +329,9 @@ class Client:
 
 
 #: apiv1 list kind -> the apiv2 list that serves it, and its item -> the row apiv1 gives.
+#: apiv2 has no list of counts alone, so they are read from full synopses: heavier than apiv1's
+#: ivorn_nrefs and ivorn_ncites, but paged by cursor, where apiv1's offset pages skip and repeat
+#: packets while others arrive.
 _V2_LISTS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ivorn": ("/apiv2/ivorns", lambda item: item),
     "ivorn_nrefs": ("/apiv2/packets", lambda item: [item["ivorn"], len(item["refs"])]),

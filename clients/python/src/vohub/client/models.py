@@ -77,6 +77,16 @@ class Synopsis:
 
     ``received_iso`` and ``author_datetime_iso`` are ISO 8601 UTC as sent; ``received`` and
     ``author_datetime`` are the astropy ``Time`` values, built when first read.
+
+    Synopses are equal when every field is, and hash by IVORN, so they go in sets and serve
+    as dict keys. Two copies of one packet fetched before and after another packet cited it
+    differ (``cited_by``), as does an apiv1 copy (no ``cited_by``) from an apiv2 one: to keep
+    one synopsis per packet whatever its copy, key on ``ivorn``.
+
+    >>> item = {"ivorn": "ivo://a/b#1", "stream": "a/b", "role": "test", "received":
+    ...         "2020-06-01T00:00:00Z", "refs": [], "cited_by": []}
+    >>> len({Synopsis.from_json(item), Synopsis.from_json(item)})
+    1
     """
 
     ivorn: str
@@ -90,6 +100,10 @@ class Synopsis:
     refs: list[Reference] = field(default_factory=list)
     cited_by: list[str] = field(default_factory=list)
     relevant_urls: list[str] = field(default_factory=list)
+
+    def __hash__(self) -> int:
+        # The lists make the fields unhashable; equal synopses have equal IVORNs.
+        return hash(self.ivorn)
 
     @cached_property
     def received(self) -> Time:
