@@ -116,7 +116,8 @@ def test_citation_counts_agree_with_apiv1_and_follow_cursors(running: Stack) -> 
     assert len(nrefs) > 7
     assert any(n for _, n in nrefs)
     assert any(n for _, n in ncites)
-    assert set(transport.paths) == {"/apiv2/packets"}  # cursor pages, not apiv1 offset pages
+    # cursor pages of IVORNs with their counts, not apiv1 offset pages nor full synopses
+    assert set(transport.paths) == {"/apiv2/ivorns/n_refs", "/apiv2/ivorns/n_cited_by"}
 
 
 def test_citation_counts_neither_skip_nor_repeat_while_packets_arrive(

@@ -71,6 +71,28 @@ def test_ivorn_pages_are_light_and_carry_the_cursor(client: Any, archive: Any) -
     assert client.simulate_get("/apiv2/ivorns", query_string="format=csv").status_code == 400
 
 
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [
+        ("/apiv2/ivorns/n_refs", archive_pb2.ListRequest.IVORN_NREFS),
+        ("/apiv2/ivorns/n_cited_by", archive_pb2.ListRequest.IVORN_NCITES),
+    ],
+)
+def test_ivorns_with_a_count_page_by_cursor(
+    client: Any, archive: Any, path: str, kind: int
+) -> None:
+    name = path.rsplit("/", 1)[1]
+    archive.list_reply = archive_pb2.ListResponse(
+        rows=[archive_pb2.ListRow(ivorn=XRT, count=2)], next_cursor="abc123"
+    )
+    r = client.simulate_get(path, query_string="stream=nasa.gsfc.gcn/SWIFT&limit=1&order=-id")
+    assert r.json["items"] == [{"ivorn": XRT, name: 2}]
+    assert parse_qs(urlsplit(r.json["next"]).query)["cursor"] == ["abc123"]
+    sent = archive.requests[0]
+    assert (sent.kind, sent.limit, sent.order) == (kind, 1, archive_pb2.ORDER_ID_DESC)
+    assert client.simulate_get(path, query_string="format=csv").status_code == 400
+
+
 def test_last_page_has_no_next(client: Any, archive: Any, xrt: Any) -> None:
     page(archive, xrt)
     body = client.simulate_get("/apiv2/packets", query_string="cursor=abc").json
@@ -164,7 +186,8 @@ def test_maps(client: Any, archive: Any) -> None:
 def test_openapi_document(client: Any) -> None:
     doc = client.simulate_get("/openapi.json").json
     assert doc["openapi"].startswith("3.")
-    expected = {"/apiv1/count", "/apiv2/packets", "/apiv2/ivorns", "/apiv2/maps/{kind}", "/healthz"}
+    expected = {"/apiv1/count", "/apiv2/packets", "/apiv2/ivorns", "/apiv2/ivorns/n_refs",
+                "/apiv2/ivorns/n_cited_by", "/apiv2/maps/{kind}", "/healthz"}  # fmt: skip
     assert expected <= set(doc["paths"])
     names = {p["name"] for p in doc["paths"]["/apiv1/count"]["get"]["parameters"]}
     assert len(names) == 14

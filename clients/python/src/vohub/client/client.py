@@ -1,12 +1,12 @@
 """The HTTP client: one method per endpoint, lazy paging, typed results, retries, clear errors.
 
 Against vohub the client uses ``/apiv2`` for packets and lists (synopses with ``cited_by``;
-``/apiv2/ivorns`` for IVORNs alone; cursor paging, which neither skips nor repeats a packet
-while new ones arrive, as offset paging would) and ``/apiv1`` for the counts and maps both
-servers share, whose replies are lighter; a map with a filter only apiv2 knows
-(``stream_prefix``, ``event_since``, ``event_until``) goes to ``/apiv2``. With ``api="v1"``
-it speaks only ``/apiv1``, so it also works against a plain voeventdb (paging by offset, as
-voeventdb.remote does).
+``/apiv2/ivorns[/n_refs|/n_cited_by]`` for IVORNs alone or with a count; cursor paging,
+which neither skips nor repeats a packet while new ones arrive, as offset paging would) and
+``/apiv1`` for the counts and maps both servers share, whose replies are lighter; a map with
+a filter only apiv2 knows (``stream_prefix``, ``event_since``, ``event_until``) goes to
+``/apiv2``. With ``api="v1"`` it speaks only ``/apiv1``, so it also works against a plain
+voeventdb (paging by offset, as voeventdb.remote does).
 """
 
 from __future__ import annotations
@@ -329,13 +329,10 @@ class Client:
 
 
 #: apiv1 list kind -> the apiv2 list that serves it, and its item -> the row apiv1 gives.
-#: apiv2 has no list of counts alone, so they are read from full synopses: heavier than apiv1's
-#: ivorn_nrefs and ivorn_ncites, but paged by cursor, where apiv1's offset pages skip and repeat
-#: packets while others arrive.
 _V2_LISTS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "ivorn": ("/apiv2/ivorns", lambda item: item),
-    "ivorn_nrefs": ("/apiv2/packets", lambda item: [item["ivorn"], len(item["refs"])]),
-    "ivorn_ncites": ("/apiv2/packets", lambda item: [item["ivorn"], len(item["cited_by"])]),
+    "ivorn_nrefs": ("/apiv2/ivorns/n_refs", lambda item: [item["ivorn"], item["n_refs"]]),
+    "ivorn_ncites": ("/apiv2/ivorns/n_cited_by", lambda item: [item["ivorn"], item["n_cited_by"]]),
 }
 
 

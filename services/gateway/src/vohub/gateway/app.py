@@ -98,6 +98,8 @@ def create_app(
     app.add_route("/apiv2/packets", v2)
     app.add_route("/apiv2/packets/count", v2, suffix="count")
     app.add_route("/apiv2/ivorns", v2, suffix="ivorns")
+    for name in apiv2.COUNTED_LISTS:
+        app.add_route(f"/apiv2/ivorns/{name}", v2, suffix=name)
     app.add_route("/apiv2/packet", v2, suffix="packet")
     app.add_route("/apiv2/packet/xml", v2, suffix="xml")
     app.add_route("/apiv2/maps/{kind}", apiv2.MapsResource(archive))

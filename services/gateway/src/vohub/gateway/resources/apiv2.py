@@ -29,6 +29,11 @@ from vohub.v1 import archive_pb2
 FORMATS = ("json", "csv", "votable")
 LIST_KEYS = ("limit", "cursor", "order", "format")
 IVORN_LIST_KEYS = ("limit", "cursor", "order")
+#: ``/apiv2/ivorns/<name>`` -> the archive list of IVORNs each with that count.
+COUNTED_LISTS = {
+    "n_refs": archive_pb2.ListRequest.IVORN_NREFS,
+    "n_cited_by": archive_pb2.ListRequest.IVORN_NCITES,
+}
 MAP_KINDS = {
     "stream": archive_pb2.MapRequest.STREAM,
     "role": archive_pb2.MapRequest.ROLE,
@@ -90,6 +95,7 @@ class RootResource:
                 "endpoints": [
                     "/apiv2/packets",
                     "/apiv2/ivorns",
+                    *(f"/apiv2/ivorns/{name}" for name in COUNTED_LISTS),
                     "/apiv2/packets/count",
                     "/apiv2/packet",
                     "/apiv2/packet/xml",
@@ -100,8 +106,8 @@ class RootResource:
 
 
 class PacketsResource:
-    """``/apiv2/packets`` (list), ``/apiv2/ivorns``, ``/apiv2/packets/count``,
-    ``/apiv2/packet[/xml]?ivorn=``."""
+    """``/apiv2/packets`` (list), ``/apiv2/ivorns[/n_refs|/n_cited_by]``,
+    ``/apiv2/packets/count``, ``/apiv2/packet[/xml]?ivorn=``."""
 
     def __init__(self, archive: ArchiveClient) -> None:
         self.archive = archive
@@ -125,6 +131,20 @@ class PacketsResource:
         grouped = query_lists(req)
         reply, limit = await self._page(grouped, archive_pb2.ListRequest.IVORN, IVORN_LIST_KEYS)
         send_json(resp, self._body(req, list(reply.ivorns), limit, reply.next_cursor))
+
+    async def on_get_n_refs(self, req: Request, resp: Response) -> None:
+        """One page of ``{"ivorn", "n_refs"}``: each packet's number of references."""
+        await self._counted(req, resp, "n_refs")
+
+    async def on_get_n_cited_by(self, req: Request, resp: Response) -> None:
+        """One page of ``{"ivorn", "n_cited_by"}``: how many packets cite each packet."""
+        await self._counted(req, resp, "n_cited_by")
+
+    async def _counted(self, req: Request, resp: Response, name: str) -> None:
+        """A page of IVORNs with the count ``name`` (lighter than synopses), and its cursor."""
+        reply, limit = await self._page(query_lists(req), COUNTED_LISTS[name], IVORN_LIST_KEYS)
+        items = [{"ivorn": row.ivorn, name: row.count} for row in reply.rows]
+        send_json(resp, self._body(req, items, limit, reply.next_cursor))
 
     async def _page(
         self,

@@ -258,6 +258,12 @@ def _v2_paths() -> Schema:
     paging = [LIMIT, cursor, ORDER]
     listing = _get("List packets", [*filters, *paging, FORMAT], _ok(page(SYNOPSIS_V2)), 413)
     ivorns = _get("List the IVORNs of packets", [*filters, *paging], _ok(page(STR)), 413)
+    counted = {}
+    for name, what in (("n_refs", "its references"), ("n_cited_by", "the packets citing it")):
+        item = {"type": "object", "required": ["ivorn", name],
+                "properties": {"ivorn": STR, name: INT}}  # fmt: skip
+        summary = f"List the IVORNs of packets, each with the number of {what}"
+        counted[f"/apiv2/ivorns/{name}"] = _get(summary, [*filters, *paging], _ok(page(item)), 413)
     listing["get"]["responses"]["200"]["content"].update(TABLE_MEDIA)
     entry = {
         "type": "object",
@@ -283,6 +289,7 @@ def _v2_paths() -> Schema:
         "/apiv2": _get("apiv2 root", [], _ok({"type": "object"})),
         "/apiv2/packets": listing,
         "/apiv2/ivorns": ivorns,
+        **counted,
         "/apiv2/packets/count": _get("Count packets", filters, _ok(count)),
         "/apiv2/packet": _get("One packet's synopsis", [IVORN_Q], _ok(SYNOPSIS_V2), 404),
         "/apiv2/packet/xml": _get_xml("One packet's XML", [IVORN_Q], 404),
