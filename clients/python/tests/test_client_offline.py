@@ -311,3 +311,12 @@ def test_a_503_is_retried_after_the_servers_retry_after(other_server: ThreadingH
     with pytest.raises(ServerUnavailable, match="archive down"):
         Client(_url(other_server), retries=2, sleep=waits.append).count()
     assert waits == [5.0, 5.0]
+
+
+def test_an_empty_stream_role_map_keeps_its_three_columns(
+    other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other_server.canned = (200, "application/json", b'{"entries": [], "kind": "stream_role"}')  # type: ignore[attr-defined]
+    argv = ["map", "stream_role", "--stream-prefix", "nowhere/", "--host", _url(other_server)]
+    assert main([*argv, "--format", "csv"]) == 0
+    assert capsys.readouterr().out == "key,subkey,count\n"

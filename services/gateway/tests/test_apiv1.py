@@ -7,8 +7,11 @@ import re
 from typing import Any
 from urllib.parse import quote_plus
 
+import falcon.testing
 import pytest
 
+from vohub.gateway.app import create_app
+from vohub.gateway.config import GatewayConfig
 from vohub.gateway.errors import (
     ArchiveFailure,
     ArchiveInvalidArgument,
@@ -269,12 +272,13 @@ def test_double_leading_slash_tolerated(client: Any, archive: Any) -> None:
 def test_post_is_json_405_naming_method_path_and_allowed(client: Any) -> None:
     r = client.simulate_post("/apiv1/count")
     assert r.status_code == 405
-    assert r.headers["allow"] == "GET, OPTIONS"
+    assert r.headers["allow"] == "GET, HEAD, OPTIONS"  # HEAD is answered as GET
     assert r.json["error"] == {
         "code": 405,
         "description": "Method Not Allowed",
-        "message": "POST is not allowed on /apiv1/count; allowed: GET, OPTIONS",
+        "message": "POST is not allowed on /apiv1/count; allowed: GET, HEAD, OPTIONS",
     }
+    assert client.simulate_head("/apiv1/count").status_code == 200
 
 
 def test_unknown_method_is_400_naming_it(client: Any) -> None:
@@ -357,3 +361,11 @@ def test_hostile_queries_are_json_4xx(client: Any, query: str, status: int, para
     r = client.simulate_get("/apiv1/list/ivorn", query_string=query)
     assert r.status_code == status
     assert json.loads(r.text)["error"]["parameter"] == parameter
+
+
+def test_root_docs_url_keeps_the_scheme_and_port_the_client_used(archive: Any) -> None:
+    plain = falcon.testing.TestClient(create_app(GatewayConfig(), archive))
+    secure = plain.simulate_get("/apiv1/", protocol="https", host="vohub.example.org")
+    assert secure.json["docs_url"] == "https://vohub.example.org/docs"
+    other_port = plain.simulate_get("/apiv1/", host="vohub.example.org", port=8443)
+    assert other_port.json["docs_url"] == "http://vohub.example.org:8443/docs"

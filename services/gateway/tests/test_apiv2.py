@@ -207,6 +207,8 @@ def test_health_and_metrics(client: Any, archive: Any) -> None:
     down = client.simulate_get("/healthz")
     assert down.status_code == 503
     assert down.headers["retry-after"] == "5"
+    assert down.headers["cache-control"] == "no-store"  # as every other error answer
+    assert client.simulate_get("/healthz").headers["cache-control"] == "no-store"
     metrics = client.simulate_get("/metrics").text
     assert 'vohub_gateway_requests_total{method="GET",route="/healthz",status="200"}' in metrics
 

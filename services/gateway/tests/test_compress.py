@@ -46,3 +46,14 @@ def test_small_answers_and_packet_xml_are_sent_as_they_are(client: Any, archive:
     assert xml.status_code == 200
     assert "content-encoding" not in xml.headers
     assert xml.content == stored
+
+
+def test_gzip_refused_by_name_is_not_sent_even_when_any_coding_is_welcome(
+    client: Any, archive: Any
+) -> None:
+    archive.list_reply = archive_pb2.ListResponse(ivorns=IVORNS)
+    for header in ("*, gzip;q=0", "identity, *;q=0.5, gzip;q=0", "x-gzip;q=0, *"):
+        reply = client.simulate_get("/apiv1/list/ivorn", headers={"Accept-Encoding": header})
+        assert "content-encoding" not in reply.headers, header
+    named = client.simulate_get("/apiv1/list/ivorn", headers={"Accept-Encoding": "*;q=0, gzip"})
+    assert named.headers["content-encoding"] == "gzip"

@@ -65,3 +65,10 @@ def test_flags_become_gunicorn_settings() -> None:
     assert (settings["workers"], settings["max_requests"]) == (4, 50)
     assert settings["logger_class"] == "vohub.gateway.glog.StructuredLogger"
     assert settings["preload_app"] is False
+
+
+def test_a_larger_max_uri_bytes_raises_gunicorns_request_line_limit() -> None:
+    default = cli.gunicorn_settings(load(env={}))
+    assert default["limit_request_line"] == 8190  # 8 000-byte targets and the method fit
+    wide = cli.gunicorn_settings(load(env={"VOHUB_GATEWAY__MAX_URI_BYTES": "20000"}))
+    assert wide["limit_request_line"] >= 20000 + len("OPTIONS  HTTP/1.1")

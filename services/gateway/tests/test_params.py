@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import falcon.testing
 import pytest
 
 from vohub.gateway.errors import InvalidParameter, LimitExceeded
@@ -251,10 +252,30 @@ def test_the_openapi_time_pattern_admits_what_the_gateway_reads(text: str) -> No
 @pytest.mark.parametrize(
     "text",
     ["0000", "0000-01-01", "2015-00-01", "2015-01-32", "2015-01-01T24:00", "2015-01-01T23:60",
-     "2015-01-01T23:59:60", "2015-01-01T00:00+24:00", "yesterday"],
+     "2015-01-01T23:59:60", "2015-01-01T00:00+24:00", "2015-01-01T00:00+05:99",
+     "2015-01-01T00:00-0560", "yesterday"],
 )  # fmt: skip
 def test_the_openapi_time_pattern_refuses_impossible_fields(text: str) -> None:
     """A schema-valid value the gateway then refuses misleads generated clients."""
     assert not re.match(DATETIME_TEXT, text)
     with pytest.raises(InvalidParameter, match=r"^authored_since: "):
         parse_datetime(text, "authored_since")
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "name"),
+    [
+        ("/apiv1/list/ivorn", "limit=%C2%B2", "limit"),  # superscript two: isdigit, not int
+        ("/apiv1/list/ivorn", "offset=1%C2%B2", "offset"),
+        ("/apiv1/list/ivorn", "offset=--5", "offset"),
+        ("/apiv2/ivorns", "limit=%E2%91%A0", "limit"),  # circled one
+        ("/apiv2/ivorns/n_refs", "limit=--5", "limit"),
+        ("/apiv2/packets", "limit=%D9%A3", "limit"),  # Arabic-Indic three: not an ASCII integer
+    ],
+)
+def test_paging_numbers_that_are_not_ascii_integers_are_400_not_500(
+    client: falcon.testing.TestClient, path: str, query: str, name: str
+) -> None:
+    reply = client.simulate_get(path, query_string=query)
+    assert reply.status_code == 400, reply.text
+    assert reply.json["error"]["parameter"] == name

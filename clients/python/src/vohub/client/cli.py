@@ -251,7 +251,7 @@ def _dispatch(client: Client, args: argparse.Namespace) -> int:
         emit(args.format, list(SYNOPSIS_COLUMNS), [synopsis_row(d) for d in items], items)
     elif args.what == "map":
         result = client.map(args.kind, filters)
-        emit(args.format, *map_rows(result), result)
+        emit(args.format, *map_rows(result, nested=args.kind == "stream_role_count"), result)
     elif args.what == "synopsis":
         data = synopsis_json(client.synopsis(args.ivorn))
         emit(args.format, ["field", "value"], field_rows(data), data)
@@ -281,13 +281,16 @@ def first(items: Iterable[T], limit: int | None) -> list[T]:
     return taken
 
 
-def map_rows(result: dict[str, Any]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of a map result (nested maps become key, subkey, count).
+def map_rows(result: dict[str, Any], nested: bool = False) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of a map result; a ``nested`` one (stream and role) gives key, subkey,
+    count, even when no packet matches.
 
-    >>> map_rows({"a/b": {"test": 2}})
+    >>> map_rows({"a/b": {"test": 2}}, nested=True)
     (['key', 'subkey', 'count'], [['a/b', 'test', 2]])
+    >>> map_rows({}, nested=True)
+    (['key', 'subkey', 'count'], [])
     """
-    if result and isinstance(next(iter(result.values())), dict):
+    if nested:
         rows = [[k, sk, n] for k, sub in result.items() for sk, n in sub.items()]
         return ["key", "subkey", "count"], rows
     return ["key", "count"], [[k, n] for k, n in result.items()]

@@ -6,6 +6,7 @@ import subprocess
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import falcon
 from falcon.asgi import App, Request, Response
@@ -34,6 +35,17 @@ class UriLimit:
         if len(target) > self.max_bytes:
             message = f"request target is {len(target)} bytes; the limit is {self.max_bytes}"
             raise UriTooLong(message, "uri")
+
+
+class AbsoluteForm:
+    """Routes a request whose target is a whole URL (``GET http://host/apiv1/count``), which
+    HTTP/1.1 servers must accept (RFC 9112, 3.2.2), by the URL's path: the server passes the
+    target on as the path."""
+
+    async def process_request(self, req: Request, resp: Response) -> None:
+        """Keep only the path of an absolute-form target, before routing."""
+        if not req.path.startswith("/") and "://" in req.path:
+            req.path = urlsplit(req.path).path or "/"
 
 
 class HeadAsGet:
@@ -69,7 +81,12 @@ def create_app(
             deadline_s=config.archive_deadline_s,
             retries=config.archive_retries,
         )
-    middleware: list[Any] = [MetricsMiddleware(), UriLimit(config.max_uri_bytes), HeadAsGet()]
+    middleware: list[Any] = [
+        AbsoluteForm(),
+        MetricsMiddleware(),
+        UriLimit(config.max_uri_bytes),
+        HeadAsGet(),
+    ]
     if config.cors_origins:
         origins = "*" if "*" in config.cors_origins else config.cors_origins
         middleware.append(falcon.CORSMiddleware(origins, expose_headers=["ETag", "Link"]))

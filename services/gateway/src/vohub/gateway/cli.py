@@ -19,6 +19,8 @@ from vohub.gateway import config as gateway_config
 from vohub.gateway.config import GatewayConfig
 
 GUNICORN_CONF = Path(__file__).with_name("gunicorn.conf.py")
+#: Bytes of a request line besides its target: the method, two spaces and ``HTTP/1.1``.
+REQUEST_LINE_EXTRA = 32
 log = get_logger("vohub.gateway")
 
 
@@ -86,6 +88,9 @@ def gunicorn_settings(config: GatewayConfig) -> dict[str, Any]:
     >>> settings = gunicorn_settings(GatewayConfig(workers=3))
     >>> settings["workers"], settings["worker_class"]
     (3, 'vohub.gateway.worker.JsonErrorWorker')
+
+    gunicorn's request-line limit grows with ``max_uri_bytes``, so that a longer target the
+    configuration allows reaches the app instead of gunicorn's own 414.
     """
     values = {
         k: v
@@ -100,6 +105,9 @@ def gunicorn_settings(config: GatewayConfig) -> dict[str, Any]:
         max_requests=config.max_requests,
         max_requests_jitter=config.max_requests // 10,
         loglevel=config.log_level.lower(),
+    )
+    values["limit_request_line"] = max(
+        values["limit_request_line"], config.max_uri_bytes + REQUEST_LINE_EXTRA
     )
     return values
 

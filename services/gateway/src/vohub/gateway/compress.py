@@ -24,21 +24,30 @@ COMPRESSIBLE = ("application/json", "text/", "application/x-votable+xml")
 def accepts_gzip(header: str | None) -> bool:
     """Whether an ``Accept-Encoding`` header admits gzip (named, or ``*``, with q above 0).
 
+    A coding named outright overrides ``*`` (RFC 9110, 12.5.3), so ``*, gzip;q=0`` refuses gzip.
+
     >>> accepts_gzip("gzip, deflate"), accepts_gzip("br;q=1, *;q=0.5"), accepts_gzip(None)
     (True, True, False)
-    >>> accepts_gzip("gzip;q=0, identity")
-    False
+    >>> accepts_gzip("gzip;q=0, identity"), accepts_gzip("*, gzip;q=0"), accepts_gzip("*;q=0, gzip")
+    (False, False, True)
     """
+    named: float | None = None
+    anything: float | None = None
     for item in (header or "").lower().split(","):
         coding, *params = (part.strip() for part in item.split(";"))
         if coding not in ("gzip", "x-gzip", "*"):
             continue
-        q = next((p.partition("=")[2] for p in params if p.startswith("q=")), "1")
+        q = next((p.partition("=")[2].strip() for p in params if p.startswith("q=")), "1")
         try:
-            return float(q) > 0
+            weight = float(q)
         except ValueError:
-            return False
-    return False
+            weight = 0.0
+        if coding == "*":
+            anything = weight if anything is None else max(anything, weight)
+        else:
+            named = weight if named is None else max(named, weight)
+    chosen = named if named is not None else anything
+    return chosen is not None and chosen > 0
 
 
 class CompressMiddleware:

@@ -200,10 +200,11 @@ async def _archive_timed_out(req: Request, resp: Response, ex: ArchiveTimedOut, 
 
 async def _http_error(req: Request, resp: Response, ex: falcon.HTTPError, _: Any) -> None:
     status = ex.status_code
+    headers = dict(ex.headers or {})
     if status == 404:
         body = error_body(404, _NOT_FOUND_TEXT, f"404 Not Found: {_NOT_FOUND_TEXT}")
     elif isinstance(ex, falcon.HTTPMethodNotAllowed):
-        allowed = dict(ex.headers or {}).get("Allow", "")
+        headers["Allow"] = allowed = _with_head(headers.get("Allow", ""))
         message = f"{req.method} is not allowed on {req.path}; allowed: {allowed}"
         body = error_body(405, "Method Not Allowed", message)
     elif req.method not in COMBINED_METHODS:
@@ -211,9 +212,21 @@ async def _http_error(req: Request, resp: Response, ex: falcon.HTTPError, _: Any
     else:
         text = str(ex.description or ex.title or "")
         body = error_body(status, str(ex.title), text)
-    for name, value in dict(ex.headers or {}).items():
+    for name, value in headers.items():
         resp.set_header(name, value)
     send_json_error(resp, status, body)
+
+
+def _with_head(allowed: str) -> str:
+    """An ``Allow`` list with HEAD after GET: every GET route answers HEAD too (``HeadAsGet``).
+
+    >>> _with_head("GET, OPTIONS"), _with_head("OPTIONS")
+    ('GET, HEAD, OPTIONS', 'OPTIONS')
+    """
+    methods = [m.strip() for m in allowed.split(",") if m.strip()]
+    if "GET" in methods and "HEAD" not in methods:
+        methods.insert(methods.index("GET") + 1, "HEAD")
+    return ", ".join(methods)
 
 
 async def _unhandled(req: Request, resp: Response, ex: Exception, _: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from vohub.gateway.errors import InvalidParameter, LimitExceeded
@@ -14,6 +15,10 @@ MAX_LIMIT = 10000
 MAX_OFFSET = 2**63 - 1
 #: apiv1 paging keys: accepted everywhere, used by the list endpoints only.
 PAGING_V1 = ("limit", "offset", "order")
+#: An integer as the API takes it: ASCII digits with an optional minus sign (``str.isdigit``
+#: also admits superscripts and other digits ``int`` refuses, and ``lstrip`` several signs).
+_INTEGER = re.compile(r"-?[0-9]{1,24}")
+_DIGITS = re.compile(r"[0-9]+")
 
 ORDERS = {
     "id": archive_pb2.ORDER_ID,
@@ -43,9 +48,13 @@ def parse_int(text: str, name: str, low: int, high: int) -> int:
     Traceback (most recent call last):
     ...
     vohub.gateway.errors.InvalidParameter: limit: not an integer: '1.23'
+    >>> parse_int("2²", "offset", 0, 100)
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: offset: not an integer: '2²'
     """
     stripped = text.strip()
-    if not stripped.lstrip("-").isdigit() or len(stripped) > 24:
+    if not _INTEGER.fullmatch(stripped):
         raise InvalidParameter(f"not an integer: {text[:80]!r}", name)
     value = int(stripped)
     if not low <= value <= high:
@@ -66,7 +75,7 @@ def parse_limit(values: list[str] | None, name: str = "limit") -> int:
     if not values or not values[0].strip():
         return DEFAULT_LIMIT
     stripped = values[0].strip()
-    if stripped.isdigit() and (len(stripped) > 6 or int(stripped) > MAX_LIMIT):
+    if _DIGITS.fullmatch(stripped) and (len(stripped) > 6 or int(stripped) > MAX_LIMIT):
         shown = stripped if len(stripped) <= 20 else f"{stripped[:20]}…"
         raise LimitExceeded(f"{shown} rows requested; the maximum is {MAX_LIMIT}", name)
     return parse_int(stripped, name, 0, MAX_LIMIT)

@@ -129,10 +129,22 @@ def parse_datetime(text: str, name: str) -> datetime:
 
 
 def _zone(text: str | None) -> timezone:
+    """The UTC offset ``Z``, ``±hh``, ``±hhmm`` or ``±hh:mm``; ValueError beyond 23:59.
+
+    >>> _zone("+05:99")
+    Traceback (most recent call last):
+    ...
+    ValueError: UTC offset minutes must be in 0..59
+    """
     if not text or text == "Z":
         return UTC
     digits = text[1:].replace(":", "")
-    offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:] or 0))
+    hours, minutes = int(digits[:2]), int(digits[2:] or 0)
+    if hours > 23:
+        raise ValueError("UTC offset hours must be in 0..23")
+    if minutes > 59:
+        raise ValueError("UTC offset minutes must be in 0..59")
+    offset = timedelta(hours=hours, minutes=minutes)
     return timezone(-offset if text[0] == "-" else offset)
 
 

@@ -61,7 +61,7 @@ class RootResource:
 
     async def on_get(self, req: Request, resp: Response) -> None:
         """The root document."""
-        docs = self.docs_url or f"http://{req.host}{_port_suffix(req)}/docs"
+        docs = self.docs_url or f"{req.prefix}/docs"  # the scheme and host the client used
         body = {
             "api_version": "apiv1",
             "docs_url": docs,
@@ -75,11 +75,6 @@ class RootResource:
             resp.text = _landing_html(body)
             return
         send_json(resp, body)
-
-
-def _port_suffix(req: Request) -> str:
-    default = 443 if req.scheme == "https" else 80
-    return "" if req.port == default else f":{req.port}"
 
 
 def _landing_html(body: dict[str, Any]) -> str:

@@ -15,9 +15,11 @@ class HealthResource:
         self.archive = archive
 
     async def on_get(self, req: Request, resp: Response) -> None:
-        """Probe the archive's gRPC health service."""
+        """Probe the archive's gRPC health service; the answer holds for now only, so it is
+        not to be cached (a proxy keeping the 503 would hide the archive's return)."""
         healthy, detail = await self.archive.healthy()
         body = {"status": "ok" if healthy else "unavailable", "archive": detail}
         if not healthy:
             resp.set_header("Retry-After", "5")
+        resp.cache_control = ["no-store"]
         send_json(resp, body, 200 if healthy else 503)
