@@ -14,7 +14,7 @@ from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
 from vohub.archive.db import make_engine, sqlite_file
 from vohub.archive.errors import ArchiveError, MigrationFailed, StorageUnusable
-from vohub.archive.importer import import_files
+from vohub.archive.importer import Summary, import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
 from vohub.archive.store import Store
@@ -26,7 +26,9 @@ log = get_logger(__name__)
 IMPORT_STATUS = (
     "Exit status: 0 when every packet was stored, or was a duplicate or a conflict (kept "
     "aside, as the summary lists); 1 when any packet was invalid or a file could not be "
-    "read; 2 for a configuration error."
+    "read (each is listed; the other files are still imported); 2 for a configuration "
+    "error; 130 on Ctrl-C, after a summary of what was stored (run the import again to "
+    "finish it)."
 )
 
 
@@ -180,8 +182,9 @@ def migrate(config: ArchiveConfig, args: argparse.Namespace) -> int:
 
 
 def optimize(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Reorganise the database for query speed (see :func:`schema.optimize`)."""
-    store = open_store(config)
+    """Reorganise the database for query speed (see :func:`schema.optimize`); an out-of-date
+    schema is left as it is (:class:`SchemaOutOfDate` asks for ``migrate``)."""
+    store = open_store(config, migrate=False)
     for statement in schema.optimize(store.engine):
         print(f"done: {statement}")
     return 0
@@ -190,16 +193,28 @@ def optimize(config: ArchiveConfig, args: argparse.Namespace) -> int:
 def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Load every packet of the given dumps, packet files and folders; print a summary.
 
-    Returns 1 when any packet was invalid (an unreadable file raises TarballError), else 0.
+    Returns 1 when any packet was invalid or any file could not be read, else 0; on Ctrl-C
+    the summary of what was written so far, and 130.
     """
     files = sources.expand(args.files)
     store = open_store(config)
     bar = Progress(sum(path.stat().st_size for path in files))  # bytes
-    summary = import_files(store, files, batch=config.import_batch, progress=bar)
+    summary = Summary()
+    try:
+        import_files(store, files, batch=config.import_batch, progress=bar, summary=summary)
+    except KeyboardInterrupt:
+        bar.close()
+        print("\n".join(summary.lines()))
+        print(
+            "vohub archive import: interrupted; the packets counted above are stored, "
+            "run the same import again to finish",
+            file=sys.stderr,
+        )
+        return 130
     bar.update(bar.total, packets=sum(summary.tally.values()), force=True)
     bar.close()
     print("\n".join(summary.lines()))
-    return 1 if summary.tally[Outcome.INVALID] else 0
+    return 1 if summary.tally[Outcome.INVALID] or summary.unreadable else 0
 
 
 def export_dump(config: ArchiveConfig, args: argparse.Namespace) -> int:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from vohub.archive.errors import InvalidQuery
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
 from vohub.archive.ingest import IngestResult, Outcome
@@ -50,6 +53,26 @@ def _optional(message: pb.Filter, field: str) -> object:
     return getattr(message, field) if message.HasField(field) else None  # type: ignore[arg-type]
 
 
+def timestamp_field(message: Any, field: str, prefix: str = "") -> datetime | None:
+    """The Timestamp ``field`` of ``message`` as a UTC datetime (None when unset);
+    :class:`InvalidQuery` naming ``prefix + field`` when it is out of datetime's range.
+
+    >>> from google.protobuf.timestamp_pb2 import Timestamp
+    >>> timestamp_field(pb.Filter(authored_since=Timestamp(seconds=10**12)), "authored_since")
+    Traceback (most recent call last):
+    ...
+    vohub.archive.errors.InvalidQuery: authored_since: seconds 1000000000000 is out of range \
+(years 1 to 9999)
+    """
+    try:
+        return field_datetime(message, field)
+    except (OverflowError, ValueError):
+        seconds = getattr(message, field).seconds
+        raise InvalidQuery(
+            prefix + field, f"seconds {seconds} is out of range (years 1 to 9999)"
+        ) from None
+
+
 def filter_from_pb(message: pb.Filter) -> PacketFilter:
     """The store's filter for a Filter message; unknown roles are :class:`InvalidQuery`."""
     roles = []
@@ -59,8 +82,8 @@ def filter_from_pb(message: pb.Filter) -> PacketFilter:
         roles.append(ROLE_NAMES[value])
     cone = message.cone
     return PacketFilter(
-        authored_since=field_datetime(message, "authored_since"),
-        authored_until=field_datetime(message, "authored_until"),
+        authored_since=timestamp_field(message, "authored_since", "filter."),
+        authored_until=timestamp_field(message, "authored_until", "filter."),
         cited=_optional(message, "cited"),  # type: ignore[arg-type]
         cone=Cone(cone.ra, cone.dec, cone.radius) if message.HasField("cone") else None,
         coord=_optional(message, "coord"),  # type: ignore[arg-type]
@@ -74,8 +97,8 @@ def filter_from_pb(message: pb.Filter) -> PacketFilter:
         role=tuple(roles),
         stream=tuple(message.stream),
         stream_prefix=tuple(message.stream_prefix),
-        event_since=field_datetime(message, "event_since"),
-        event_until=field_datetime(message, "event_until"),
+        event_since=timestamp_field(message, "event_since", "filter."),
+        event_until=timestamp_field(message, "event_until", "filter."),
     )
 
 

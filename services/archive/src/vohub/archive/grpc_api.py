@@ -18,10 +18,10 @@ import grpc
 from vohub.archive import convert
 from vohub.archive.cancel import cancellable
 from vohub.archive.errors import ArchiveError, CallerGone, InvalidQuery
+from vohub.archive.ingest import IngestResult
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
 from vohub.common.logs import get_logger
-from vohub.common.timestamps import field_datetime
 from vohub.v1 import archive_pb2 as pb
 from vohub.v1 import archive_pb2_grpc
 
@@ -46,13 +46,15 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
         """Run ``work`` (store reads); if the caller goes first (deadline, cancel), stop its
         query (:mod:`vohub.archive.cancel`) and answer :class:`CallerGone` to nobody."""
         started = time.perf_counter()
-        code = "OK"
+        code = "UNKNOWN"  # what gRPC answers for an exception that is not an ArchiveError
         try:
             with cancellable() as call:
                 try:
                     if not context.add_callback(call.cancel):  # the caller has gone already
                         raise CallerGone(rpc)
-                    return work()
+                    result = work()
+                    code = "OK"
+                    return result
                 except ArchiveError as failure:
                     error = CallerGone(rpc) if call.cancelled else failure
                     if call.cancelled:
@@ -64,17 +66,23 @@ class ArchiveServicer(archive_pb2_grpc.ArchiveServicer):
             self.metrics.rpc_seconds.labels(rpc, code).observe(time.perf_counter() - started)
 
     def Ingest(self, request: pb.IngestRequest, context: Any) -> pb.IngestResponse:  # noqa: N802
-        if len(request.packets) > self.max_batch:
-            error = InvalidQuery(
-                "packets", f"{len(request.packets)} packets, over the batch limit {self.max_batch}"
-            )
-            _abort(context, error)
-        items = [(p.xml, field_datetime(p, "received")) for p in request.packets]
-        results = self._call(context, lambda: self.store.ingest(items), "Ingest")
+        def work() -> list[IngestResult]:
+            if len(request.packets) > self.max_batch:
+                size = len(request.packets)
+                raise InvalidQuery(
+                    "packets", f"{size} packets, over the batch limit {self.max_batch}"
+                )
+            items = [
+                (p.xml, convert.timestamp_field(p, "received", f"packets[{i}]."))
+                for i, p in enumerate(request.packets)
+            ]
+            return self.store.ingest(items)
+
+        results = self._call(context, work, "Ingest")
         counts = {o: sum(r.outcome is o for r in results) for o in convert.OUTCOMES}
         for outcome, n in counts.items():
             self.metrics.ingested.labels(outcome.value).inc(n)
-        log.info("ingest.batch", size=len(items), **{o.value: n for o, n in counts.items()})
+        log.info("ingest.batch", size=len(results), **{o.value: n for o, n in counts.items()})
         return pb.IngestResponse(results=[convert.result_to_pb(r) for r in results])
 
     def Count(self, request: pb.CountRequest, context: Any) -> pb.CountResponse:  # noqa: N802

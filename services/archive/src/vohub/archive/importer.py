@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
+import signal
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -25,19 +26,27 @@ from vohub.archive.store import Store, prepare, utc_now
 
 @dataclass(slots=True)
 class Batch:
-    """Prepared packets with their names, and how many bytes of each file (by index) are read."""
+    """Prepared packets with their names, how many bytes of each file (by index) are read,
+    and the files found unreadable or damaged (``PATH: reason``), whose rest is skipped."""
 
     names: list[str] = field(default_factory=list)
     prepared: list[PacketRows | IngestResult] = field(default_factory=list)
     done: dict[int, int] = field(default_factory=dict)
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
 class Summary:
-    """Outcome counts and one line per refused packet."""
+    """Outcome counts, one line per refused packet and per file that could not be read."""
 
     tally: Counter[Outcome] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
+    unreadable: int = 0
+
+    def add_unreadable(self, failures: Sequence[str]) -> None:
+        """Note files that could not be read (``PATH: reason`` each)."""
+        self.unreadable += len(failures)
+        self.problems.extend(f"  unreadable: {failure}" for failure in failures)
 
     def add(self, names: Sequence[str], results: Sequence[IngestResult]) -> None:
         """Count ``results`` (for members ``names``)."""
@@ -61,10 +70,14 @@ class Summary:
 
 
 def _read(jobs: list[tuple[int, str]], size: int, out: Any) -> None:
-    """Worker: put the Batches of ``size`` packets, then None (or an error text) on ``out``."""
-    try:
-        batch = Batch()
-        for index, path in jobs:
+    """Put the Batches of ``size`` packets on ``out``, then None.
+
+    A file that cannot be read, or breaks off (a damaged dump), is named in the next batch's
+    ``failed``; the packets read from it before are kept, and the next file is read.
+    """
+    batch = Batch()
+    for index, path in jobs:
+        try:
             for member in sources.read(Path(path)):
                 batch.names.append(member.name)
                 batch.prepared.append(
@@ -76,12 +89,25 @@ def _read(jobs: list[tuple[int, str]], size: int, out: Any) -> None:
                 if len(batch.names) >= size:
                     out.put(batch)
                     batch = Batch()
-            batch.done[index] = Path(path).stat().st_size
-        out.put(batch)
-    except TarballError as error:
-        out.put(str(error))
-        return
+        except TarballError as error:
+            batch.failed.append(str(error))
+        batch.done[index] = _size(Path(path))
+    out.put(batch)
     out.put(None)
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # gone meanwhile: its reading failed, and says so
+
+
+def _reader(jobs: list[tuple[int, str]], size: int, out: Any) -> None:
+    """A reader process: :func:`_read`, leaving Ctrl-C to the importing process (which stops
+    its readers) instead of each printing a KeyboardInterrupt traceback."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _read(jobs, size, out)
 
 
 def share(sizes: list[int], readers: int) -> list[list[int]]:
@@ -111,10 +137,13 @@ def import_files(
     progress: Progress | None = None,
     parallel: bool | None = None,
     readers: int = 2,
+    summary: Summary | None = None,
 ) -> Summary:
     """Import the dumps and packet files at ``paths`` into ``store`` (see :mod:`sources`).
 
-    Raises TarballError for an unreadable file.
+    A file that cannot be read is listed in the summary (``unreadable``) and the other files
+    are imported.  The outcomes are counted in ``summary`` (a new one by default) as batches
+    are written, so an interrupted import's caller can still report what was done.
 
     ``parallel`` (default: for inputs over :data:`PARALLEL_FROM` bytes) reads and parses in
     up to ``readers`` worker processes, one file at a time each; batches are then written as
@@ -124,7 +153,7 @@ def import_files(
     sizes = [p.stat().st_size for p in paths]
     if parallel is None:
         parallel = sum(sizes) >= PARALLEL_FROM
-    tracker = _Tracker(store, sizes, progress)
+    tracker = _Tracker(store, sizes, progress, summary or Summary())
     if not parallel:
         inbox: Any = queue.SimpleQueue()
         _read([(i, str(p)) for i, p in enumerate(paths)], batch, inbox)
@@ -136,7 +165,7 @@ def import_files(
     workers = []
     for indices in share(sizes, max(1, min(readers, len(paths)))):
         jobs = [(i, str(paths[i])) for i in indices]
-        workers.append(context.Process(target=_read, args=(jobs, batch, inbox), daemon=True))
+        workers.append(context.Process(target=_reader, args=(jobs, batch, inbox), daemon=True))
     for worker in workers:
         worker.start()
     try:
@@ -158,14 +187,17 @@ def import_files(
 class _Tracker:
     """Writes batches, counts outcomes and moves the progress bar."""
 
-    def __init__(self, store: Store, sizes: list[int], progress: Progress | None) -> None:
+    def __init__(
+        self, store: Store, sizes: list[int], progress: Progress | None, summary: Summary
+    ) -> None:
         self.store = store
         self.progress = progress
-        self.summary = Summary()
+        self.summary = summary
         self.offsets = dict.fromkeys(range(len(sizes)), 0)
 
     def write(self, batch: Batch) -> None:
         self.summary.add(batch.names, self.store.write(batch.prepared, durable=False))
+        self.summary.add_unreadable(batch.failed)
         self.offsets.update(batch.done)
         if self.progress is not None:
             done = sum(self.offsets.values())
@@ -180,7 +212,4 @@ def _next(inbox: Any, workers: list[Any]) -> Batch | None:
             if workers and not any(w.is_alive() for w in workers):
                 raise TarballError("import", "the reader processes died") from None
             continue
-        if isinstance(item, str):
-            culprit, _, message = item.partition(": ")
-            raise TarballError(culprit, message)
         return item  # type: ignore[no-any-return]

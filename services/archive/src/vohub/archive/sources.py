@@ -27,7 +27,8 @@ def expand(paths: Sequence[Path]) -> list[Path]:
     Raises
     ------
     TarballError
-        A path does not exist, or a folder holds no file (names the path).
+        A path does not exist or is not a regular file or folder (a device, a pipe), or a
+        folder holds no file (names the path).
     """
     files: list[Path] = []
     for path in paths:
@@ -38,6 +39,10 @@ def expand(paths: Sequence[Path]) -> list[Path]:
             files.extend(found)
         elif path.is_file():
             files.append(path)
+        elif path.exists():
+            raise TarballError(str(path), "not a regular file or folder")
+        elif path.is_symlink():
+            raise TarballError(str(path), "a symbolic link to nothing")
         else:
             raise TarballError(str(path), "no such file or folder")
     return files

@@ -48,6 +48,8 @@ Clock = Callable[[], datetime]
 
 #: Largest page a List may ask for (apiv1's MAX_QUERY_LIMIT).
 MAX_LIST_LIMIT = 10_000
+#: Largest List offset: the databases' BIGINT (the rpc's field is a uint64).
+MAX_OFFSET = 2**63 - 1
 
 
 def lenient_parse(raw: bytes) -> Packet:
@@ -206,6 +208,8 @@ class Store:
             raise InvalidQuery("limit", f"must be within [0, {self.max_list_limit}], not {limit}")
         if offset < 0:
             raise InvalidQuery("offset", f"must be >= 0, not {offset}")
+        if offset > MAX_OFFSET:
+            raise InvalidQuery("offset", f"must be <= {MAX_OFFSET}, not {offset}")
         after = cursor.decode(cursor_text, f, order) if cursor_text else None
         if limit == 0:
             return Page([])

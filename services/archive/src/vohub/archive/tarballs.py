@@ -10,6 +10,7 @@ IVORN from the packet, never from the name.  Written members carry fixed metadat
 from __future__ import annotations
 
 import bz2
+import contextlib
 import io
 import re
 import tarfile
@@ -176,6 +177,11 @@ def write(path: Path | BinaryIO, packets: Iterable[tuple[str, bytes]]) -> int:
     """Write ``(ivorn, bytes)`` pairs as a dump at ``path`` (a file name, or a binary stream
     left open, such as standard output's); returns the number written.
 
+    A dump to a file name is written as ``NAME.part`` beside it and renamed when complete,
+    so a failed or interrupted export (disk full, Ctrl-C) leaves no truncated dump, and an
+    earlier dump of that name as it was.  A name that is not a regular file (``/dev/null``,
+    a pipe) is written directly.
+
     >>> import tempfile
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     out = Path(tmp) / "d.tar.bz2"
@@ -183,20 +189,39 @@ def write(path: Path | BinaryIO, packets: Iterable[tuple[str, bytes]]) -> int:
     ...     [(m.name, m.data) for m in read(out)]
     [('a.b/c/1.xml', b'<x/>')]
     """
+    if not isinstance(path, Path):
+        return _write(path, packets, str(getattr(path, "name", "<stream>")))
+    if path.is_dir():
+        raise TarballError(str(path), "cannot write dump: it is a folder")
+    if path.exists() and not path.is_file():
+        return _write(path, packets, str(path))
+    partial = path.with_name(f"{path.name}.part")
+    try:
+        count = _write(partial, packets, str(path))
+        partial.replace(path)
+    except BaseException as error:
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        if isinstance(error, OSError):  # the rename
+            raise TarballError(str(path), f"cannot write dump: {error.strerror}") from None
+        raise
+    return count
+
+
+def _write(target: Path | BinaryIO, packets: Iterable[tuple[str, bytes]], name: str) -> int:
     count = 0
     try:
         with (
-            bz2.open(path, "wb") as zipped,
+            bz2.open(target, "wb") as zipped,
             tarfile.open(fileobj=zipped, mode="w|", format=tarfile.GNU_FORMAT) as archive,
         ):
             for ivorn, data in packets:
                 archive.addfile(_info(member_name(ivorn), len(data)), io.BytesIO(data))
                 count += 1
-        if not isinstance(path, Path):
-            path.flush()
+        if not isinstance(target, Path):
+            target.flush()
     except OSError as error:
-        name = str(path) if isinstance(path, Path) else getattr(path, "name", "<stream>")
-        raise TarballError(name, f"cannot write dump: {error}") from None
+        raise TarballError(name, f"cannot write dump: {error.strerror or error}") from None
     return count
 
 
