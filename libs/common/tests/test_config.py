@@ -101,6 +101,8 @@ def test_environment_list_may_be_a_toml_array_when_an_item_holds_a_comma() -> No
         ("[broker]\nvalidation = 'loose'\n", {}, "broker.validation: must be one of"),
         ("[broker]\nverbose = 'maybe'\n", {}, "broker.verbose: must be true or false"),
         ("[broker]\nreceive = 3\n", {}, "broker.receive: must be a table"),
+        ("[broker]\nspool = ['a']\n", {}, "broker.spool: must be a path (a string), not ['a']"),
+        ("[broker]\nspool = 5\n", {}, "broker.spool: must be a path (a string), not 5"),
         ("", {"VOHUB_BROKER__RECEIVE__PORT": "eighty"}, "broker.receive.port: must be int"),
         ("", {"VOHUB_BROKER__SPOOLDIR": "/tmp"}, "broker.spooldir: unknown key"),
         ("[brokr]\nremote = 1\n", {}, "brokr: no service reads this table (archive, broker"),

@@ -297,7 +297,9 @@ def _coerce_scalar(hint: Any, value: Any, key: str) -> Any:
         except (TypeError, ValueError):
             raise ConfigError(key, f"must be {hint.__name__}, not {value!r}") from None
     if hint is Path:
-        return Path(str(value))
+        if not isinstance(value, str | Path):
+            raise ConfigError(key, f"must be a path (a string), not {value!r}")
+        return Path(value)
     if hint is str:
         if not isinstance(value, str):
             raise ConfigError(key, f"must be a string, not {value!r}")
