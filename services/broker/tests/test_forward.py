@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -13,7 +14,7 @@ from grpc_health.v1._async import HealthServicer
 
 from vohub.broker.forward import Forwarder, GrpcArchive
 from vohub.broker.metrics import Metrics
-from vohub.broker.spool import Spool
+from vohub.broker.spool import Record, Spool
 from vohub.v1 import archive_pb2, archive_pb2_grpc
 
 from .conftest import wait_for
@@ -131,4 +132,41 @@ async def test_batches_over_the_archive_limit_are_split(tmp_path: Path, limit: i
     task.cancel()
     await client.close()
     await server.stop(0)
+    await spool.close()
+
+
+class ShortArchive:
+    """Answers for only the first half of each batch the first ``short`` times, as a buggy or
+    interrupted archive might; stores what it answers for."""
+
+    def __init__(self, short: int) -> None:
+        self.short = short
+        self.stored: list[str] = []
+
+    async def ingest(self, records: Sequence[Record], deadline: float) -> list[tuple[str, str]]:
+        answered = list(records)
+        if self.short > 0:
+            self.short -= 1
+            answered = answered[: len(answered) // 2]
+        self.stored += [record.ivorn for record in answered]
+        return [("stored", "")] * len(answered)
+
+    async def serving(self) -> bool:
+        return True
+
+
+async def test_a_short_reply_moves_the_checkpoint_only_past_the_answered_packets(
+    tmp_path: Path,
+) -> None:
+    """The checkpoint went past the whole batch: packets the archive never answered for
+    were dropped from the spool, never archived."""
+    spool = await spooled(tmp_path, 10)
+    archive = ShortArchive(short=2)
+    metrics = Metrics()
+    forwarder = Forwarder(spool, archive, metrics, batch=10, max_backoff=0.05, health_poll=0.01)
+    task = asyncio.create_task(forwarder.run())
+    await wait_for(lambda: spool.depth == 0, deadline=5)
+    assert sorted(archive.stored) == sorted(f"ivo://vohub.test/f#{i}" for i in range(10))
+    assert metrics.value("vohub_broker_archived_total", outcome="stored") == 10
+    task.cancel()
     await spool.close()

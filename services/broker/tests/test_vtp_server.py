@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 import pytest
+from prometheus_client import generate_latest
 
 from vohub.vtp import Ack, Authenticate, FrameDecoder, Message, Nak, decode, encode, encode_frame
 from vohub.vtp.client import Publisher, subscribe
@@ -124,6 +125,23 @@ async def test_a_bad_frame_ends_a_pipeline_after_the_earlier_verdicts(
         Authenticate("ivo://vohub.test/author", "ivo://vohub.test/unit", pipelining=True),
         Ack("ivo://vohub.test/unit#test-1", "ivo://vohub.test/unit"),
     ]
+    assert app.metrics.value("vohub_broker_received_total", path="author") == 1
+
+
+async def test_a_voevent_cut_short_is_not_counted_as_received(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    """Read by its head, it was counted in for the judge and never out: with a judge, every
+    unreadable VOEvent left received_total above accepted plus rejected."""
+    app = await app_factory()
+    cut = packet(2)[:600]  # a whole root start tag, then nothing
+    data = ASK + encode_frame(packet(1)) + encode_frame(cut) + encode_frame(packet(3))
+    got = await exchange(app.ports.receive, data, half_close=False)
+    assert [type(m).__name__ for m in got] == ["Authenticate", "Ack"]
+    text = generate_latest(app.metrics.registry).decode()
+    rejected = [line for line in text.splitlines() if line.startswith("vohub_broker_rejected_")]
+    assert rejected == []
+    assert app.metrics.value("vohub_broker_accepted_total", path="author") == 1
     assert app.metrics.value("vohub_broker_received_total", path="author") == 1
 
 

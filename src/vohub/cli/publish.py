@@ -2,7 +2,8 @@
 
 Where the broker grants it (a vohub broker), every file goes down one pipelined connection;
 elsewhere (Comet) each file gets a connection of its own, one after the other, as plain VTP
-wants. One line per file on standard output, in the order given::
+wants. One line per file on standard output, in the order given, each as soon as it and
+every line before it are known (an interrupted run has printed every verdict it got)::
 
     ACK <file> <ivorn>
     NAK <file> <ivorn>: <reason>
@@ -25,7 +26,7 @@ from pathlib import Path
 from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
 from vohub.voevent import VOEventError, parse
 from vohub.vtp.client import Publisher
-from vohub.vtp.errors import VTPError
+from vohub.vtp.errors import LocalProtocolError, VTPError
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
 from vohub.vtp.messages import Ack
 
@@ -68,10 +69,8 @@ def run(args: argparse.Namespace) -> int:
     """Publish every file; return 0 if all were acked, else 1."""
     host, port = args.to
     loaded = [(name, _read(name, args.max_bytes)) for name in args.files]
-    lines = asyncio.run(_publish_all(loaded, host, port, args.timeout, args.max_bytes))
-    for line in lines:
-        print(line, flush=True)
-    return 0 if all(line.startswith("ACK ") for line in lines) else 1
+    acked = asyncio.run(_publish_all(loaded, host, port, args.timeout, args.max_bytes))
+    return 0 if acked else 1
 
 
 def _read(name: str, max_bytes: int) -> bytes | str:
@@ -91,11 +90,23 @@ def _read(name: str, max_bytes: int) -> bytes | str:
 
 async def _publish_all(
     loaded: list[tuple[str, bytes | str]], host: str, port: int, seconds: float, max_bytes: int
-) -> list[str]:
+) -> bool:
+    """Publish every file, printing each line as soon as it and all before it are known (an
+    interrupted run has reported every verdict it got); whether every file was acked."""
     publisher = Publisher(host, port, window=WINDOW, timeout=seconds, max_send_size=max_bytes)
+    acked = True
     async with publisher:
         tasks = [asyncio.ensure_future(_publish_one(publisher, *item)) for item in loaded]
-        return [await task for task in tasks]
+        try:
+            for task in tasks:
+                line = await task
+                print(line, flush=True)
+                acked = acked and line.startswith("ACK ")
+        finally:  # stopped early (the reader went away, Ctrl-C): no file is sent after this
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return acked
 
 
 async def _publish_one(publisher: Publisher, name: str, packet: bytes | str) -> str:
@@ -103,6 +114,8 @@ async def _publish_one(publisher: Publisher, name: str, packet: bytes | str) -> 
         return packet
     try:
         reply = await publisher.publish(packet)
+    except LocalProtocolError as exc:  # refused here, before sending: no broker involved
+        return f"ERROR {name}: not sent: {exc.detail}"
     except VTPError as exc:
         return f"ERROR {name}: {exc}"
     if isinstance(reply, Ack):

@@ -11,6 +11,8 @@ and answers. The :mod:`.forward` task moves the spool to the archive.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -142,6 +144,7 @@ class BrokerApp:
         )
         self.ports = Ports()
         self._tasks: list[asyncio.Task[Any]] = []
+        self.failed: list[str] = []  # background tasks that ended before the stop
         self._stopped = False
 
     async def start(self) -> Ports:
@@ -149,7 +152,11 @@ class BrokerApp:
         await self.sandbox.start()
         if self.judge is not None:
             await self.judge.start()
-        self._spawn(self.fanout.run(), self._prune_forever(), self._forward_forever())
+        self._spawn(
+            ("filtered fan-out", self.fanout.run()),
+            ("dedup upkeep", self._prune_forever()),
+            ("archive forwarder" if self.forwarder else "spool trimmer", self._forward_forever()),
+        )
         await self._start_vtp()
         await self._start_grpc()
         self._start_ops()
@@ -168,9 +175,22 @@ class BrokerApp:
         )
         return self.ports
 
-    def _spawn(self, *coroutines: Any) -> None:
+    def _spawn(self, *named: tuple[str, Any]) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks += [loop.create_task(c) for c in coroutines]
+        for name, coroutine in named:
+            task = loop.create_task(coroutine)
+            task.add_done_callback(functools.partial(self._task_done, name))
+            self._tasks.append(task)
+
+    def _task_done(self, name: str, task: asyncio.Task[Any]) -> None:
+        """A background task runs until the broker stops: one that ends before is a failure,
+        logged and reported by /healthz (its work, archiving say, has stopped)."""
+        if self._stopped or task.cancelled():
+            return
+        error = task.exception()
+        self.failed.append(name)
+        log.error("broker.task_failed", task=name,
+                  error=f"{type(error).__name__}: {error}" if error else "ended")  # fmt: skip
 
     async def _start_vtp(self) -> None:
         c = self.config
@@ -225,8 +245,9 @@ class BrokerApp:
         self.ports.metrics = self.ops.start()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """``/healthz`` details: spool depth and subscriber count."""
-        return True, {"spool_depth": self.spool.depth, "subscribers": len(self.fanout.sinks)}
+        """``/healthz``: unhealthy once a background task has failed; spool depth, subscribers."""
+        details = {"spool_depth": self.spool.depth, "subscribers": len(self.fanout.sinks)}
+        return not self.failed, {**details, **({"failed": self.failed} if self.failed else {})}
 
     async def _forward_forever(self) -> None:
         if self.forwarder is not None:
@@ -261,6 +282,9 @@ class BrokerApp:
         await self.upstream.close()
         if self.grpc is not None:
             await self.grpc.stop(grace)
+        with contextlib.suppress(TimeoutError):  # packets still on their way to the filters
+            async with asyncio.timeout(grace):
+                await self.fanout.drain()
         await self.vtp.close(grace)
         await asyncio.gather(*(handler.stop(grace) for handler in self.execs))
         for task in self._tasks:

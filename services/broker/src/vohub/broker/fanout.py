@@ -98,6 +98,8 @@ class Fanout:
         self._filtered: set[int] = set()
         self._pending: list[Accepted] = []
         self._wake = asyncio.Event()
+        self._idle = asyncio.Event()  # set when no packet waits for (or is in) the sandbox
+        self._idle.set()
         sandbox.on_dropped = self._filter_dropped
 
     def add(self, sink: Sink, expressions: Sequence[str] = ()) -> None:
@@ -130,6 +132,7 @@ class Fanout:
                 sink.deliver_many(shared)
         if self._filtered:
             self._pending += shared.accepted
+            self._idle.clear()
             self._wake.set()
 
     async def run(self) -> None:
@@ -143,6 +146,12 @@ class Fanout:
                 verdicts = await self.sandbox.evaluate([a.event.raw for a in batch])
                 for accepted, matched in zip(batch, verdicts, strict=True):
                     self._deliver_matched(accepted, matched)
+            self._idle.set()
+
+    async def drain(self) -> None:
+        """Wait until every packet handed over so far has gone through the filters (the broker
+        is stopping: a filtered subscriber must be given what was acknowledged)."""
+        await self._idle.wait()
 
     def _deliver_matched(self, accepted: Accepted, matched: list[int]) -> None:
         for sub_id in matched:

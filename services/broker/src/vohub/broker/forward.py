@@ -123,7 +123,8 @@ class Forwarder:
             self.metrics.spool_depth.set(self.spool.depth)
 
     async def deliver(self, batch: Sequence[Record]) -> None:
-        """Send ``batch`` until the archive has answered for every record."""
+        """Send ``batch`` until the archive has answered for every record (those a short
+        reply left out are sent again)."""
         attempt = 0
         while True:
             try:
@@ -147,7 +148,12 @@ class Forwarder:
                 await self._wait_for_archive(delay)
                 continue
             self._account(batch, results)
-            return
+            if len(results) >= len(batch):
+                return
+            batch = batch[len(results) :]  # never answered for: not stored, as far as we know
+            delay = self._backoff(attempt)
+            attempt += 1
+            await self._wait_for_archive(delay)
 
     async def _split(self, batch: Sequence[Record], detail: str) -> None:
         if len(batch) == 1:
@@ -167,8 +173,11 @@ class Forwarder:
                 log.warning(
                     "archive.not_stored", ivorn=record.ivorn, outcome=outcome, reason=reason
                 )
-        if len(results) != len(batch):
-            log.error("archive.short_reply", sent=len(batch), answered=len(results))
+        if len(results) < len(batch):
+            log.error("archive.short_reply", sent=len(batch), answered=len(results),
+                      resending=len(batch) - len(results))  # fmt: skip
+        elif len(results) > len(batch):
+            log.error("archive.long_reply", sent=len(batch), answered=len(results))
 
     def _backoff(self, attempt: int) -> float:
         base: float = min(self.max_backoff, 0.1 * 2**attempt)

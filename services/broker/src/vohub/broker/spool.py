@@ -32,6 +32,7 @@ never resolved, i.e. packets nobody was told were accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import os
 import struct
@@ -200,6 +201,9 @@ class Spool:
         try:
             self._write(records)
         except OSError as exc:
+            if self._handle is not None:  # a torn record would hide every one written after it
+                with contextlib.suppress(OSError):
+                    os.ftruncate(self._handle, self._size)  # back to the last durable record
             for waiter in waiters:
                 waiter.set_exception(exc)
             return

@@ -9,7 +9,8 @@ older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were 
 when it answered a later iamalive (peers answer in order, so those acks will never come:
 pygcn, for one, silently skips VOEvent 2.1, which Comet also counts against it for good).
 Acks are counted, not matched to IVORNs, as in Comet. XPath filters go to the fan-out's
-sandbox, not the connection.
+sandbox, not the connection. An unreadable frame or a VOEvent from a subscriber is ignored,
+as Comet ignores it, and logged (the first of each connection only).
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ from vohub.common.logs import get_logger
 from vohub.vtp import (
     Authenticate,
     BroadcastConnection,
+    Event,
     FilterSet,
     IAmAlive,
     Offer,
     VTPError,
 )
+from vohub.vtp.messages import Unreadable
 
 log = get_logger("vohub.broker.subscriber")
 
@@ -68,6 +71,7 @@ class VtpSubscriber(asyncio.Protocol):
         self._missed = 0
         self._queued = 0  # packets offered since the last write (counted there, in one go)
         self._acks_seen = 0
+        self._odd_logged = False  # an unreadable or unexpected message was logged
         self._delivered = metrics.delivered.labels(kind=self.kind)
         self._acks = metrics.replies.labels(role="ack")
         self._loop = asyncio.get_running_loop()
@@ -130,6 +134,14 @@ class VtpSubscriber(asyncio.Protocol):
             self.conn.filters = FilterSet()  # evaluated in the sandbox, not on the event loop
             self.fanout.set_filters(self, expressions)
             log.info("subscriber.filters", peer=self.peer, filters=list(expressions))
+        elif isinstance(message, Unreadable | Event) and not self._odd_logged:
+            # ignored, as Comet does, but not silently (once per connection: no log flood)
+            self._odd_logged = True
+            if isinstance(message, Unreadable):
+                log.warning("subscriber.unreadable", peer=self.peer, error=message.error.detail)
+            else:
+                log.warning("subscriber.unexpected", peer=self.peer, ivorn=message.ivorn,
+                            detail="a subscriber sent a VOEvent; ignored")  # fmt: skip
 
     def wants(self, accepted: Accepted) -> bool:
         return True

@@ -126,14 +126,17 @@ class Acceptor:
             self.seen.forget()
 
     def screen(self, event: Event, source: Source) -> Outcome | None:
-        """Count ``event`` in and run the checks that need no parse: a refusal, or None.
+        """Run the checks that need no parse: a refusal (``event`` is counted in), or None.
 
-        The first step for a packet read by its head only; the judge comes next.
+        The first step for a packet read by its head only; the judge comes next, and
+        :meth:`offer_judged` counts in the packets it could read. One it cannot read is not
+        counted, as an unreadable frame is not, judge or no judge: every packet counted in
+        gets one verdict (accepted or refused).
         """
-        refused = self._received(event.raw, source)
+        refused = self._oversize(event.raw, source) or self._validate(self.screens, event, source)
         if refused is not None:
-            return refused
-        return self._validate(self.screens, event, source)
+            self._counter(self.metrics.received, source.path).inc()
+        return refused
 
     def offer_judged(
         self,
@@ -142,6 +145,7 @@ class Acceptor:
     ) -> None:
         """Settle each screened ``(event, judge's refusal or None, verdict)`` in order: dedup,
         spool; each ``verdict`` is resolved as :meth:`offer`'s would be."""
+        self._counter(self.metrics.received, source.path).inc(len(judged))
         self.seen.prefetch([event.ivorn for event, refusal, _ in judged if refusal is None])
         try:
             for event, refusal, verdict in judged:
@@ -160,6 +164,10 @@ class Acceptor:
     def _received(self, raw: bytes, source: Source) -> Outcome | None:
         """Count ``raw`` in; a refusal if it is over the size limit."""
         self._counter(self.metrics.received, source.path).inc()
+        return self._oversize(raw, source)
+
+    def _oversize(self, raw: bytes, source: Source) -> Outcome | None:
+        """A refusal if ``raw`` is over the size limit, else None."""
         if len(raw) <= self.max_bytes:
             return None
         message = f"packet of {len(raw)} bytes exceeds the limit of {self.max_bytes} bytes"
