@@ -6,6 +6,8 @@ import io
 import json
 from datetime import UTC, datetime
 
+import pytest
+
 from vohub.common.logs import configure, get_logger
 
 
@@ -32,6 +34,23 @@ def test_json_lines_carry_fields_and_errors() -> None:
         "batch": 3,
         "error": "KeyError: 'ivo://x/y#1'",
     }
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("ivo://x/y#1", "ivo://x/y#1"),
+        ("ivo://x/y#1\rforged", '"ivo://x/y#1\\rforged"'),
+        ("a\x1b[2Jb", '"a\\u001b[2Jb"'),
+        ("two\nlines", '"two\\nlines"'),
+        ("", '""'),
+    ],
+)
+def test_kv_quotes_every_value_a_terminal_or_parser_could_misread(value: str, shown: str) -> None:
+    stream = io.StringIO()
+    configure("broker", level="INFO", stream=stream, clock=fixed_clock)
+    get_logger("vohub.broker").warning("packet.seen", ivorn=value)
+    assert stream.getvalue().rstrip("\n").endswith(f" ivorn={shown}")
 
 
 def test_kv_quotes_values_with_spaces_and_drops_below_level() -> None:

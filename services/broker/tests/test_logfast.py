@@ -29,6 +29,7 @@ def record(created: float, message: str, fields: dict[str, object]) -> logging.L
         {"reason": 'Event rejected: "quoted" and = signs', "empty": "", "none": None},
         {"error": "line one\nline\ttwo", "number": 1.5, "flag": True, "unicode": "é ☃"},
         {"event": "a field named like a base key"},
+        {"ivorn": "ivo://x/y#1\rforged", "escape": "a\x1b[2Jb", "separator": "a\u2028b"},
         {},
     ],
 )  # fmt: skip

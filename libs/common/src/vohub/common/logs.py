@@ -162,9 +162,11 @@ class EventFormatter(logging.Formatter):
 
 
 def _kv(value: Any) -> str:
+    """``value`` as it is, or JSON-quoted if empty or holding a space, quote, ``=`` or any
+    character that is not printable (a line break, a carriage return, an escape)."""
     text = "" if value is None else str(value)
-    if text and not any(c in text for c in ' "=\n\t'):
-        return text
+    if text.isprintable() and not any(c in text for c in ' "='):
+        return text if text else '""'
     return json.dumps(text, ensure_ascii=False)
 
 

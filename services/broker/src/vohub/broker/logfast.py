@@ -26,15 +26,15 @@ from typing import Any, TextIO, cast
 
 from vohub.common.logs import EventFormatter, EventLogger
 
-#: Text that ``key=value`` lines print bare; anything else is JSON-quoted.
-_BARE = re.compile(r'[^ "=\n\t]+\Z')
+#: Text that ``key=value`` lines print bare if it is also printable; the rest is JSON-quoted.
+_BARE = re.compile(r'[^ "=]+\Z')
 #: The keys every line starts with (a field of the same name takes their place).
 _BASE = frozenset({"ts", "level", "service", "logger", "event"})
 
 
 def _kv(value: Any) -> str:
     text = "" if value is None else value if type(value) is str else str(value)
-    if _BARE.match(text):
+    if _BARE.match(text) and text.isprintable():
         return text
     return json.dumps(text, ensure_ascii=False)
 
