@@ -224,6 +224,12 @@ def test_broadcast_nak_drops_at_once() -> None:
     assert conn.drop_reason == "nak received for ivo://a.b/c#1: I did not like it"
 
 
+def test_a_nak_without_a_reason_says_so() -> None:
+    conn = subscriber()
+    conn.receive_data(frame(Nak("ivo://a.b/c#1", "ivo://s/x", None)))
+    assert conn.drop_reason == "nak received for ivo://a.b/c#1: no reason given"
+
+
 def test_broadcast_filters_replace_on_each_authenticate() -> None:
     conn = subscriber()
     conn.receive_data(frame(Authenticate(HUB, "ivo://s/x", ("//Param[@value='61']",))))

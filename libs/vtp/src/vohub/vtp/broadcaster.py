@@ -316,7 +316,8 @@ class BroadcastConnection(Endpoint):
         elif isinstance(message, Ack):
             self.outstanding_acks = max(0, self.outstanding_acks - 1)
         elif isinstance(message, Nak):
-            self.drop(f"nak received for {message.ivorn}: {message.reason}")
+            reason = message.reason or "no reason given"
+            self.drop(f"nak received for {message.ivorn}: {reason}")
         elif isinstance(message, Authenticate):
             self.filters, self.filter_errors = compile_filters_lenient(
                 message.filters, peer=self.peer
