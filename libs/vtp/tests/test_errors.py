@@ -17,6 +17,7 @@ from vohub.vtp.errors import (
     MalformedMessage,
     OutgoingFrameTooLarge,
     PeerSilent,
+    PipeliningDeclined,
     RemoteProtocolError,
     ReplyTimeout,
     TruncatedFrame,
@@ -52,6 +53,7 @@ CASES: list[tuple[VTPError, type[VTPError], list[str]]] = [
         [PEER, IVORN],
     ),
     (UnexpectedMessage("expected ack", peer=PEER), RemoteProtocolError, [PEER]),
+    (PipeliningDeclined("not allowed here", peer=PEER), UnexpectedMessage, [PEER]),
     (ClosedWithoutReply("closed", peer=PEER, ivorn=IVORN), RemoteProtocolError, [PEER, IVORN]),
     (
         EventRejected("Previously seen", peer=PEER, ivorn=IVORN),

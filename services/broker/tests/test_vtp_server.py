@@ -155,10 +155,14 @@ async def test_an_idle_pipeline_is_closed_after_the_author_timeout(
 
 
 async def test_with_pipelining_off_authors_fall_back_to_a_connection_each(
-    app_factory: AppFactory, packet: PacketMaker
+    app_factory: AppFactory, packet: PacketMaker, caplog: pytest.LogCaptureFixture
 ) -> None:
     app = await app_factory(author_pipelining=False)
-    async with Publisher("127.0.0.1", app.ports.receive) as publisher:
-        replies = [await publisher.publish(packet(i)) for i in range(3)]
+    with caplog.at_level(logging.INFO, logger="vohub.broker.author"):
+        async with Publisher("127.0.0.1", app.ports.receive) as publisher:
+            replies = [await publisher.publish(packet(i)) for i in range(3)]
     assert publisher.pipelined is False
     assert all(isinstance(r, Ack) for r in replies)
+    # the request is fair, the refusal policy: no warning of an unreadable message
+    logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.endswith("author")]
+    assert logged == [("INFO", "author.pipelining_declined")]

@@ -130,6 +130,11 @@ class UnexpectedMessage(RemoteProtocolError):
     """A valid message that makes no sense in the connection's current state."""
 
 
+class PipeliningDeclined(UnexpectedMessage):
+    """An author asked to pipeline where the receiver does not allow it: the connection closes
+    without a reply, as Comet's would, and the author falls back to a connection per event."""
+
+
 class ClosedWithoutReply(RemoteProtocolError):
     """The broker closed an author connection without an ack or a nak.
 

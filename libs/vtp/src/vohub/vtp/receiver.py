@@ -7,7 +7,7 @@ from collections import deque
 
 from vohub.vtp import canonical
 from vohub.vtp._endpoint import Endpoint
-from vohub.vtp.errors import IllegalTransition, UnknownMessage, VTPError
+from vohub.vtp.errors import IllegalTransition, PipeliningDeclined, UnknownMessage, VTPError
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
 from vohub.vtp.messages import (
     VOEVENT_ROLES,
@@ -341,10 +341,10 @@ class ReceiverConnection(Endpoint):
             self._queue(reply, now)
             self.state = ReceiverState.PIPELINING
             return None
-        raise UnknownMessage(
-            f"expected a VOEvent on the receive port, got {type(message).__name__}",
-            peer=self.peer,
-        )
+        if isinstance(message, Authenticate) and message.pipelining and not self.allow_pipelining:
+            raise PipeliningDeclined("pipelining is not allowed here", peer=self.peer)
+        got = type(message).__name__
+        raise UnknownMessage(f"expected a VOEvent on the receive port, got {got}", peer=self.peer)
 
     def _grants(self, message: Authenticate) -> bool:
         return (

@@ -39,7 +39,7 @@ from vohub.common.addresses import Address
 from vohub.common.logs import get_logger
 from vohub.vtp import Event, ReceiverConnection, VTPError
 from vohub.vtp.canonical import event_head
-from vohub.vtp.errors import MalformedMessage
+from vohub.vtp.errors import MalformedMessage, PipeliningDeclined
 
 log = get_logger("vohub.broker.author")
 
@@ -99,9 +99,11 @@ class VtpAuthor(asyncio.Protocol):
             log.info("author.pipelining", peer=self.peer)
         elif self.conn.event is not None and not self.ignored:
             self._note_ignored(data, self.conn.event)
-        if self.conn.error is not None:
+        if isinstance(self.conn.error, PipeliningDeclined):  # a fair request, refused by policy
+            log.info("author.pipelining_declined", peer=self.peer)
+        elif self.conn.error is not None:
             log.warning("author.unreadable", peer=self.peer, error=str(self.conn.error))
-            self.conn.error = None
+        self.conn.error = None
         self.backlog += events
         if not self.judging:
             self._judge()
