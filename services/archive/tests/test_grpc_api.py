@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine
 
 from vohub.archive.grpc_api import ArchiveServicer
+from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
 from vohub.common.addresses import Address
 from vohub.common.grpc_serve import ThreadedGrpcServer
@@ -29,8 +30,11 @@ XRT = "ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326"
 RECEIVED = datetime(2026, 5, 4, 3, 2, 1, tzinfo=UTC)
 
 
-def serve(store: Store, max_batch: int = 10) -> tuple[ThreadedGrpcServer, grpc.aio.Channel]:
-    servicer = ArchiveServicer(store, max_batch=max_batch)
+def start_server(
+    store: Store, max_batch: int = 10, metrics: Metrics | None = None
+) -> tuple[ThreadedGrpcServer, int]:
+    """The archive's servicer on ``store``, serving on a free port: the server and its port."""
+    servicer = ArchiveServicer(store, max_batch=max_batch, metrics=metrics)
     server = ThreadedGrpcServer(
         Address("127.0.0.1", 0),
         [lambda s: archive_pb2_grpc.add_ArchiveServicer_to_server(servicer, s)],
@@ -38,6 +42,11 @@ def serve(store: Store, max_batch: int = 10) -> tuple[ThreadedGrpcServer, grpc.a
     )
     port = server.start()
     server.set_serving(True)
+    return server, port
+
+
+def serve(store: Store, max_batch: int = 10) -> tuple[ThreadedGrpcServer, grpc.aio.Channel]:
+    server, port = start_server(store, max_batch)
     return server, grpc.aio.insecure_channel(f"127.0.0.1:{port}")
 
 

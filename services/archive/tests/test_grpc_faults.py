@@ -10,13 +10,12 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
-from vohub.common.addresses import Address
-from vohub.common.grpc_serve import ThreadedGrpcServer
 from vohub.v1 import archive_pb2 as pb
 from vohub.v1 import archive_pb2_grpc
+
+from .test_grpc_api import start_server
 
 #: A Timestamp past year 9999: valid protobuf, no datetime.
 FAR = Timestamp(seconds=10**12)
@@ -25,14 +24,7 @@ FAR = Timestamp(seconds=10**12)
 @pytest.fixture
 def served(store: Store) -> Iterator[tuple[archive_pb2_grpc.ArchiveStub, Metrics]]:
     metrics = Metrics()
-    servicer = ArchiveServicer(store, max_batch=2, metrics=metrics)
-    server = ThreadedGrpcServer(
-        Address("127.0.0.1", 0),
-        [lambda s: archive_pb2_grpc.add_ArchiveServicer_to_server(servicer, s)],
-        services=["vohub.v1.Archive"],
-    )
-    port = server.start()
-    server.set_serving(True)
+    server, port = start_server(store, max_batch=2, metrics=metrics)
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         yield archive_pb2_grpc.ArchiveStub(channel), metrics
     server.stop(0)
