@@ -127,6 +127,7 @@ def test_xml_non_ascii(client: Client) -> None:
 def test_maps_and_citation_lists(client: Client) -> None:
     streams = client.map("stream_count")
     assert sum(streams.values()) == client.count()
+    assert client.map("stream") == streams  # apiv2's name for it
     assert dict(client.ivorn_nrefs(ivorn_prefix=XRT)) == {XRT: 1}
     assert dict(client.ivorn_ncites(ivorn_prefix=BAT))[BAT] >= 1
 

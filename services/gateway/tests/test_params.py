@@ -155,6 +155,14 @@ def test_dec_bounds() -> None:
             filter_of(bad)
 
 
+@pytest.mark.parametrize("text", ["1_0", "%D9%A1", "%EF%BC%91", "1e", ".", "--1"])
+def test_a_number_is_ascii_decimal(text: str) -> None:
+    """``float`` read ``1_0`` as 10 and Arabic-Indic or full-width digits as numbers."""
+    with pytest.raises(InvalidParameter, match="dec_gt: not a number"):
+        filter_of(f"dec_gt={text}")
+    assert filter_of("dec_gt=1.5e1&dec_lt=-.5").dec_gt == 15.0
+
+
 def test_unknown_key_is_400_naming_it() -> None:
     with pytest.raises(InvalidParameter) as caught:
         filter_of("foo=bar")

@@ -270,7 +270,10 @@ class Client:
 
     def map(self, kind: str, filters: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
         """``/apiv1/map/<kind>``: counts by ``stream_count``, ``role_count``,
-        ``stream_role_count`` (nested) or ``authored_month_count`` (``"null"``: no date)."""
+        ``stream_role_count`` (nested) or ``authored_month_count`` (``"null"``: no date);
+        each may also be named as apiv2 names it (``stream``, ``role``, ...)."""
+        if kind not in MAP_KINDS and f"{kind}_count" in MAP_KINDS:
+            kind = f"{kind}_count"
         if kind not in MAP_KINDS:
             raise InvalidFilter("kind", f"not one of {', '.join(MAP_KINDS)}: {kind!r}")
         pairs = self._filters(filters, kwargs)

@@ -160,6 +160,11 @@ def parse_bool(text: str, name: str) -> bool:
     return lowered == "true"
 
 
+#: A decimal number as the API takes it: ASCII digits, a point, an exponent (``float`` also
+#: reads ``1_0`` as 10 and digits of other scripts).
+_DECIMAL = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def parse_float(text: str, name: str, low: float = -math.inf, high: float = math.inf) -> float:
     """A finite decimal number within ``[low, high]``.
 
@@ -169,6 +174,10 @@ def parse_float(text: str, name: str, low: float = -math.inf, high: float = math
     Traceback (most recent call last):
     ...
     vohub.gateway.errors.InvalidParameter: dec_lt: 91.0 is outside [-90, 90]
+    >>> parse_float("1_0", "dec_gt")
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: dec_gt: not a number: '1_0'
     """
     try:
         value = float(text)
@@ -176,6 +185,8 @@ def parse_float(text: str, name: str, low: float = -math.inf, high: float = math
         raise InvalidParameter(f"not a number: {text[:80]!r}", name) from None
     if not math.isfinite(value):
         raise InvalidParameter(f"not a finite number: {text[:80]!r}", name)
+    if not _DECIMAL.fullmatch(text.strip()):
+        raise InvalidParameter(f"not a number: {text[:80]!r}", name)
     if not low <= value <= high:
         raise InvalidParameter(f"{value!r} is outside [{low:g}, {high:g}]", name)
     return value

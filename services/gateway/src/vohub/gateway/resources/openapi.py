@@ -265,6 +265,13 @@ def _v2_paths() -> Schema:
         summary = f"List the IVORNs of packets, each with the number of {what}"
         counted[f"/apiv2/ivorns/{name}"] = _get(summary, [*filters, *paging], _ok(page(item)), 413)
     listing["get"]["responses"]["200"]["content"].update(TABLE_MEDIA)
+    listing["get"]["responses"]["200"]["headers"] = {
+        "Link": {
+            "description": 'A CSV or VOTable page\'s next page: `<URL>; rel="next"` (JSON pages '
+            "give it as `next`); absent on the last page.",
+            "schema": STR,
+        }
+    }
     entry = {
         "type": "object",
         "required": ["key", "count"],
