@@ -213,6 +213,26 @@ def test_xml_is_cacheable_and_revalidated(client: Any, archive: Any, url: str) -
     assert client.simulate_get(path, query_string=query).headers["etag"] != etag
 
 
+@pytest.mark.parametrize(
+    "url",
+    ["/apiv1/packet/xml/" + quote_plus(XRT), "/apiv2/packet/xml?ivorn=" + quote_plus(XRT)],
+)
+def test_if_match_on_another_copy_is_412(client: Any, archive: Any, url: str) -> None:
+    """If-Match was ignored: a client asking for the copy it holds got another one, 200."""
+    path, _, query = url.partition("?")
+    archive.xml[XRT] = b"<voe:VOEvent ivorn='one'/>"
+    etag = client.simulate_get(path, query_string=query).headers["etag"]
+    for held in (etag, f'"other", {etag}', "*"):
+        same = client.simulate_get(path, query_string=query, headers={"If-Match": held})
+        assert (same.status_code, same.content) == (200, archive.xml[XRT])
+    for held in ('"other"', f"W/{etag}"):  # If-Match compares strongly: a weak tag never matches
+        refused = client.simulate_get(path, query_string=query, headers={"If-Match": held})
+        assert refused.status_code == 412
+        assert refused.json["error"]["message"] == (
+            f"If-Match {held} does not match the packet's current ETag"
+        )
+
+
 def test_packet_errors(client: Any) -> None:
     r = client.simulate_get("/apiv1/packet/xml/")
     assert (r.status_code, r.json["error"]["description"]) == (400, "No IVORN supplied")

@@ -192,7 +192,7 @@ def test_openapi_document(client: Any) -> None:
     names = {p["name"] for p in doc["paths"]["/apiv1/count"]["get"]["parameters"]}
     assert len(names) == 14
     listed = doc["paths"]["/apiv2/packets"]["get"]["responses"]["200"]
-    assert "rel=\"next\"" in listed["headers"]["Link"]["description"]  # how tables page
+    assert 'rel="next"' in listed["headers"]["Link"]["description"]  # how tables page
 
 
 def test_root_is_the_landing_page(client: Any) -> None:

@@ -119,6 +119,20 @@ class UnknownMap(GatewayError):
         super().__init__(f"no map {kind!r}; the maps are {', '.join(kinds)}", "kind")
 
 
+class PreconditionFailed(GatewayError):
+    """``If-Match`` names no tag of the packet's current XML (412).
+
+    >>> print(PreconditionFailed('"abc"').message)
+    If-Match "abc" does not match the packet's current ETag
+    """
+
+    status = 412
+    description = "Precondition Failed"
+
+    def __init__(self, held: str) -> None:
+        super().__init__(f"If-Match {held[:200]} does not match the packet's current ETag")
+
+
 class ArchiveError(Exception):
     """Base of the failures reported by the archive service (one per gRPC status we handle)."""
 

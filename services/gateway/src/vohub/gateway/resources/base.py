@@ -11,6 +11,7 @@ from urllib.parse import quote, urlsplit
 import falcon
 from falcon.asgi import Request, Response
 
+from vohub.gateway.errors import PreconditionFailed
 from vohub.gateway.params import Pair, as_lists, parse_query_string
 from vohub.gateway.render import dumps
 
@@ -83,13 +84,22 @@ def xml_content_type(xml: bytes) -> str:
 XML_CACHE_CONTROL = ["public", "max-age=31536000", "immutable"]
 
 
+def _strong_match(held: falcon.ETag | str, etag: falcon.ETag) -> bool:
+    return isinstance(held, falcon.ETag) and not held.is_weak and held == etag
+
+
 def send_xml(req: Request, resp: Response, xml: bytes) -> None:
     """Reply with a stored packet's XML: cacheable, with an ETag of its bytes.
 
     A client whose ``If-None-Match`` names that ETag (or ``*``) gets 304 Not Modified and no
-    body. The comparison is the weak one RFC 9110 prescribes for ``If-None-Match``.
+    body. The comparison is the weak one RFC 9110 prescribes for ``If-None-Match``. One whose
+    ``If-Match`` names neither it nor ``*`` gets 412 (:class:`PreconditionFailed`; strong
+    comparison, as RFC 9110 prescribes for ``If-Match``).
     """
     etag = falcon.ETag(hashlib.blake2b(xml, digest_size=16).hexdigest())
+    wanted = req.if_match
+    if wanted and "*" not in wanted and not any(_strong_match(t, etag) for t in wanted):
+        raise PreconditionFailed(req.get_header("If-Match") or "")
     resp.etag = etag
     resp.cache_control = XML_CACHE_CONTROL
     resp.content_type = xml_content_type(xml)

@@ -194,14 +194,20 @@ IF_NONE_MATCH = {
     "schema": STR,
     "description": "ETags of the copies the client holds: 304 if one is this packet's.",
 }
+IF_MATCH = {
+    "name": "If-Match",
+    "in": "header",
+    "schema": STR,
+    "description": "ETags of the copies the client will take: 412 if none is this packet's.",
+}
 CACHING = {"ETag": {"schema": STR}, "Cache-Control": {"schema": STR}}
 
 
 def _get_xml(summary: str, params: list[Schema], *codes: int) -> Schema:
-    """A packet's XML: cacheable, with an ETag, and 304 for a client holding the current copy."""
-    op = _get(
-        summary, [*params, IF_NONE_MATCH], {**_ok(STR, "text/xml"), "headers": CACHING}, *codes
-    )
+    """A packet's XML: cacheable, with an ETag, 304 for a client holding the current copy and
+    412 for one that will take only another."""
+    ok = {**_ok(STR, "text/xml"), "headers": CACHING}
+    op = _get(summary, [*params, IF_NONE_MATCH, IF_MATCH], ok, *codes, 412)
     op["get"]["responses"]["304"] = {"description": "Not Modified", "headers": CACHING}
     return op
 
