@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import argparse
 import hashlib
+import io
 import json
 import shutil
 import socket
@@ -11,17 +13,21 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from vohub.archive import tarballs
+from vohub.archive import cli, tarballs
+from vohub.archive.config import load
 from vohub.testing.archive import ArchiveFactory, archive_cli, archive_command, serving
 from vohub.testing.ports import free_port
 from vohub.testing.process import SupervisedProcess
 from vohub.v1 import archive_pb2 as pb
 from vohub.v1 import archive_pb2_grpc
+from vohub.voevent.xmlsafe import MAX_BYTES
 
 SMALL = "2020-06.002.tar.bz2"
 
@@ -155,6 +161,44 @@ def test_ingest_one_packet_from_stdin(tmp_path: Path, data_dir: Path) -> None:
     bad = archive_cli("--db", db, "ingest", stdin=b"<oops")
     assert bad.returncode == 1
     assert bad.stdout.startswith("invalid: malformed XML")
+
+
+class Endless(io.RawIOBase):
+    """``size`` spaces, as a pipe gives them, counting the bytes taken."""
+
+    def __init__(self, size: int) -> None:
+        self.left, self.taken = size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = min(len(buffer), self.left, 1 << 16)
+        buffer[:n] = b" " * n
+        self.left -= n
+        self.taken += n
+        return n
+
+
+def test_ingest_refuses_an_oversize_stdin_without_reading_all_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It read all of stdin into memory, then applied the packet size cap."""
+    config = load(env={}, overrides={"db": f"sqlite:///{tmp_path / 'big.db'}"})
+    pipe = Endless(64 << 20)
+    monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=pipe))
+    assert cli.ingest_stdin(config, argparse.Namespace()) == 1
+    assert pipe.taken == MAX_BYTES + 1  # not the 64 MiB: a pipe's size is never known
+    assert capsys.readouterr().out == f"invalid: packet too large: over the {MAX_BYTES}-byte cap\n"
+    big = tmp_path / "big.xml"  # redirected from a file: its size is known, as before
+    big.write_bytes(b" " * 2_000_000)
+    with big.open("rb") as handle:
+        monkeypatch.setattr(sys, "stdin", SimpleNamespace(buffer=handle))
+        assert cli.ingest_stdin(config, argparse.Namespace()) == 1
+        assert handle.tell() == MAX_BYTES + 1
+    assert capsys.readouterr().out == (
+        f"invalid: packet too large: 2000000 bytes, over the {MAX_BYTES}-byte cap\n"
+    )
 
 
 def test_default_database_is_sqlite_in_the_data_dir(tmp_path: Path, data_dir: Path) -> None:
