@@ -16,6 +16,8 @@ from vohub.broker.config import load
 DATA = Path(__file__).resolve().parents[3] / "data" / "voevents"
 BAT = DATA / "fourpisky-core" / "BAT_GRB_Pos_558756-820.xml"
 GAIA = DATA / "fourpisky-core" / "Gaia16ajo.xml"
+#: Nested counts over every node: on a real packet this runs for about a minute.
+RUNAWAY = "count(//node()[count(//node()[count(//node()[count(//node()) > 0]) > 0]) > 0])"
 
 PacketMaker = Callable[..., bytes]
 AppFactory = Callable[..., Coroutine[Any, Any, BrokerApp]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import AsyncIterator
 
@@ -13,10 +14,7 @@ from vohub.broker.filter_worker import PROGRESS
 from vohub.broker.filters import FilterSandbox
 from vohub.broker.metrics import Metrics
 
-from .conftest import BAT, GAIA, wait_for
-
-#: Nested counts over every node: on a real packet this runs for about a minute.
-RUNAWAY = "count(//node()[count(//node()[count(//node()[count(//node()) > 0]) > 0]) > 0])"
+from .conftest import BAT, GAIA, RUNAWAY, wait_for
 
 
 @pytest.fixture
@@ -135,3 +133,20 @@ async def test_the_timeout_metric_counts_timeouts_and_not_a_worker_killed_in_a_f
     assert "killed the filter worker" in reason
     assert metrics.value("vohub_broker_filter_crashes_total") == 1
     assert metrics.value("vohub_broker_filter_timeouts_total") == 1
+
+
+async def test_a_worker_that_dies_idle_is_logged_as_such_and_names_no_subscriber(
+    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """It was logged as ``subscriber=-1 cause="killed the filter worker"``."""
+    box, timeouts = sandbox
+    box.set(1, ["//Why"])
+    assert box._proc is not None
+    box._proc.kill()  # between batches: in nobody's filter
+    await box._proc.wait()
+    with caplog.at_level(logging.WARNING, logger="vohub.broker.filters"):
+        assert await box.evaluate([BAT.read_bytes()]) == [[1]]
+    [restarted] = [r for r in caplog.records if r.getMessage() == "filter.worker_restarted"]
+    assert restarted.vohub_fields == {"cause": "the filter worker died while idle"}
+    assert timeouts == []

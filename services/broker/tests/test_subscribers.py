@@ -13,7 +13,7 @@ from vohub.broker.app import BrokerApp
 from vohub.vtp import Ack, Authenticate, Event, FrameDecoder, decode, encode, encode_frame
 from vohub.vtp.client import Publisher
 
-from .conftest import AppFactory, PacketMaker, wait_for
+from .conftest import RUNAWAY, AppFactory, PacketMaker, wait_for
 
 LOGGER = "vohub.broker.subscriber"
 
@@ -102,3 +102,32 @@ async def test_a_stop_still_relays_acknowledged_packets_to_filtered_subscribers(
         writer.close()
         with contextlib.suppress(OSError):
             await writer.wait_closed()
+
+
+async def test_a_subscriber_dropped_for_its_filter_is_logged_with_its_filters_as_a_list(
+    app_factory: AppFactory, packet: PacketMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reason quoted the filters as a Python tuple, ``('//Who',)``, unlike the
+    ``subscriber.filters`` line's list."""
+    app = await app_factory(iamalive_interval=60, filter_timeout=0.3)
+    _, writer = await asyncio.open_connection("127.0.0.1", app.ports.broadcast)
+    try:
+        hello = Authenticate("ivo://vohub.test/raw", "ivo://vohub.test/unit", (RUNAWAY,))
+        with caplog.at_level(logging.INFO, logger=LOGGER):
+            writer.write(encode_frame(encode(hello, 0.0)))
+            await wait_for(lambda: bool(app.fanout._filtered))
+            async with Publisher("127.0.0.1", app.ports.receive, timeout=5) as sender:
+                assert isinstance(await sender.publish(packet(1)), Ack)
+            await wait_for(lambda: any(_named(r, "subscriber.dropped") for r in caplog.records))
+        [listed] = [r for r in caplog.records if _named(r, "subscriber.filters")]
+        [dropped] = [r for r in caplog.records if _named(r, "subscriber.dropped")]
+        assert listed.vohub_fields["filters"] == [RUNAWAY]
+        assert dropped.vohub_fields["reason"] == f"filter exceeded its 0.3 s budget: {[RUNAWAY]}"
+    finally:
+        writer.close()
+        with contextlib.suppress(OSError):
+            await writer.wait_closed()
+
+
+def _named(record: logging.LogRecord, event: str) -> bool:
+    return record.name == LOGGER and record.getMessage() == event

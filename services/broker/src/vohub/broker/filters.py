@@ -31,6 +31,11 @@ log = get_logger(__name__)
 
 #: Why a subscriber lost its filters: its filter overran the budget, or the worker died in it.
 Cause = Literal["timeout", "crash"]
+#: The restart's log cause when the worker was in no subscriber's filter.
+_IDLE: dict[Cause, str] = {
+    "timeout": "the filter worker exceeded its {budget:g} s budget outside any filter",
+    "crash": "the filter worker died while idle",
+}
 
 
 class FilterSandbox:
@@ -103,11 +108,20 @@ class FilterSandbox:
                     return list(results)
 
     async def _blame_and_restart(self, cause: Cause, what: str) -> None:
-        """Restart the worker; the subscriber whose filter it was evaluating loses its filters."""
+        """Restart the worker; the subscriber whose filter it was evaluating loses its filters.
+
+        A worker that was in no subscriber's filter (idle) costs nobody its filters,
+        and its log line names no subscriber.
+        """
         index, sub_id = PROGRESS.unpack_from(self._progress)
         await self._kill()
         self.restarts += 1
-        culprit = self.filters.pop(sub_id, None) if sub_id >= 0 else None
+        PROGRESS.pack_into(self._progress, 0, -1, -1)
+        if sub_id < 0:
+            log.warning("filter.worker_restarted", cause=_IDLE[cause].format(budget=self.budget))
+            await self.start()
+            return
+        culprit = self.filters.pop(sub_id, None)
         log.warning(
             "filter.worker_restarted",
             subscriber=sub_id,
@@ -115,10 +129,9 @@ class FilterSandbox:
             cause=what,
             filters=list(culprit or ()),
         )
-        PROGRESS.pack_into(self._progress, 0, -1, -1)
         await self.start()
         if culprit is not None:
-            self.on_dropped(sub_id, cause, f"filter {what}: {culprit}")
+            self.on_dropped(sub_id, cause, f"filter {what}: {list(culprit)}")
 
     async def _kill(self) -> None:
         if self._proc is None:
