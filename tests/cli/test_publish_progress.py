@@ -101,17 +101,37 @@ def test_an_ack_is_printed_before_later_files_are_answered(stalling_broker: int)
 def test_a_packet_the_codec_refuses_is_reported_as_not_sent(
     stalling_broker: int, tmp_path: Path
 ) -> None:
-    """A well-formed VOEvent with a role VTP does not know never leaves: the line says so,
-    and names no broker (none saw it)."""
-    bogus = tmp_path / "bogus.xml"
-    bogus.write_bytes(GAIA.read_bytes().replace(b'role="observation"', b'role="bogus"', 1))
+    """A VOEvent the packet reader takes but VTP refuses to carry (a DOCTYPE) never leaves:
+    the line says so, and names no broker (none saw it)."""
+    doctype = tmp_path / "doctype.xml"
+    doctype.write_bytes(b"<!DOCTYPE VOEvent>" + GAIA.read_bytes().split(b"?>", 1)[1])
     done = subprocess.run(
-        [str(VOHUB), "publish", str(bogus), "--to", f"127.0.0.1:{stalling_broker}"],
+        [str(VOHUB), "publish", str(doctype), "--to", f"127.0.0.1:{stalling_broker}"],
         capture_output=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 1
     assert done.stdout.decode() == (
-        f"ERROR {bogus}: not sent: not a VOEvent: VOEvent with unknown role 'bogus'\n"
+        f"ERROR {doctype}: not sent: not a VOEvent: XML with a DOCTYPE is refused "
+        "(no entities or DTDs)\n"
+    )
+
+
+@pytest.mark.parametrize("validation", ["strict", "lenient"])
+def test_a_voevent_of_an_unknown_role_is_naked_with_the_reason(
+    broker_factory: BrokerFactory, tmp_path: Path, validation: str
+) -> None:
+    """The broker closed without a reply, so the author saw no reason (Comet naks it)."""
+    bogus = tmp_path / "bogus.xml"
+    bogus.write_bytes(GAIA.read_bytes().replace(b'role="observation"', b'role="bogus"', 1))
+    broker = broker_factory(extra=["--validation", validation])
+    done = subprocess.run(
+        [str(VOHUB), "publish", str(bogus), "--to", f"127.0.0.1:{broker.receive[1]}"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout.decode() == (
+        f"NAK {bogus} ivo://voevent.4pisky.org/GAIA#Gaia16ajo: Event rejected: VOEvent role "
+        "'bogus' is none of observation, prediction, test, utility\n"
     )
 
 

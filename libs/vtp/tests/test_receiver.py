@@ -21,7 +21,7 @@ def frames(data: bytes) -> list[bytes]:
     [
         b'<VOEvent role="test" ivorn="ivo://a.b/c#1\n2"/>',  # a parser turns \n into a space
         b'<VOEvent role="test" ivorn="ivo://a.b/c#\xc3\xa9"/>',  # not ASCII: encodings differ
-        b'<VOEvent role="drill" ivorn="ivo://a.b/c#1"/>',  # unknown role: decode names it
+        b'<VOEvent role="drill" ivorn="ivo://a.b/c#1"/>',  # unknown role: for the full decode
         b'<!DOCTYPE x><VOEvent role="test" ivorn="ivo://a.b/c#1"/>',
         b'<VOEvent role="test"/>',
     ],

@@ -29,7 +29,8 @@ from vohub.vtp import canonical
 from vohub.vtp.canonical import SCHEMA_LOCATION, TRANSPORT_NS
 from vohub.vtp.errors import MalformedMessage, RemoteProtocolError, UnknownMessage
 
-#: The VOEvent roles; any other role on a VOEvent root makes it an unknown message.
+#: The VOEvent roles. A VOEvent with another is still an event on the wire, for its receiver
+#: to refuse (a broker naks it, as Comet's schema check does).
 VOEVENT_ROLES: Final = frozenset({"observation", "prediction", "utility", "test"})
 #: Name of the Meta/Param that carries one XPath filter (Comet's new style).
 FILTER_PARAM: Final = "xpath-filter"
@@ -216,7 +217,7 @@ def decode(payload: bytes) -> Message:
     MalformedMessage
         Not well-formed XML, a DOCTYPE (entity bombs), or a VOEvent without an IVORN.
     UnknownMessage
-        A root that is neither ``Transport`` nor ``VOEvent``, or a role unknown for its root.
+        A root that is neither ``Transport`` nor ``VOEvent``, or a Transport role unknown.
 
     Examples
     --------
@@ -345,8 +346,6 @@ def _transport(role: str, origin: str, response: str | None, now: float) -> etre
 def _event(payload: bytes, root: etree._Element, role: str | None) -> Event:
     if role is None:
         role = "observation"  # the schema's default, as every VOEvent reader takes it
-    if role not in VOEVENT_ROLES:
-        raise UnknownMessage(f"VOEvent with unknown role {role!r}", ivorn=root.get("ivorn"))
     ivorn = root.get("ivorn")
     if not ivorn:
         raise MalformedMessage(f"VOEvent (role {role!r}) has no ivorn attribute")

@@ -2,8 +2,10 @@
 
 *strict*: it validates against the XSD of its version (2.0 or 2.1; Comet takes 2.0 only) and
 its IVORN is an IVOID with a ``#local_ID``. *lenient*: the IVORN only needs a ``#local_ID``
-(it is the dedup key); any version is taken. Packets from upstream brokers are judged the same
-way, but an upstream never gets a nak (see ``vtp_server``/``upstream``).
+(it is the dedup key); any version is taken. At either level the role must be one of the four
+(``observation``, ``prediction``, ``utility``, ``test``): subscribers and the archive sort by
+it. Packets from upstream brokers are judged the same way, but an upstream never gets a nak
+(see ``vtp_server``/``upstream``).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from vohub.broker.pipeline import Refusal, Source
 from vohub.voevent.errors import InvalidIvorn, VOEventError
 from vohub.voevent.ivorn import parse_ivorn
 from vohub.voevent.schema import validate_tree
-from vohub.vtp.messages import Event
+from vohub.vtp.messages import VOEVENT_ROLES, Event
 
 
 class CheckSchema:
@@ -22,6 +24,9 @@ class CheckSchema:
         self.strict = strict
 
     def __call__(self, event: Event, source: Source) -> Refusal | None:
+        if event.role not in VOEVENT_ROLES:
+            roles = ", ".join(sorted(VOEVENT_ROLES))
+            return Refusal("role", f"VOEvent role {event.role!r} is none of {roles}")
         try:
             parse_ivorn(event.ivorn, require_local_id=True)
             if self.strict:
