@@ -131,3 +131,24 @@ async def test_a_subscriber_dropped_for_its_filter_is_logged_with_its_filters_as
 
 def _named(record: logging.LogRecord, event: str) -> bool:
     return record.name == LOGGER and record.getMessage() == event
+
+
+async def test_a_duplicate_from_an_upstream_is_counted_and_logged_at_debug_level_only(
+    app_factory: AppFactory, packet: PacketMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """In a mesh every packet comes back from the other brokers: an info line for each was
+    noise. An author's duplicate is still logged at info."""
+    upstream = await app_factory(iamalive_interval=60)
+    follower = await app_factory(
+        iamalive_interval=60, remote=[f"127.0.0.1:{upstream.ports.broadcast}"]
+    )
+    await wait_for(lambda: len(upstream.fanout.sinks) == 1)  # the follower has subscribed
+    caplog.set_level(logging.DEBUG, logger="vohub.broker.packet")
+    for app in (follower, upstream, follower):  # the follower sees it from its author first
+        async with Publisher("127.0.0.1", app.ports.receive) as publisher:
+            await publisher.publish(packet(1))
+    metric = "vohub_broker_rejected_total"
+    await wait_for(lambda: follower.metrics.value(metric, path="upstream", reason="duplicate") == 1)
+    refused = [(r.levelname, r.vohub_fields["path"]) for r in caplog.records
+               if r.getMessage() == "packet.refused"]  # fmt: skip
+    assert sorted(refused) == [("DEBUG", "upstream"), ("INFO", "author")]

@@ -262,7 +262,10 @@ class Acceptor:
 
     def _refuse(self, ivorn: str, refusal: Refusal, source: Source) -> Outcome:
         self.metrics.rejected.labels(path=source.path, reason=refusal.label).inc()
-        log.info(
+        # In a mesh every packet comes back from the other brokers: such duplicates are the
+        # normal case, counted but logged only at debug level.
+        routine = source.path == "upstream" and refusal.label == "duplicate"
+        (log.debug if routine else log.info)(
             "packet.refused",
             ivorn=ivorn,
             path=source.path,
