@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import tempfile
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -14,13 +16,15 @@ from vohub.broker.filter_worker import PROGRESS
 from vohub.broker.filters import FilterSandbox
 from vohub.broker.metrics import Metrics
 
-from .conftest import BAT, GAIA, RUNAWAY, wait_for
+from .conftest import BAT, GAIA, RUNAWAY, AppFactory, wait_for
 
 
 @pytest.fixture
-async def sandbox() -> AsyncIterator[tuple[FilterSandbox, list[tuple[int, str]]]]:
+async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[FilterSandbox, list[tuple[int, str]]]]:
     timeouts: list[tuple[int, str]] = []
-    box = FilterSandbox(budget=0.3, on_dropped=lambda i, c, r: timeouts.append((i, r)))
+    box = FilterSandbox(
+        budget=0.3, on_dropped=lambda i, c, r: timeouts.append((i, r)), folder=tmp_path
+    )
     await box.start()
     yield box, timeouts
     await box.close()
@@ -150,3 +154,18 @@ async def test_a_worker_that_dies_idle_is_logged_as_such_and_names_no_subscriber
     [restarted] = [r for r in caplog.records if r.getMessage() == "filter.worker_restarted"]
     assert restarted.vohub_fields == {"cause": "the filter worker died while idle"}
     assert timeouts == []
+
+
+async def test_the_sandbox_keeps_its_file_in_the_data_folder_not_the_temp_folder(
+    app_factory: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its folder was a temporary one, which a broker killed outright (kill -9) left behind
+    in /tmp, one per start."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    app = await app_factory()
+    assert (app.config.data_dir / "filter-progress").is_file()
+    assert list(temp.iterdir()) == []
+    await app.stop(grace=0)
+    assert not (app.config.data_dir / "filter-progress").exists()

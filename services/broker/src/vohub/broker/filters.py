@@ -18,7 +18,6 @@ import contextlib
 import mmap
 import pickle
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
@@ -41,13 +40,17 @@ _IDLE: dict[Cause, str] = {
 class FilterSandbox:
     """A worker process evaluating filters, restarted whenever it overruns its budget."""
 
-    def __init__(self, *, budget: float, on_dropped: Callable[[int, Cause, str], None]) -> None:
+    def __init__(
+        self, *, budget: float, on_dropped: Callable[[int, Cause, str], None], folder: Path
+    ) -> None:
+        """``folder`` (made if missing) holds the progress file the worker writes: the
+        broker's data folder, so that a broker killed outright leaves nothing elsewhere."""
         self.budget = budget
         self.on_dropped = on_dropped
         self.filters: dict[int, tuple[str, ...]] = {}
         self.restarts = 0
-        self._dir = tempfile.TemporaryDirectory(prefix="vohub-filters-")
-        self._progress_path = Path(self._dir.name) / "progress"
+        folder.mkdir(parents=True, exist_ok=True)
+        self._progress_path = folder / "filter-progress"
         self._progress_path.write_bytes(PROGRESS.pack(-1, -1))
         self._progress_file = self._progress_path.open("r+b")
         self._progress = mmap.mmap(self._progress_file.fileno(), PROGRESS.size)
@@ -144,8 +147,8 @@ class FilterSandbox:
         self._proc = None
 
     async def close(self) -> None:
-        """Stop the worker and remove its files."""
+        """Stop the worker and remove its progress file."""
         await self._kill()
         self._progress.close()
         self._progress_file.close()
-        self._dir.cleanup()
+        self._progress_path.unlink(missing_ok=True)
