@@ -166,3 +166,39 @@ async def test_with_pipelining_off_authors_fall_back_to_a_connection_each(
     # the request is fair, the refusal policy: no warning of an unreadable message
     logged = [(r.levelname, r.getMessage()) for r in caplog.records if r.name.endswith("author")]
     assert logged == [("INFO", "author.pipelining_declined")]
+
+
+@pytest.mark.parametrize("pipelined", [False, True])
+async def test_a_stop_still_answers_the_events_being_spooled(
+    app_factory: AppFactory, packet: PacketMaker, pipelined: bool
+) -> None:
+    """A stop closed every author's connection at once: an event being spooled was accepted
+    but never acked, and the author's resend was refused as previously seen."""
+    app = await app_factory()
+    gate = asyncio.Event()
+    appended = asyncio.Event()
+    append = app.spool.append
+
+    def slow_append(ivorn: str, xml: bytes, received: float) -> asyncio.Future[None]:
+        durable = append(ivorn, xml, received)
+        appended.set()
+
+        async def after_gate() -> None:
+            await durable
+            await gate.wait()
+
+        return asyncio.ensure_future(after_gate())
+
+    app.spool.append = slow_append  # type: ignore[method-assign]
+    reader, writer = await asyncio.open_connection("127.0.0.1", app.ports.receive)
+    writer.write((ASK if pipelined else b"") + encode_frame(packet(1)))
+    await asyncio.wait_for(appended.wait(), 10)
+    stopping = asyncio.ensure_future(app.stop(grace=5))
+    await asyncio.sleep(0.2)  # the stop is under way; the event is still being spooled
+    gate.set()
+    decoder = FrameDecoder()
+    decoder.feed(await asyncio.wait_for(reader.read(), 10))  # until the broker closes
+    writer.close()
+    await stopping
+    replies = [type(decode(frame)).__name__ for frame in decoder]
+    assert replies == (["Authenticate", "Ack"] if pipelined else ["Ack"])

@@ -73,6 +73,8 @@ class VtpAuthor(asyncio.Protocol):
         self.broken = False  # an event proved unreadable: nothing after it is judged
         self.received = 0  # bytes read, to find what a one-shot author sent after its event
         self.ignored = False  # such bytes were logged (once per connection)
+        self.finishing = False  # the broker is stopping: owed verdicts are written, then close
+        self.gone = asyncio.Event()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -210,8 +212,19 @@ class VtpAuthor(asyncio.Protocol):
         data = self.conn.data_to_send()
         if data:
             self.transport.write(data)
-        if self.conn.closed:
+        if self.conn.closed or (self.finishing and not self.verdicts):
             self.transport.close()
+
+    def finish(self) -> None:
+        """The broker is stopping: read nothing more, and close once every verdict owed (for
+        events judged or being spooled) is written. Events not yet judged get none: never
+        accepted, they are the author's to send again."""
+        if self.finishing or self.transport is None or self.transport.is_closing():
+            return
+        self.finishing = True
+        self.backlog.clear()
+        self.transport.pause_reading()
+        self._write()
 
     def _expire(self) -> None:
         if self.conn.timed_out(time.time()):
@@ -233,6 +246,7 @@ class VtpAuthor(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.timer.cancel()
+        self.gone.set()
 
 
 @dataclass
@@ -252,30 +266,32 @@ class VtpServers:
         return int(server.sockets[0].getsockname()[1])
 
     def stop_receiving(self) -> None:
-        """Stop taking packets: close the author port and every author's connection."""
+        """Stop taking packets: close the author port; each author's connection closes once
+        the verdicts it is owed are written (:meth:`VtpAuthor.finish`)."""
         if self.receive is not None:
             self.receive.close()
         for author in list(self.authors):
-            if author.transport is not None:
-                author.transport.close()
+            author.finish()
 
     async def close(self, grace: float) -> None:
-        """Stop receiving, then let every subscriber's queued packets go out (for up to
-        ``grace`` seconds) before hanging up: each was acknowledged to its author."""
+        """Stop receiving, then let authors have their verdicts and every subscriber its
+        queued packets (for up to ``grace`` seconds) before hanging up: each packet was
+        acknowledged to its author."""
         self.stop_receiving()
         if self.heartbeat is not None:
             self.heartbeat.cancel()
         if self.broadcast is not None:
             self.broadcast.close()
-        subscribers = list(self.subscribers)
+        subscribers, authors = list(self.subscribers), list(self.authors)
         for sub in subscribers:
             sub.finish()
+        peers: list[VtpSubscriber | VtpAuthor] = [*subscribers, *authors]
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(grace):
-                await asyncio.gather(*(sub.gone.wait() for sub in subscribers))
-        for sub in subscribers:
-            if not sub.gone.is_set() and sub.transport is not None:
-                sub.transport.abort()
+                await asyncio.gather(*(peer.gone.wait() for peer in peers))
+        for peer in peers:
+            if not peer.gone.is_set() and peer.transport is not None:
+                peer.transport.abort()
         for server in (self.receive, self.broadcast):
             if server is not None:
                 await server.wait_closed()
