@@ -11,10 +11,11 @@ they were serialised (voeventdb's dumps, for one, re-serialise every packet).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import threading
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 from lxml import etree
 
@@ -101,17 +102,39 @@ def read_source(
 
 
 def _read_file(path: os.PathLike[str], name: str, max_bytes: int) -> bytes:
-    """Read at most ``max_bytes + 1`` bytes, so an oversize file is never loaded whole."""
     try:
         with open(path, "rb") as handle:
-            raw = handle.read(max_bytes + 1)
-            size = os.fstat(handle.fileno()).st_size  # 0 for a pipe
+            return read_capped(handle, name, max_bytes)
     except OSError as exc:
         raise UnreadableSource(name, exc.strerror or str(exc)) from exc
-    if len(raw) > max_bytes:
-        shown = f"{size} bytes, over" if size > max_bytes else "over"
-        raise PacketTooLarge(name, f"{shown} the {max_bytes}-byte cap")
-    return raw
+
+
+def read_capped(handle: BinaryIO, name: str, max_bytes: int = MAX_BYTES) -> bytes:
+    """All of ``handle`` (a file, standard input, a pipe), reading at most ``max_bytes + 1``
+    bytes, so an oversize packet is never loaded whole; :class:`PacketTooLarge` naming
+    ``name`` if it holds more (with its size when it has one: a pipe has none).
+
+    >>> import io
+    >>> read_capped(io.BytesIO(b"<a/>"), "<stdin>", max_bytes=4)
+    b'<a/>'
+    >>> read_capped(io.BytesIO(b"<ab/>"), "<stdin>", max_bytes=4)
+    Traceback (most recent call last):
+    ...
+    vohub.voevent.errors.PacketTooLarge: <stdin>: packet too large: over the 4-byte cap
+    """
+    chunks: list[bytes] = []
+    taken = 0
+    while taken <= max_bytes and (chunk := handle.read(max_bytes + 1 - taken)):
+        chunks.append(chunk)  # a raw stream (a pipe) may give less than asked for
+        taken += len(chunk)
+    if taken <= max_bytes:
+        return b"".join(chunks)
+    try:
+        size = os.fstat(handle.fileno()).st_size  # 0 for a pipe
+    except (OSError, ValueError, io.UnsupportedOperation):  # no file behind the stream
+        size = 0
+    shown = f"{size} bytes, over" if size > max_bytes else "over"
+    raise PacketTooLarge(name, f"{shown} the {max_bytes}-byte cap")
 
 
 def parse_xml(raw: bytes, source: str) -> etree._Element:

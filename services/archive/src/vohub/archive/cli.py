@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import io
 import logging
-import os
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
@@ -23,7 +21,7 @@ from vohub.archive.store import Store
 from vohub.common.errors import ConfigError
 from vohub.common.logs import configure, get_logger
 from vohub.voevent.errors import PacketTooLarge
-from vohub.voevent.xmlsafe import MAX_BYTES
+from vohub.voevent.xmlsafe import read_capped
 
 log = get_logger(__name__)
 
@@ -251,7 +249,7 @@ def ingest_stdin(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Store the packet on stdin; exit 0 unless it is invalid (as voeventdb's handler)."""
     store = open_store(config)
     try:
-        raw = read_capped(sys.stdin.buffer)
+        raw = read_capped(sys.stdin.buffer, "<stdin>")
     except PacketTooLarge as error:
         result = IngestResult("", Outcome.INVALID, error.nak_reason)
     else:
@@ -260,32 +258,6 @@ def ingest_stdin(config: ArchiveConfig, args: argparse.Namespace) -> int:
     print(f"{line}: {result.reason}" if result.reason else line)
     log.info("ingest.stdin", ivorn=result.ivorn, outcome=result.outcome.value)
     return 1 if result.outcome is Outcome.INVALID else 0
-
-
-def read_capped(stream: BinaryIO, cap: int = MAX_BYTES) -> bytes:
-    """All of ``stream`` if it holds at most ``cap`` bytes; :class:`PacketTooLarge` as soon as
-    it holds more, having read ``cap + 1`` bytes, never the whole stream.
-
-    >>> read_capped(io.BytesIO(b"<a/>"), cap=4)
-    b'<a/>'
-    >>> read_capped(io.BytesIO(b"<ab/>"), cap=4)
-    Traceback (most recent call last):
-    ...
-    vohub.voevent.errors.PacketTooLarge: <stdin>: packet too large: over the 4-byte cap
-    """
-    chunks: list[bytes] = []
-    taken = 0
-    while taken <= cap and (chunk := stream.read(cap + 1 - taken)):
-        chunks.append(chunk)
-        taken += len(chunk)
-    if taken <= cap:
-        return b"".join(chunks)
-    try:  # a file redirected to stdin has a size, as an imported packet file has; a pipe none
-        size = os.fstat(stream.fileno()).st_size
-    except (OSError, ValueError, io.UnsupportedOperation):
-        size = 0
-    shown = f"{size} bytes, over" if size > cap else "over"
-    raise PacketTooLarge("<stdin>", f"{shown} the {cap}-byte cap")
 
 
 ACTIONS: dict[str, Any] = {
