@@ -16,7 +16,7 @@ from astropy.coordinates import Angle
 from astropy.units import UnitsError
 
 from vohub.client.argv import attach_dash_values
-from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client
+from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client, map_kind
 from vohub.client.errors import (
     ConnectionFailed,
     InvalidFilter,
@@ -104,8 +104,8 @@ def _map_kind(text: str) -> str:
     >>> _map_kind("stream"), _map_kind("role_count")
     ('stream_count', 'role_count')
     """
-    kind = text if text in MAP_KINDS else f"{text}_count"
-    if kind not in MAP_KINDS:
+    kind = map_kind(text)
+    if kind is None:
         raise argparse.ArgumentTypeError(f"give one of {', '.join(MAP_ARGS)}, not {text!r}")
     return kind
 

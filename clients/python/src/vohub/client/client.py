@@ -272,10 +272,10 @@ class Client:
         """``/apiv1/map/<kind>``: counts by ``stream_count``, ``role_count``,
         ``stream_role_count`` (nested) or ``authored_month_count`` (``"null"``: no date);
         each may also be named as apiv2 names it (``stream``, ``role``, ...)."""
-        if kind not in MAP_KINDS and f"{kind}_count" in MAP_KINDS:
-            kind = f"{kind}_count"
-        if kind not in MAP_KINDS:
+        named = map_kind(kind)
+        if named is None:
             raise InvalidFilter("kind", f"not one of {', '.join(MAP_KINDS)}: {kind!r}")
+        kind = named
         pairs = self._filters(filters, kwargs)
         if self._wants_v2(pairs):
             path = f"/apiv2/maps/{kind.removesuffix('_count')}"
@@ -329,6 +329,16 @@ class Client:
             raise InvalidFilter("fmt", "tables come from vohub's apiv2 only")
         pairs = [*self._filters(filters, kwargs), ("format", fmt), ("limit", str(limit))]
         return self.get("/apiv2/packets", pairs).text
+
+
+def map_kind(name: str) -> str | None:
+    """The API's name of a map from either of its names (``stream`` or ``stream_count``);
+    None if there is no such map.
+
+    >>> map_kind("stream"), map_kind("role_count"), map_kind("colour")
+    ('stream_count', 'role_count', None)
+    """
+    return next((kind for kind in (name, f"{name}_count") if kind in MAP_KINDS), None)
 
 
 #: apiv1 list kind -> the apiv2 list that serves it, and its item -> the row apiv1 gives.
