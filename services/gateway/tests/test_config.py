@@ -38,6 +38,7 @@ def test_toml_env_and_flags_in_priority_order(tmp_path: Path) -> None:
         ("[gateway]\nworkers = 0\n", "gateway.workers: must be between 1 and 64"),
         ('[gateway]\nbind = "localhost"\n', "gateway.bind"),
         ('[gateway]\nlog_format = "xml"\n', "gateway.log_format"),
+        ('[gateway]\nlog_level = "LOUD"\n', "gateway.log_level: must be one of DEBUG, INFO,"),
         ('[gateway]\narchive = "10.0.0.2:1,archive-b:2"\n', "'archive-b' is not an IP address"),
         ('[gateway]\narchive = "10.0.0.2:1,[::1]:2"\n', "mixes IPv4 and IPv6"),
     ],

@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal, TextIO
 
 Format = Literal["kv", "json"]
+#: The levels a ``log_level`` setting takes (in any case).
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _FIELDS = "vohub_fields"
 
 
@@ -168,6 +170,19 @@ def _kv(value: Any) -> str:
     if text.isprintable() and not any(c in text for c in ' "='):
         return text if text else '""'
     return json.dumps(text, ensure_ascii=False)
+
+
+def check_level(text: str) -> None:
+    """The check of a ``log_level`` setting: ValueError unless ``text`` names a level.
+
+    >>> check_level("info")
+    >>> check_level("LOUD")
+    Traceback (most recent call last):
+    ...
+    ValueError: must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL, not 'LOUD'
+    """
+    if text.upper() not in LEVELS:
+        raise ValueError(f"must be one of {', '.join(LEVELS)}, not {text!r}")
 
 
 def configure(

@@ -13,11 +13,10 @@ from typing import Any, Literal
 
 from vohub.common.addresses import parse_address
 from vohub.common.config import checked, load_config
+from vohub.common.logs import check_level
 
 DEFAULT_GRPC = "127.0.0.1:50051"
 DEFAULT_OPS = "127.0.0.1:9151"
-#: The levels ``log_level`` takes (in any case).
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _address(text: str) -> None:
@@ -34,11 +33,6 @@ def _database_url(text: str) -> None:
         raise ValueError(f"not a database URL: {text!r} (e.g. sqlite:///hub.db)")
     if text and not text.startswith(("sqlite:", "postgresql:", "postgresql+psycopg2:")):
         raise ValueError(f"unsupported database {text.split(':', 1)[0]!r} (sqlite or postgresql)")
-
-
-def _log_level(text: str) -> None:
-    if text.upper() not in LOG_LEVELS:
-        raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, not {text!r}")
 
 
 def _positive(value: int) -> None:
@@ -72,7 +66,7 @@ class ArchiveConfig:
     #: Packets per transaction on import.
     import_batch: int = checked(1000, _positive)
     #: Least severe log records shown (DEBUG, INFO, WARNING, ERROR or CRITICAL; any case).
-    log_level: str = checked("INFO", _log_level)
+    log_level: str = checked("INFO", check_level)
     log_format: Literal["kv", "json"] = "kv"
 
     @property

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from vohub.common.addresses import parse_address
 from vohub.common.config import checked, load_config
+from vohub.common.logs import check_level
 from vohub.gateway.archive_client import channel_target
 
 #: Environment variable prometheus_client reads to share metrics between gunicorn workers.
@@ -81,7 +82,8 @@ class GatewayConfig:
     public_url: str | None = None
     #: Directory for prometheus_client multiprocess files (None: a fresh temporary one).
     metrics_dir: Path | None = None
-    log_level: str = "INFO"
+    #: Least severe log records shown (DEBUG, INFO, WARNING, ERROR or CRITICAL; any case).
+    log_level: str = checked("INFO", check_level)
     log_format: Literal["kv", "json"] = "kv"
 
 
