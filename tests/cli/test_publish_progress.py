@@ -98,6 +98,15 @@ def test_an_ack_is_printed_before_later_files_are_answered(stalling_broker: int)
     assert publisher.returncode == 130
 
 
+def publish(packet: Path, port: int) -> tuple[int, str]:
+    """``vohub publish packet`` to the broker at ``port``: exit status and standard output."""
+    done = subprocess.run(
+        [str(VOHUB), "publish", str(packet), "--to", f"127.0.0.1:{port}"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    return done.returncode, done.stdout.decode()
+
+
 def test_a_packet_the_codec_refuses_is_reported_as_not_sent(
     stalling_broker: int, tmp_path: Path
 ) -> None:
@@ -105,14 +114,10 @@ def test_a_packet_the_codec_refuses_is_reported_as_not_sent(
     the line says so, and names no broker (none saw it)."""
     doctype = tmp_path / "doctype.xml"
     doctype.write_bytes(b"<!DOCTYPE VOEvent>" + GAIA.read_bytes().split(b"?>", 1)[1])
-    done = subprocess.run(
-        [str(VOHUB), "publish", str(doctype), "--to", f"127.0.0.1:{stalling_broker}"],
-        capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 1
-    assert done.stdout.decode() == (
+    assert publish(doctype, stalling_broker) == (
+        1,
         f"ERROR {doctype}: not sent: not a VOEvent: XML with a DOCTYPE is refused "
-        "(no entities or DTDs)\n"
+        "(no entities or DTDs)\n",
     )
 
 
@@ -124,14 +129,10 @@ def test_a_voevent_of_an_unknown_role_is_naked_with_the_reason(
     bogus = tmp_path / "bogus.xml"
     bogus.write_bytes(GAIA.read_bytes().replace(b'role="observation"', b'role="bogus"', 1))
     broker = broker_factory(extra=["--validation", validation])
-    done = subprocess.run(
-        [str(VOHUB), "publish", str(bogus), "--to", f"127.0.0.1:{broker.receive[1]}"],
-        capture_output=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 1
-    assert done.stdout.decode() == (
+    assert publish(bogus, broker.receive[1]) == (
+        1,
         f"NAK {bogus} ivo://voevent.4pisky.org/GAIA#Gaia16ajo: Event rejected: VOEvent role "
-        "'bogus' is none of observation, prediction, test, utility\n"
+        "'bogus' is none of observation, prediction, test, utility\n",
     )
 
 

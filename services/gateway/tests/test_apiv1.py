@@ -191,10 +191,11 @@ def test_xml_charset_is_the_packets_own_encoding(client: Any, archive: Any) -> N
     assert "pôle" in r.content.decode(r.headers["content-type"].split("charset=")[1])
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["/apiv1/packet/xml/" + quote_plus(XRT), "/apiv2/packet/xml?ivorn=" + quote_plus(XRT)],
-)
+#: A packet's XML by either API.
+XML_URLS = ["/apiv1/packet/xml/" + quote_plus(XRT), "/apiv2/packet/xml?ivorn=" + quote_plus(XRT)]
+
+
+@pytest.mark.parametrize("url", XML_URLS)
 def test_xml_is_cacheable_and_revalidated(client: Any, archive: Any, url: str) -> None:
     path, _, query = url.partition("?")
     archive.xml[XRT] = b"<voe:VOEvent ivorn='one'/>"
@@ -213,10 +214,7 @@ def test_xml_is_cacheable_and_revalidated(client: Any, archive: Any, url: str) -
     assert client.simulate_get(path, query_string=query).headers["etag"] != etag
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["/apiv1/packet/xml/" + quote_plus(XRT), "/apiv2/packet/xml?ivorn=" + quote_plus(XRT)],
-)
+@pytest.mark.parametrize("url", XML_URLS)
 def test_if_match_on_another_copy_is_412(client: Any, archive: Any, url: str) -> None:
     """If-Match was ignored: a client asking for the copy it holds got another one, 200."""
     path, _, query = url.partition("?")
