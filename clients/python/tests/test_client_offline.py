@@ -313,6 +313,18 @@ def test_a_503_is_retried_after_the_servers_retry_after(other_server: ThreadingH
     assert waits == [5.0, 5.0]
 
 
+def test_query_command_exits_3_when_the_servers_archive_stays_unavailable(
+    other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 503 after every retry means the service is unreachable (3), not a refused query (1)."""
+    other_server.canned = (503, "application/json", b'{"error": {"message": "archive down"}}')  # type: ignore[attr-defined]
+    other_server.headers = {"Retry-After": "0"}  # type: ignore[attr-defined]
+    assert main(["count", "--host", _url(other_server)]) == 3
+    assert capsys.readouterr().err == (
+        f"vohub query: HTTP 503: archive down ({_url(other_server)}/apiv2/packets/count)\n"
+    )
+
+
 def test_an_empty_stream_role_map_keeps_its_three_columns(
     other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

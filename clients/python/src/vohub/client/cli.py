@@ -21,6 +21,7 @@ from vohub.client.errors import (
     ConnectionFailed,
     InvalidFilter,
     InvalidHost,
+    ServerUnavailable,
     TimedOut,
     UnexpectedReply,
     VohubHTTPError,
@@ -222,19 +223,20 @@ def _degrees(text: str) -> float:
 
 def run(args: argparse.Namespace) -> int:
     """Run one query and print its result; 1 on an HTTP error or an answer that is not the
-    API's, 2 on bad input, 3 if unreachable or too slow."""
+    API's, 2 on bad input, 3 if unreachable or too slow (a 503 after every retry included:
+    the server's archive is unreachable)."""
     try:
         with Client(args.host, api=args.api, timeout=args.timeout) as client:
             return _dispatch(client, args)
     except (InvalidFilter, InvalidHost) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 2
+    except (ConnectionFailed, TimedOut, ServerUnavailable) as exc:
+        print(f"vohub query: {exc}", file=sys.stderr)
+        return 3
     except (VohubHTTPError, UnexpectedReply) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 1
-    except (ConnectionFailed, TimedOut) as exc:
-        print(f"vohub query: {exc}", file=sys.stderr)
-        return 3
 
 
 def _dispatch(client: Client, args: argparse.Namespace) -> int:
