@@ -82,6 +82,23 @@ def test_astropy_values_agree_with_the_plain_ones_and_are_built_once(obj: dict[s
     assert synopsis.coords == [position.coord]
 
 
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [
+        ("2015-09-15T21:24:37", "2015-09-15T21:24:37Z"),
+        ("2015-09-15T21:24:37.860000", "2015-09-15T21:24:37.860000Z"),
+    ],
+)
+def test_a_positions_time_reads_the_same_from_either_api(sent: str, kept: str) -> None:
+    """apiv1 writes +00:00 where apiv2 writes Z: isotime is apiv2's form either way."""
+    v2_position = {**V2_ITEM["positions"][0], "time": f"{sent}Z"}
+    v1_position = {**V1_RESULT["coords"][0], "time": f"{sent}+00:00"}
+    v2 = Synopsis.from_json({**V2_ITEM, "positions": [v2_position]})
+    v1 = Synopsis.from_json({**V1_RESULT, "coords": [v1_position]})
+    assert [v2.positions[0].isotime, v1.positions[0].isotime] == [kept, kept]
+    assert v1.positions == v2.positions
+
+
 def test_a_packet_without_position_or_date_has_none() -> None:
     bare = {**V2_ITEM, "positions": [], "author_datetime": None}
     synopsis = Synopsis.from_json(bare)

@@ -2,14 +2,16 @@
 
 Both the apiv2 synopsis object and the apiv1 ``packet/synopsis`` result (as voeventdb sends
 it) are read; the apiv1 form has no ``cited_by``. A result keeps the plain values it was sent
-(degrees, ISO 8601 text) and builds each astropy object the first time it is asked for: making
-a ``SkyCoord`` and three ``Time`` objects costs about 2 ms, so a program that pages through tens
-of thousands of packets pays only for the ones whose astropy values it reads.
+(degrees, ISO 8601 text; a position's time in apiv2's form whichever API sent it) and builds
+each astropy object the first time it is asked for: making a ``SkyCoord`` and three ``Time``
+objects costs about 2 ms, so a program that pages through tens of thousands of packets pays
+only for the ones whose astropy values it reads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
@@ -22,11 +24,27 @@ def _utc(text: str) -> Time:
     return Time(text.replace("Z", "").replace("+00:00", ""), format="isot", scale="utc")
 
 
+def _iso_z(text: str) -> str:
+    """ISO 8601 UTC text as apiv2 writes it (``Z``; microseconds only when non-zero) from any
+    ISO 8601 form of the instant, such as apiv1's ``+00:00`` (no offset: UTC, as astropy reads it).
+
+    >>> _iso_z("2015-09-15T21:24:37.5+00:00"), _iso_z("2015-09-15T23:24:37+02:00")
+    ('2015-09-15T21:24:37.500000Z', '2015-09-15T21:24:37Z')
+    >>> _iso_z("2015-09-15T21:24:37")
+    '2015-09-15T21:24:37Z'
+    """
+    when = datetime.fromisoformat(text)
+    utc = when.replace(tzinfo=when.tzinfo or UTC).astimezone(UTC)
+    return utc.isoformat().replace("+00:00", "Z")
+
+
 @dataclass(frozen=True)
 class Position:
     """Where and when: an ICRS position, its error-circle radius, and the observation time.
 
-    ``ra``, ``dec`` and ``error_radius`` are degrees and ``isotime`` ISO 8601 UTC, as sent;
+    ``ra``, ``dec`` and ``error_radius`` are degrees, as sent. ``isotime`` is ISO 8601 UTC in
+    one form whichever API sent it, apiv2's: ``Z`` for UTC, microseconds only when non-zero
+    (``2015-09-15T21:24:37Z``, ``2015-09-15T21:24:37.500000Z``), where apiv1 writes ``+00:00``.
     ``coord``, ``error`` and ``time`` are the astropy values, built when first read.
     """
 
@@ -37,14 +55,15 @@ class Position:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Position:
-        """From ``{"ra", "dec", "error", "time"}`` (degrees, ISO 8601 UTC).
+        """From ``{"ra", "dec", "error", "time"}`` (degrees, ISO 8601 UTC in either API's form).
 
         >>> p = Position.from_json({"ra": 319.6588, "dec": -34.9131, "error": 0.001,
-        ...                         "time": "2015-09-15T21:24:37Z"})
-        >>> float(p.coord.dec.deg), float(p.error.arcsec), p.time.isot
-        (-34.9131, 3.6, '2015-09-15T21:24:37.000')
+        ...                         "time": "2015-09-15T21:24:37+00:00"})
+        >>> float(p.coord.dec.deg), float(p.error.arcsec), p.isotime, p.time.isot
+        (-34.9131, 3.6, '2015-09-15T21:24:37Z', '2015-09-15T21:24:37.000')
         """
-        return cls(obj["ra"], obj["dec"], obj.get("error"), obj.get("time"))
+        sent = obj.get("time")
+        return cls(obj["ra"], obj["dec"], obj.get("error"), None if sent is None else _iso_z(sent))
 
     @cached_property
     def coord(self) -> SkyCoord:
