@@ -20,6 +20,7 @@ CODEC_MODULES = [
     "vohub.vtp.address",
     "vohub.vtp.canonical",
     "vohub.vtp.pipeline",
+    "vohub.vtp.roles",
 ]
 FORBIDDEN = ("asyncio", "socket", "ssl")
 

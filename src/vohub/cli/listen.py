@@ -13,6 +13,12 @@ it is killed with every process it started, and failures are logged without ever
 listener. ``--count N`` exits once the handlers of all N packets have finished. On SIGINT or
 SIGTERM, running handlers get a few seconds to finish and waiting ones are not started; each
 handler killed or not run is logged with its IVORN. Logs go to standard error.
+
+A packet whose role is none of the VOEvent roles (observation, prediction, utility, test),
+which a broker other than vohub may relay, is refused: not printed, saved, handed to
+``--exec`` or counted, but logged as a ``listen.refused`` warning with its IVORN and the
+reason. It is acked all the same, as every event is: a broker drops a subscriber that naks
+(VTP Note §6.4).
 """
 
 from __future__ import annotations
@@ -34,9 +40,10 @@ from vohub.common.logs import configure, get_logger
 from vohub.voevent.errors import InvalidIvorn
 from vohub.voevent.ivorn import parse_ivorn
 from vohub.vtp.client import Subscription, subscribe
-from vohub.vtp.errors import InvalidFilter
+from vohub.vtp.errors import InvalidFilter, UnknownMessage
 from vohub.vtp.filters import compile_filters
 from vohub.vtp.messages import Event
+from vohub.vtp.roles import check_role
 
 log = get_logger("vohub.cli.listen")
 
@@ -154,6 +161,11 @@ async def _consume(
 ) -> None:
     received = 0
     async for event in sub:
+        try:
+            check_role(event)
+        except UnknownMessage as exc:
+            log.warning("listen.refused", ivorn=event.ivorn, peer=sub.peer, reason=exc.detail)
+            continue
         saved = _save(event, args.save) if args.save is not None else None
         suffix = f" saved={saved}" if saved else ""
         print(f"EVENT {event.ivorn} role={event.role} bytes={len(event.raw)}{suffix}", flush=True)

@@ -54,7 +54,6 @@ from vohub.vtp.framing import (
 )
 from vohub.vtp.messages import (
     PIPELINING_PARAM,
-    VOEVENT_ROLES,
     Ack,
     Authenticate,
     Event,
@@ -69,6 +68,7 @@ from vohub.vtp.messages import (
     timestamp,
 )
 from vohub.vtp.pipeline import ANONYMOUS_AUTHOR, PipelinedAuthor, PipelineState
+from vohub.vtp.roles import VOEVENT_ROLES, check_role
 from vohub.vtp.subscriber import DEFAULT_IDLE_TIMEOUT, SubscriberConnection
 
 __all__ = [
@@ -122,6 +122,7 @@ __all__ = [
     "UnknownMessage",
     "Unreadable",
     "VTPError",
+    "check_role",
     "compile_filter",
     "compile_filters",
     "compile_filters_lenient",

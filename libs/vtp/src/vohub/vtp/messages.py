@@ -29,9 +29,6 @@ from vohub.vtp import canonical
 from vohub.vtp.canonical import SCHEMA_LOCATION, TRANSPORT_NS
 from vohub.vtp.errors import MalformedMessage, RemoteProtocolError, UnknownMessage
 
-#: The VOEvent roles. A VOEvent with another is still an event on the wire, for its receiver
-#: to refuse (a broker naks it, as Comet's schema check does).
-VOEVENT_ROLES: Final = frozenset({"observation", "prediction", "utility", "test"})
 #: Name of the Meta/Param that carries one XPath filter (Comet's new style).
 FILTER_PARAM: Final = "xpath-filter"
 #: Name of the Meta/Param by which an author asks for, and a vohub broker grants, several
@@ -276,7 +273,8 @@ def parse_event(payload: bytes) -> Event:
     MalformedMessage
         As for :func:`decode`.
     UnknownMessage
-        If the payload is a Transport message or not a VOEvent with a known role.
+        If the payload is a Transport message (its role is not checked: see
+        :func:`~vohub.vtp.roles.check_role`).
 
     Examples
     --------

@@ -26,7 +26,6 @@ from vohub.vtp.errors import (
 )
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE, encode_frame
 from vohub.vtp.messages import (
-    VOEVENT_ROLES,
     Ack,
     Authenticate,
     IAmAlive,
@@ -34,6 +33,7 @@ from vohub.vtp.messages import (
     Unreadable,
     parse_event,
 )
+from vohub.vtp.roles import VOEVENT_ROLES
 
 #: Origin of the request when the author names no IVOID of its own.
 ANONYMOUS_AUTHOR = "ivo://vohub/anonymous-author"

@@ -10,7 +10,6 @@ from vohub.vtp._endpoint import Endpoint
 from vohub.vtp.errors import IllegalTransition, PipeliningDeclined, UnknownMessage, VTPError
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
 from vohub.vtp.messages import (
-    VOEVENT_ROLES,
     Ack,
     Authenticate,
     Event,
@@ -19,6 +18,7 @@ from vohub.vtp.messages import (
     Unreadable,
     decode,
 )
+from vohub.vtp.roles import VOEVENT_ROLES
 
 #: Comet closes an author connection this long after connect, data or not.
 RECEIVE_TIMEOUT = 20.0

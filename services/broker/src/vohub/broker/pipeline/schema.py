@@ -14,7 +14,9 @@ from vohub.broker.pipeline import Refusal, Source
 from vohub.voevent.errors import InvalidIvorn, VOEventError
 from vohub.voevent.ivorn import parse_ivorn
 from vohub.voevent.schema import validate_tree
-from vohub.vtp.messages import VOEVENT_ROLES, Event
+from vohub.vtp.errors import UnknownMessage
+from vohub.vtp.messages import Event
+from vohub.vtp.roles import check_role
 
 
 class CheckSchema:
@@ -24,13 +26,13 @@ class CheckSchema:
         self.strict = strict
 
     def __call__(self, event: Event, source: Source) -> Refusal | None:
-        if event.role not in VOEVENT_ROLES:
-            roles = ", ".join(sorted(VOEVENT_ROLES))
-            return Refusal("role", f"VOEvent role {event.role!r} is none of {roles}")
         try:
+            check_role(event)
             parse_ivorn(event.ivorn, require_local_id=True)
             if self.strict:
                 validate_tree(event.element, event.ivorn)
+        except UnknownMessage as exc:
+            return Refusal("role", exc.detail)
         except InvalidIvorn as exc:
             return Refusal("ivorn", exc.nak_reason)
         except VOEventError as exc:
