@@ -326,6 +326,7 @@ def test_serve_stops_with_status_2_on_a_database_it_did_not_create(tmp_path: Pat
     assert "event=archive.migrate_failed" in result.stderr
     assert "holds tables voevent that vohub did not create" in result.stderr
     assert "Traceback" not in result.stderr
+    assert archive_cli("--db", f"sqlite:///{foreign}", "migrate").returncode == 2  # as serve
 
 
 def test_ingest_into_an_up_to_date_archive_does_not_import_alembic(

@@ -13,7 +13,7 @@ from typing import Any
 from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
 from vohub.archive.db import make_engine, sqlite_file
-from vohub.archive.errors import ArchiveError, MigrationFailed, StorageUnusable
+from vohub.archive.errors import ArchiveError, ArchiveUnusable
 from vohub.archive.importer import Summary, import_files
 from vohub.archive.ingest import IngestResult, Outcome
 from vohub.archive.progress import Progress
@@ -126,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
         return int(ACTIONS[args.action](config, args))
     except ArchiveError as error:
         print(f"vohub archive {args.action}: {error}", file=sys.stderr)
-        return 1
+        return 2 if isinstance(error, ArchiveUnusable) else 1
 
 
 def require_database(config: ArchiveConfig) -> None:
@@ -155,14 +155,15 @@ def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
 
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Run the service until SIGTERM; 2 if its data folder is unusable or the schema cannot be
-    created or upgraded in its database (retrying cannot help), 1 on any other failure."""
+    """Run the service until SIGTERM; 2 if its database is unusable (:class:`ArchiveUnusable`:
+    its data folder cannot be written, the schema cannot be created or upgraded in it;
+    retrying cannot help), 1 on any other failure."""
     from vohub.archive.app import create_app  # the gRPC stack: only the service needs it
 
     try:
         app = create_app(config)
         app.start()
-    except StorageUnusable as error:  # retrying cannot help
+    except ArchiveUnusable as error:  # retrying cannot help
         log.error("archive.start_failed", error=str(error))
         return 2
     except OSError as error:  # BindError (gRPC) or the ops HTTP server's own bind error
@@ -171,7 +172,7 @@ def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
     app.run_until_signal(migrate=not args.no_migrate)
     if app.fatal is None:
         return 0
-    return 2 if isinstance(app.fatal, MigrationFailed) else 1
+    return 2 if isinstance(app.fatal, ArchiveUnusable) else 1
 
 
 def migrate(config: ArchiveConfig, args: argparse.Namespace) -> int:

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 import sqlite3
+import tempfile
 import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,17 +105,36 @@ def sqlite_file(url: str) -> Path | None:
 def _sqlite_engine(url: str) -> Engine:
     database = sqlite_file(url)
     if database is not None:
-        folder = database.parent
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageUnusable(
-                str(folder), f"cannot create the folder: {exc.strerror}"
-            ) from None
+        _writable(database)
     engine = create_engine(url, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_connect)
     event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _writable(database: Path) -> None:
+    """Make sure SQLite can write ``database``, where it would only say "unable to open
+    database file": the folder is made if missing and must take new files (the journal goes
+    beside the database), and the file, created empty if missing as SQLite does, must open
+    for reading and writing.  Raises :class:`StorageUnusable` naming the folder or the file
+    with the system's reason (read-only file system, permission denied, is a directory).
+    """
+    folder = database.parent
+    with _storage(folder, "create the folder"):
+        folder.mkdir(parents=True, exist_ok=True)
+    with _storage(folder, "write in the folder"):
+        tempfile.TemporaryFile(dir=folder).close()
+    with _storage(database, "open the database for writing"):
+        os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o644))
+
+
+@contextlib.contextmanager
+def _storage(path: Path, action: str) -> Iterator[None]:
+    """Turn the system's refusal of ``action`` on ``path`` into :class:`StorageUnusable`."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageUnusable(str(path), f"cannot {action}: {exc.strerror}") from None
 
 
 def _sqlite_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:

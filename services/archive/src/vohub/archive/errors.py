@@ -76,11 +76,17 @@ class TarballError(ArchiveError):
     ``culprit`` is the path."""
 
 
-class MigrationFailed(ArchiveError):
-    """The archive's schema cannot be created or upgraded in this database (for one, the user
-    may not create tables); retrying will not help, so a service stops."""
+class ArchiveUnusable(ArchiveError):
+    """The configured database cannot hold the archive until the operator acts (corrects the
+    configuration, the folder or the database); retrying will not help, so a command exits
+    with status 2, as for a configuration error, and a service stops."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class MigrationFailed(ArchiveUnusable):
+    """The archive's schema cannot be created or upgraded in this database (for one, the user
+    may not create tables)."""
 
 
 class ForeignDatabase(MigrationFailed):
@@ -89,8 +95,7 @@ class ForeignDatabase(MigrationFailed):
     """
 
 
-class StorageUnusable(ArchiveError):
-    """The embedded database's folder cannot be created (a file is in the way, no permission);
-    ``culprit`` is the folder."""
-
-    code = grpc.StatusCode.FAILED_PRECONDITION
+class StorageUnusable(ArchiveUnusable):
+    """The embedded database's folder cannot be created or written in, or its file cannot be
+    opened for writing (a file in the way, a read-only file system, no permission);
+    ``culprit`` is the folder or the file, the message the system's reason."""
