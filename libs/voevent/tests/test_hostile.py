@@ -110,8 +110,11 @@ def test_oversize_bytes_are_refused_before_parsing() -> None:
 def test_oversize_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "huge.xml"
     path.write_bytes(b"<a>" + b" " * 2_000_000 + b"</a>")
-    with pytest.raises(PacketTooLarge, match=r"huge.xml: packet too large: 2000007 bytes, over"):
+    with pytest.raises(
+        PacketTooLarge, match=r"huge.xml: packet too large: 2000007 bytes, over"
+    ) as caught:
         parse(path)  # the file's size, though only the cap and one byte more were read
+    assert caught.value.size == 2_000_007
 
 
 def test_missing_file_is_unreadable(tmp_path: Path) -> None:

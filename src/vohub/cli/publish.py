@@ -11,7 +11,8 @@ every line before it are known (an interrupted run has printed every verdict it 
 
 A file that cannot be read, or is not well-formed VOEvent XML, is reported and not sent: a
 broker hangs up on a packet it cannot parse, which would cost the other files in flight their
-answers.
+answers. No more than ``--max-bytes`` and one byte of a file (or of standard input) is read:
+a larger one is reported with its size, or, for a pipe, as over the cap.
 
 The exit status is 0 only if every file was acked, 1 otherwise (2 for bad usage).
 """
@@ -20,11 +21,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import sys
-from pathlib import Path
 
 from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
-from vohub.voevent import VOEventError, parse
+from vohub.voevent import PacketTooLarge, VOEventError, parse
+from vohub.voevent.xmlsafe import read_capped
 from vohub.vtp.client import Publisher
 from vohub.vtp.errors import LocalProtocolError, VTPError
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE, DEFAULT_MAX_FRAME_SIZE
@@ -76,16 +78,26 @@ def run(args: argparse.Namespace) -> int:
 def _read(name: str, max_bytes: int) -> bytes | str:
     """The file's bytes, or the line reporting why it cannot be read or sent."""
     try:
-        raw = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+        with _open(name) as handle:
+            raw = read_capped(handle, name, max_bytes)
     except OSError as exc:
         return f"ERROR {name}: cannot read: {exc.strerror or exc}"
-    if len(raw) > max_bytes:
-        return f"ERROR {name}: not sent: {len(raw)} bytes, over --max-bytes {max_bytes}"
+    except PacketTooLarge as exc:
+        shown = "over" if exc.size is None else f"{exc.size} bytes, over"
+        return f"ERROR {name}: not sent: {shown} --max-bytes {max_bytes}"
     try:
         parse(raw, source=name)
     except VOEventError as exc:
         return f"ERROR {name}: not sent: {exc.nak_reason}"
     return raw
+
+
+def _open(name: str) -> io.FileIO:
+    """The file, or standard input for ``-``, unbuffered: a read takes no byte more than asked
+    for, so a pipe is never drained past the cap."""
+    if name == "-":
+        return open(sys.stdin.fileno(), "rb", buffering=0, closefd=False)
+    return open(name, "rb", buffering=0)
 
 
 async def _publish_all(

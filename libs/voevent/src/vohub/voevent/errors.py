@@ -37,9 +37,18 @@ class VOEventError(Exception):
 
 
 class PacketTooLarge(VOEventError):
-    """The document is larger than the parser's size cap."""
+    """The document is larger than the parser's size cap; ``size`` is its size in bytes, or
+    ``None`` when unknown (a pipe is not read to its end).
+
+    >>> PacketTooLarge("big.xml", "2000000 bytes, over the 1048576-byte cap", size=2_000_000).size
+    2000000
+    """
 
     kind = "packet too large"
+
+    def __init__(self, source: str, reason: str, *, size: int | None = None) -> None:
+        super().__init__(source, reason)
+        self.size = size
 
 
 class ForbiddenXML(VOEventError):

@@ -97,7 +97,9 @@ def read_source(
         name = source or os.fspath(data)
         raw = _read_file(data, name, max_bytes)
     if len(raw) > max_bytes:
-        raise PacketTooLarge(name, f"{len(raw)} bytes, over the {max_bytes}-byte cap")
+        raise PacketTooLarge(
+            name, f"{len(raw)} bytes, over the {max_bytes}-byte cap", size=len(raw)
+        )
     return raw, name
 
 
@@ -112,7 +114,7 @@ def _read_file(path: os.PathLike[str], name: str, max_bytes: int) -> bytes:
 def read_capped(handle: BinaryIO, name: str, max_bytes: int = MAX_BYTES) -> bytes:
     """All of ``handle`` (a file, standard input, a pipe), reading at most ``max_bytes + 1``
     bytes, so an oversize packet is never loaded whole; :class:`PacketTooLarge` naming
-    ``name`` if it holds more (with its size when it has one: a pipe has none).
+    ``name`` if it holds more (with its ``size`` when it has one: a pipe has none).
 
     >>> import io
     >>> read_capped(io.BytesIO(b"<a/>"), "<stdin>", max_bytes=4)
@@ -133,8 +135,9 @@ def read_capped(handle: BinaryIO, name: str, max_bytes: int = MAX_BYTES) -> byte
         size = os.fstat(handle.fileno()).st_size  # 0 for a pipe
     except (OSError, ValueError, io.UnsupportedOperation):  # no file behind the stream
         size = 0
-    shown = f"{size} bytes, over" if size > max_bytes else "over"
-    raise PacketTooLarge(name, f"{shown} the {max_bytes}-byte cap")
+    if size <= max_bytes:
+        raise PacketTooLarge(name, f"over the {max_bytes}-byte cap")
+    raise PacketTooLarge(name, f"{size} bytes, over the {max_bytes}-byte cap", size=size)
 
 
 def parse_xml(raw: bytes, source: str) -> etree._Element:
