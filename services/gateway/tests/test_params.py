@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import falcon.testing
 import pytest
@@ -268,6 +269,49 @@ def test_the_openapi_time_pattern_refuses_impossible_fields(text: str) -> None:
     assert not re.match(DATETIME_TEXT, text)
     with pytest.raises(InvalidParameter, match=r"^authored_since: "):
         parse_datetime(text, "authored_since")
+
+
+def documented_cone(client: falcon.testing.TestClient) -> re.Pattern[str]:
+    """The pattern /openapi.json gives ``cone``, the same wherever a filter is taken."""
+    paths = client.simulate_get("/openapi.json").json["paths"].values()
+    params = [param for path in paths for param in path["get"].get("parameters", [])]
+    schemas = [param["schema"] for param in params if param["name"] == "cone"]
+    assert len(schemas) > 10
+    assert all(schema == schemas[0] for schema in schemas)
+    return re.compile(schemas[0].get("pattern", ""))  # no pattern: any string is valid
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["[319.7, -34.85, 0.5]", "319.7,-34.85,0.5", " [0,90,180] ", "-10,-90,180.0", "400,0,0",
+     "[np.float64(319.7), np.float64(-34.85), np.float64(0.5)]", "[-1e-05, -9.5E-07, 1e-05]",
+     "[np.float32(1.5),np.int64(-2), np.float64( 1e-05 )]", "359.99, 89.999999, 0.00001"],
+)  # fmt: skip
+@pytest.mark.parametrize("path", ["/apiv1/count", "/apiv2/packets/count"])
+def test_the_openapi_cone_pattern_admits_what_the_gateway_reads(
+    client: falcon.testing.TestClient, path: str, text: str
+) -> None:
+    assert documented_cone(client).search(text)
+    reply = client.simulate_get(path, query_string=urlencode({"cone": text}))
+    assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", " ", "[]", "1,2", "[1,2,3,4]", "[1,2,3", "1,2,3]", "1 2 3", "(1,2,3)", "[[1,2,3]]",
+     "[1,95,3]", "[1,-90.5,3]", "[1,2,181]", "[1,2,-3]", "[NaN,2,3]", "[Infinity,0,1]",
+     "[.5,1,2]", "[01,2,3]", "[1.,2,3]", "[+1,2,3]", '["1",2,3]', "[true,2,3]",
+     "[np.float64(nan),0,1]", "np.float64 (1),2,3", "10h,20d,3d", "1,2,3,"],
+)  # fmt: skip
+@pytest.mark.parametrize("path", ["/apiv1/count", "/apiv2/packets/count"])
+def test_the_openapi_cone_pattern_refuses_what_the_gateway_refuses(
+    client: falcon.testing.TestClient, path: str, text: str
+) -> None:
+    """``cone=`` was schema-valid (a plain string) yet a 400."""
+    assert not documented_cone(client).search(text)
+    reply = client.simulate_get(path, query_string=urlencode({"cone": text}))
+    assert reply.status_code == 400, reply.text
+    assert reply.json["error"]["parameter"] == "cone"
 
 
 @pytest.mark.parametrize(

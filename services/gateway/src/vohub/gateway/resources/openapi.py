@@ -34,6 +34,21 @@ DATETIME_TEXT = (
     rf"^\s*{_YEAR}(-?(0?[1-9]|1[0-2])(-?(0?[1-9]|[12]\d|3[01])([T ]{_TIME}{_ZONE}?)?)?)?\s*$"
 )
 
+#: The cones the gateway reads (``parse_cone``), as a pattern: three JSON numbers, each maybe in
+#: numpy 2's repr (``np.float64(0.5)``), bracketed or bare; ra below 1e308 (a double's range),
+#: dec in [-90, 90], radius in [0, 180], each with an exponent only below 10 (``1e-05``, as Python
+#: writes small numbers; ``9e1`` and ``1e+16`` are refused here though read).
+_WS = r"[ \t\n\r]*"
+_FRACTION = r"(\.[0-9]+)?"
+_SMALL = rf"[0-9]{_FRACTION}[eE]-[0-9]+"
+_RA = rf"-?((0|[1-9][0-9]{{0,307}}){_FRACTION}|{_SMALL})"
+_DEC = rf"-?(([0-9]|[1-8][0-9]){_FRACTION}|90(\.0+)?|{_SMALL})"
+_RADIUS = rf"(([0-9]|[1-9][0-9]|1[0-7][0-9]){_FRACTION}|180(\.0+)?|{_SMALL})"
+_CONE_ITEMS = ",".join(
+    rf"{_WS}({n}|np\.[A-Za-z0-9_]+\({_WS}{n}{_WS}\)){_WS}" for n in (_RA, _DEC, _RADIUS)
+)
+CONE_TEXT = rf"^{_WS}(\[{_CONE_ITEMS}\]|{_CONE_ITEMS}){_WS}$"
+
 FILTER_DOCS: dict[str, tuple[Schema, str, bool]] = {
     # name: (schema of one value, description, repeatable)
     "authored_since": (
@@ -48,8 +63,9 @@ FILTER_DOCS: dict[str, tuple[Schema, str, bool]] = {
     ),
     "cited": ({"type": "boolean"}, "Some packet cites this one (true) or none does.", False),
     "cone": (
-        STR,
-        "[ra, dec, radius] in degrees as JSON (numpy-2 reprs accepted), or ra,dec,radius.",
+        {"type": "string", "pattern": CONE_TEXT},
+        "[ra, dec, radius] in degrees as JSON (numpy-2 reprs accepted), or ra,dec,radius; "
+        "dec in [-90, 90], radius in [0, 180].",
         False,
     ),
     "coord": ({"type": "boolean"}, "The packet has (true) or has no position.", False),
