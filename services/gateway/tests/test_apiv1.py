@@ -372,6 +372,7 @@ def test_unexpected_failure_is_generic_500_json(client: Any, archive: Any) -> No
         ("foo=bar", 400, "foo"),
         ("authored_since=yesterday", 400, "authored_since"),
         ("cone=" + "[" * 5000, 400, "cone"),
+        ("cone=[1" + "0" * 400 + ",0,1]", 400, "cone"),  # too large for a double: was a 500
         ("limit=" + "9" * 300, 413, "limit"),
     ],
 )

@@ -211,8 +211,8 @@ def parse_cone(text: str, name: str = "cone") -> archive_pb2.Cone:
     body = _NUMPY_SCALAR.sub(r"\1", text.strip())
     if not body.startswith("["):
         body = f"[{body}]"
-    try:
-        items = json.loads(body)
+    try:  # an integer too large for a double becomes inf, refused below, not an OverflowError
+        items = json.loads(body, parse_int=float)
     except (ValueError, RecursionError):
         raise InvalidParameter(f"not [ra, dec, radius]: {text[:80]!r}", name) from None
     if not isinstance(items, list) or len(items) != 3 or not all(_is_number(v) for v in items):
