@@ -9,6 +9,8 @@ import pytest
 
 from vohub.testing.archive import archive_cli, archive_command
 from vohub.testing.ports import free_port
+from vohub.testing.postgres import DatabaseFactory
+from vohub.testing.process import SupervisedProcess
 
 
 @pytest.mark.parametrize(
@@ -31,3 +33,24 @@ def test_an_unwritable_sqlite_database_is_named_with_the_reason(
     served = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert served.returncode == 2
     assert f'event=archive.start_failed error="{message}"' in served.stderr
+
+
+@pytest.mark.postgres
+def test_database_urls_are_shown_as_configured_with_the_password_masked(
+    postgres_databases: DatabaseFactory, tmp_path: Path
+) -> None:
+    """They were shown as SQLAlchemy runs them (postgresql+psycopg2://...), and migrate printed
+    the password."""
+    url = postgres_databases("shown").replace("postgres@", "postgres:secret@", 1)  # trust: any
+    migrated = archive_cli("--db", url, "migrate")
+    masked = url.replace(":secret@", ":***@")
+    assert (migrated.returncode, migrated.stdout) == (0, f"schema at 0005: {masked}\n")
+    down = "postgresql://postgres:secret@127.0.0.1:1/nothing"
+    failed = archive_cli("--db", down, "ingest")
+    assert failed.stderr.startswith(
+        "vohub archive ingest: postgresql://postgres:***@127.0.0.1:1/nothing: database unavailable:"
+    )
+    argv = archive_command(down, f"127.0.0.1:{free_port()}", "--ops", "")
+    with SupervisedProcess("archive-shown", argv, log_dir=tmp_path) as process:
+        process.wait_output("event=archive.listening", deadline=30)
+        assert "db=postgresql://postgres:***@127.0.0.1:1/nothing" in process.output()

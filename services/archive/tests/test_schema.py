@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from vohub.archive import schema
-from vohub.archive.db import make_engine
+from vohub.archive.db import make_engine, shown
 from vohub.archive.errors import ForeignDatabase, MigrationFailed, SchemaOutOfDate
 
 
@@ -128,7 +128,7 @@ def test_a_database_of_another_application_is_refused_untouched(
     with engine.begin() as connection:
         connection.execute(text("CREATE TABLE voevent (id INTEGER PRIMARY KEY, ivorn TEXT)"))
         connection.execute(text("CREATE TABLE cite (id INTEGER PRIMARY KEY)"))
-    where = engine.url.render_as_string(hide_password=True)
+    where = shown(engine)
     with pytest.raises(ForeignDatabase) as caught:
         schema.upgrade(engine)
     assert str(caught.value).startswith(

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 
 from vohub.archive import schema
 from vohub.archive.config import ArchiveConfig
-from vohub.archive.db import make_engine, ping
+from vohub.archive.db import make_engine, ping, shown
 from vohub.archive.errors import ArchiveError, MigrationFailed
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.metrics import Metrics
@@ -46,7 +46,9 @@ class ArchiveApp:
         port = self.grpc.start()
         if self.ops is not None:
             self.ops.start()
-        log.info("archive.listening", grpc=str(Address(self.grpc.host, port)), db=self._db_name())
+        log.info(
+            "archive.listening", grpc=str(Address(self.grpc.host, port)), db=shown(self.engine)
+        )
         return port
 
     def watch_database(self, migrate: bool) -> None:
@@ -111,9 +113,6 @@ class ArchiveApp:
             self.ops.stop()
         self.engine.dispose()
         log.info("archive.stopped")
-
-    def _db_name(self) -> str:
-        return self.engine.url.render_as_string(hide_password=True)
 
 
 def create_app(config: ArchiveConfig) -> ArchiveApp:

@@ -12,7 +12,7 @@ from typing import Any
 
 from vohub.archive import schema, sources, tarballs
 from vohub.archive.config import ArchiveConfig, load
-from vohub.archive.db import make_engine, sqlite_file
+from vohub.archive.db import make_engine, shown, sqlite_file
 from vohub.archive.errors import ArchiveError, ArchiveUnusable
 from vohub.archive.importer import Summary, import_files
 from vohub.archive.ingest import IngestResult, Outcome
@@ -180,7 +180,7 @@ def migrate(config: ArchiveConfig, args: argparse.Namespace) -> int:
     store = open_store(config, migrate=not args.check)
     if args.check:
         schema.check(store.engine)
-    print(f"schema at {schema.current(store.engine)}: {config.database_url}")
+    print(f"schema at {schema.current(store.engine)}: {shown(store.engine)}")
     return 0
 
 

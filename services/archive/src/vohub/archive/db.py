@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import sqlite3
 import tempfile
 import weakref
@@ -27,6 +28,12 @@ from vohub.archive.sky import SIN2HALF, sin2half
 
 P = ParamSpec("P")
 T = TypeVar("T")
+
+#: What :func:`shown` shows of each engine :func:`make_engine` made.
+_SHOWN: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
+#: A password in a database URL: after the user name (where SQLAlchemy's make_url reads it),
+#: or libpq's password parameter.
+_PASSWORDS = (re.compile(r"^([\w+]+://[^:/]*:)[^@]*(?=@)"), re.compile(r"([?&]password=)[^&]*"))
 
 
 def make_engine(url: str, *, pool_size: int = 5) -> Engine:
@@ -45,10 +52,35 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         raise InvalidQuery("db", f"not a database URL: {url!r} ({error})") from None
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
-    if backend == "postgresql":
-        return _postgresql_engine(parsed.set(drivername="postgresql+psycopg2"), pool_size)
-    raise InvalidQuery("db", f"unsupported database {backend!r} (use sqlite or postgresql)")
+        engine = _sqlite_engine(url)
+    elif backend == "postgresql":
+        # psycopg2 named: SQLAlchemy's default driver for postgresql:// is psycopg (3) from 2.1.
+        engine = _postgresql_engine(parsed.set(drivername="postgresql+psycopg2"), pool_size)
+    else:
+        raise InvalidQuery("db", f"unsupported database {backend!r} (use sqlite or postgresql)")
+    _SHOWN[engine] = _masked(url)
+    return engine
+
+
+def shown(engine: Engine) -> str:
+    """The database of ``engine`` for messages and logs: its URL as configured (not the
+    driver SQLAlchemy runs it on), password masked; an engine not made by
+    :func:`make_engine` shows its own URL.
+
+    >>> shown(make_engine("postgresql://vohub:secret@db.example.org:5433/archive"))
+    'postgresql://vohub:***@db.example.org:5433/archive'
+    >>> shown(make_engine("postgresql:///archive?host=/run/postgresql&password=secret"))
+    'postgresql:///archive?host=/run/postgresql&password=***'
+    >>> shown(make_engine("postgresql://postgres@127.0.0.1:5432/test"))
+    'postgresql://postgres@127.0.0.1:5432/test'
+    """
+    return _SHOWN.get(engine) or _masked(engine.url.render_as_string(hide_password=False))
+
+
+def _masked(url: str) -> str:
+    for password in _PASSWORDS:
+        url = password.sub(r"\1***", url, count=1)
+    return url
 
 
 def _postgresql_engine(url: URL, pool_size: int, **options: Any) -> Engine:
@@ -179,7 +211,7 @@ def reachable(engine: Engine) -> Iterator[None]:
     try:
         yield
     except (exc.OperationalError, exc.InterfaceError) as error:
-        where = engine.url.render_as_string(hide_password=True)
+        where = shown(engine)
         reason = str(error.orig or error).strip().splitlines()[0]
         stale = bool(getattr(error, "connection_invalidated", False))
         raise ArchiveUnavailable(where, f"database unavailable: {reason}", stale=stale) from error

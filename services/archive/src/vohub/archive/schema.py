@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import ProgrammingError
 
-from vohub.archive.db import reachable
+from vohub.archive.db import reachable, shown
 from vohub.archive.errors import ForeignDatabase, MigrationFailed, SchemaOutOfDate
 from vohub.archive.models import Base
 
@@ -65,7 +65,7 @@ def _privileged(engine: Engine) -> Iterator[None]:
     try:
         yield
     except ProgrammingError as exc:
-        where = engine.url.render_as_string(hide_password=True)
+        where = shown(engine)
         reason = str(exc.orig).strip().splitlines()[0]
         raise MigrationFailed(
             where, f"cannot read or change the archive's schema: {reason}"
@@ -78,7 +78,7 @@ def _refuse_foreign_tables(engine: Engine) -> None:
     with reachable(engine), engine.connect() as connection:
         taken = sorted(set(inspect(connection).get_table_names()) & set(Base.metadata.tables))
     if taken:
-        where = engine.url.render_as_string(hide_password=True)
+        where = shown(engine)
         raise ForeignDatabase(
             where,
             f"holds tables {', '.join(taken)} that vohub did not create: not a vohub archive "
@@ -147,7 +147,7 @@ def require_current(engine: Engine) -> None:
     """Raise :class:`SchemaOutOfDate` unless the database is at the newest revision."""
     found = current(engine)
     if found != HEAD:
-        where = engine.url.render_as_string(hide_password=True)
+        where = shown(engine)
         have = found or "no schema"
         raise SchemaOutOfDate(
             where, f"schema is at {have}, needs {HEAD}: run vohub archive migrate"
