@@ -54,3 +54,21 @@ def test_database_urls_are_shown_as_configured_with_the_password_masked(
     with SupervisedProcess("archive-shown", argv, log_dir=tmp_path) as process:
         process.wait_output("event=archive.listening", deadline=30)
         assert "db=postgresql://postgres:***@127.0.0.1:1/nothing" in process.output()
+
+
+def test_serve_without_migrating_refuses_a_schema_never_migrated(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """It started, then answered every rpc UNAVAILABLE."""
+    if backend == "sqlite":
+        url = f"sqlite:///{tmp_path / 'new.db'}"
+    else:
+        url = request.getfixturevalue("postgres_databases")("never_migrated")
+    argv = archive_command(url, f"127.0.0.1:{free_port()}", "--ops", "", "--no-migrate")
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert (
+        f'event=archive.start_failed error="{url}: schema is missing (never migrated), '
+        'needs 0005: run vohub archive migrate"'
+    ) in result.stderr
+    assert "archive.listening" not in result.stderr

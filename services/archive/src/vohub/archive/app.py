@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 
@@ -10,7 +11,12 @@ from sqlalchemy import Engine
 from vohub.archive import schema
 from vohub.archive.config import ArchiveConfig
 from vohub.archive.db import make_engine, ping, shown
-from vohub.archive.errors import ArchiveError, MigrationFailed
+from vohub.archive.errors import (
+    ArchiveError,
+    ArchiveUnavailable,
+    ArchiveUnusable,
+    MigrationFailed,
+)
 from vohub.archive.grpc_api import ArchiveServicer
 from vohub.archive.metrics import Metrics
 from vohub.archive.store import Store
@@ -37,9 +43,18 @@ class ArchiveApp:
     ready: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
     #: Set when watching the database failed for good: the schema cannot be made current here
-    #: (:class:`MigrationFailed`: a database not ours, no privilege), or an unexpected error.
-    #: The service then stops rather than stay NOT_SERVING.
+    #: (:class:`MigrationFailed`: a database not ours, no privilege; without migrating,
+    #: :class:`SchemaOutOfDate`), or an unexpected error. The service then stops rather than
+    #: stay NOT_SERVING.
     fatal: Exception | None = None
+
+    def refuse_unusable(self, migrate: bool) -> None:
+        """Before listening, raise :class:`ArchiveUnusable` if the database answers but cannot
+        serve: without ``migrate``, a schema not at the newest revision.  A database that does
+        not answer yet is left to :meth:`watch_database`, which gives up on the same faults."""
+        with contextlib.suppress(ArchiveUnavailable):
+            if not migrate:
+                schema.require_current(self.engine)
 
     def start(self) -> int:
         """Bind and start serving (NOT_SERVING until the database answers); returns the port."""
@@ -61,6 +76,9 @@ class ArchiveApp:
                 healthy = True
             except MigrationFailed as error:
                 self._give_up("archive.migrate_failed", str(error), error)
+                return
+            except ArchiveUnusable as error:  # waiting cannot mend it
+                self._give_up("archive.unusable", str(error), error)
                 return
             except ArchiveError as error:
                 if self.ready or reason != str(error):

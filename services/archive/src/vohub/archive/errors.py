@@ -65,12 +65,6 @@ class CallerGone(ArchiveError):
         super().__init__(rpc, "the caller has gone; its query was stopped")
 
 
-class SchemaOutOfDate(ArchiveError):
-    """The database schema is not at the revision this code needs (run ``migrate``)."""
-
-    code = grpc.StatusCode.FAILED_PRECONDITION
-
-
 class TarballError(ArchiveError):
     """A dump tarball cannot be read or written, or a file or folder to import cannot be read;
     ``culprit`` is the path."""
@@ -82,6 +76,10 @@ class ArchiveUnusable(ArchiveError):
     with status 2, as for a configuration error, and a service stops."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class SchemaOutOfDate(ArchiveUnusable):
+    """The database schema is not at the revision this code needs (run ``migrate``)."""
 
 
 class MigrationFailed(ArchiveUnusable):

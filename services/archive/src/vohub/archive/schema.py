@@ -147,8 +147,7 @@ def require_current(engine: Engine) -> None:
     """Raise :class:`SchemaOutOfDate` unless the database is at the newest revision."""
     found = current(engine)
     if found != HEAD:
-        where = shown(engine)
-        have = found or "no schema"
+        have = f"is at {found}" if found else "is missing (never migrated)"
         raise SchemaOutOfDate(
-            where, f"schema is at {have}, needs {HEAD}: run vohub archive migrate"
+            shown(engine), f"schema {have}, needs {HEAD}: run vohub archive migrate"
         )
