@@ -9,7 +9,7 @@ import pytest
 
 from vohub.testing.archive import archive_cli, archive_command
 from vohub.testing.ports import free_port
-from vohub.testing.postgres import DatabaseFactory
+from vohub.testing.postgres import DatabaseFactory, database_name, url_of
 from vohub.testing.process import SupervisedProcess
 
 
@@ -72,3 +72,18 @@ def test_serve_without_migrating_refuses_a_schema_never_migrated(
         'needs 0005: run vohub archive migrate"'
     ) in result.stderr
     assert "archive.listening" not in result.stderr
+
+
+@pytest.mark.postgres
+def test_a_postgresql_database_that_does_not_exist_is_a_configuration_error() -> None:
+    """Commands exited with status 1 (database unavailable) and serve waited for ever."""
+    name = database_name("absent")  # a test database's name, never created
+    url = url_of(name)
+    message = f"{url}: the server has no database {name!r}: create it, or correct the URL"
+    for action in ("migrate", "ingest"):
+        result = archive_cli("--db", url, action)
+        assert (result.returncode, result.stderr) == (2, f"vohub archive {action}: {message}\n")
+    argv = archive_command(url, f"127.0.0.1:{free_port()}", "--ops", "")
+    served = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+    assert served.returncode == 2
+    assert f'event=archive.start_failed error="{message}"' in served.stderr

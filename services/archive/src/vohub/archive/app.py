@@ -49,10 +49,12 @@ class ArchiveApp:
     fatal: Exception | None = None
 
     def refuse_unusable(self, migrate: bool) -> None:
-        """Before listening, raise :class:`ArchiveUnusable` if the database answers but cannot
-        serve: without ``migrate``, a schema not at the newest revision.  A database that does
-        not answer yet is left to :meth:`watch_database`, which gives up on the same faults."""
+        """Before listening, raise :class:`ArchiveUnusable` if the database server answers but
+        the archive cannot serve: the database does not exist, or, without ``migrate``, its
+        schema is not at the newest revision.  A server that does not answer yet is left to
+        :meth:`watch_database`, which gives up on the same faults."""
         with contextlib.suppress(ArchiveUnavailable):
+            ping(self.engine)
             if not migrate:
                 schema.require_current(self.engine)
 

@@ -156,8 +156,9 @@ def open_store(config: ArchiveConfig, *, migrate: bool = True) -> Store:
 
 def serve(config: ArchiveConfig, args: argparse.Namespace) -> int:
     """Run the service until SIGTERM; 2 if its database is unusable (:class:`ArchiveUnusable`:
-    its data folder cannot be written, the schema cannot be created or upgraded in it, or
-    with --no-migrate is not current; retrying cannot help), 1 on any other failure."""
+    it does not exist, its data folder cannot be written, the schema cannot be created or
+    upgraded in it, or with --no-migrate is not current; retrying cannot help), 1 on any
+    other failure."""
     from vohub.archive.app import create_app  # the gRPC stack: only the service needs it
 
     try:

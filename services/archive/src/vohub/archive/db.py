@@ -23,7 +23,12 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import URL, make_url
 
-from vohub.archive.errors import ArchiveUnavailable, InvalidQuery, StorageUnusable
+from vohub.archive.errors import (
+    ArchiveUnavailable,
+    DatabaseMissing,
+    InvalidQuery,
+    StorageUnusable,
+)
 from vohub.archive.sky import SIN2HALF, sin2half
 
 P = ParamSpec("P")
@@ -203,7 +208,12 @@ def retry_stale(method: Callable[P, T]) -> Callable[P, T]:
 
 @contextlib.contextmanager
 def reachable(engine: Engine) -> Iterator[None]:
-    """Turn a failure to reach the database into :class:`ArchiveUnavailable` naming it.
+    """Turn a failure to reach the database into :class:`ArchiveUnavailable` naming it, or
+    :class:`DatabaseMissing` when the PostgreSQL server says it has no database of that name.
+
+    The server's refusal carries no SQLSTATE to the client: it is recognised by PostgreSQL's
+    message, so a server speaking another language (``lc_messages``) gets the
+    :class:`ArchiveUnavailable`, with the server's words.
 
     >>> with reachable(make_engine("sqlite://")):
     ...     pass
@@ -213,6 +223,11 @@ def reachable(engine: Engine) -> Iterator[None]:
     except (exc.OperationalError, exc.InterfaceError) as error:
         where = shown(engine)
         reason = str(error.orig or error).strip().splitlines()[0]
+        name = engine.url.database
+        if engine.dialect.name == "postgresql" and f'database "{name}" does not exist' in reason:
+            raise DatabaseMissing(
+                where, f"the server has no database {name!r}: create it, or correct the URL"
+            ) from None
         stale = bool(getattr(error, "connection_invalidated", False))
         raise ArchiveUnavailable(where, f"database unavailable: {reason}", stale=stale) from error
 

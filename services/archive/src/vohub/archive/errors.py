@@ -93,6 +93,11 @@ class ForeignDatabase(MigrationFailed):
     """
 
 
+class DatabaseMissing(ArchiveUnusable):
+    """The PostgreSQL server has no database of the configured name (it is not created: the
+    name may be mistyped); ``culprit`` is the database URL."""
+
+
 class StorageUnusable(ArchiveUnusable):
     """The embedded database's folder cannot be created or written in, or its file cannot be
     opened for writing (a file in the way, a read-only file system, no permission);
