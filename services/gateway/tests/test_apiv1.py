@@ -371,6 +371,8 @@ def test_unexpected_failure_is_generic_500_json(client: Any, archive: Any) -> No
         ("stream=%G1", 400, "stream"),
         ("foo=bar", 400, "foo"),
         ("authored_since=yesterday", 400, "authored_since"),
+        # 2015-01-01 in Arabic-Indic digits: was read as 2015-01-01
+        ("authored_since=%D9%A2%D9%A0%D9%A1%D9%A5-01-01", 400, "authored_since"),
         ("cone=" + "[" * 5000, 400, "cone"),
         ("cone=[1" + "0" * 400 + ",0,1]", 400, "cone"),  # too large for a double: was a 500
         ("limit=" + "9" * 300, 413, "limit"),

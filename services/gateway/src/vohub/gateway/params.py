@@ -86,7 +86,8 @@ _ISO = re.compile(
     r"(?:-?(?P<m>\d{1,2})"
     r"(?:-?(?P<d>\d{1,2})"
     r"(?:[T ](?P<H>\d{2})(?::?(?P<M>\d{2})(?::?(?P<S>\d{2})(?:[.,](?P<f>\d+))?)?)?"
-    r"(?P<tz>Z|[-+]\d{2}(?::?\d{2})?)?)?)?)?"
+    r"(?P<tz>Z|[-+]\d{2}(?::?\d{2})?)?)?)?)?",
+    re.ASCII,  # digits 0-9 only: int() would also read other scripts' digits
 )
 
 

@@ -27,11 +27,11 @@ NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer", "minimum": 0}
 #: The date-times the gateway reads, as a pattern: years 0001-9999, months 1-12, days 1-31,
 #: hours 0-23, minutes and seconds 0-59 (a day past its month's end is still a 400).
-_YEAR = r"(\d{3}[1-9]|\d{2}[1-9]\d|\d[1-9]\d{2}|[1-9]\d{3})"
-_TIME = r"([01]\d|2[0-3])(:?[0-5]\d(:?[0-5]\d([.,]\d+)?)?)?"
-_ZONE = r"(Z|[-+]([01]\d|2[0-3])(:?[0-5]\d)?)"
+_YEAR = r"([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
+_TIME = r"([01][0-9]|2[0-3])(:?[0-5][0-9](:?[0-5][0-9]([.,][0-9]+)?)?)?"
+_ZONE = r"(Z|[-+]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
 DATETIME_TEXT = (
-    rf"^\s*{_YEAR}(-?(0?[1-9]|1[0-2])(-?(0?[1-9]|[12]\d|3[01])([T ]{_TIME}{_ZONE}?)?)?)?\s*$"
+    rf"^\s*{_YEAR}(-?(0?[1-9]|1[0-2])(-?(0?[1-9]|[12][0-9]|3[01])([T ]{_TIME}{_ZONE}?)?)?)?\s*$"
 )
 
 #: The cones the gateway reads (``parse_cone``), as a pattern: three JSON numbers, each maybe in
