@@ -75,3 +75,23 @@ def test_a_packet_without_role_is_taken_as_an_observation(
         capture_output=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.stdout.decode() == f"ACK {plain} ivo://voevent.4pisky.org/GAIA#Gaia16ajo\n"
+
+
+def test_publish_sends_a_packet_over_a_mebibyte_when_max_bytes_allows(
+    broker_factory: BrokerFactory, tmp_path: Path
+) -> None:
+    """A larger --max-bytes is for brokers that take more: the packet is sent (it was refused
+    at the library's 1 MiB cap before sending); a vohub broker hangs up on the frame."""
+    broker = broker_factory()
+    big = tmp_path / "big.xml"
+    pad = b"<How><Description>" + b"x" * 1_100_000 + b"</Description>"
+    big.write_bytes(BAT.read_bytes().replace(b"<How>", pad))
+    done = subprocess.run(
+        [str(VOHUB), "publish", str(big), "--to", f"127.0.0.1:{broker.receive[1]}",
+         "--max-bytes", "2000000"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.stdout.decode() == (
+        f"ERROR {big}: connection lost before ack or nak (peer=127.0.0.1:{broker.receive[1]})\n"
+    )
+    assert "exceeds the limit of 1048576 bytes" in broker.log()

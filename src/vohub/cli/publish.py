@@ -86,7 +86,7 @@ def _read(name: str, max_bytes: int) -> bytes | str:
         shown = "over" if exc.size is None else f"{exc.size} bytes, over"
         return f"ERROR {name}: not sent: {shown} --max-bytes {max_bytes}"
     try:
-        parse(raw, source=name)
+        parse(raw, source=name, max_bytes=max_bytes)
     except VOEventError as exc:
         return f"ERROR {name}: not sent: {exc.nak_reason}"
     return raw
