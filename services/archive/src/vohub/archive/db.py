@@ -154,9 +154,12 @@ def _writable(database: Path) -> None:
     database file": the folder is made if missing and must take new files (the journal goes
     beside the database), and the file, created empty if missing as SQLite does, must open
     for reading and writing.  Raises :class:`StorageUnusable` naming the folder or the file
-    with the system's reason (read-only file system, permission denied, is a directory).
+    with the system's reason (read-only file system, permission denied, is a directory), or
+    as not a folder.
     """
     folder = database.parent
+    if folder.exists() and not folder.is_dir():
+        raise StorageUnusable(str(folder), "not a folder: a file is in the way")
     with _storage(folder, "create the folder"):
         folder.mkdir(parents=True, exist_ok=True)
     with _storage(folder, "write in the folder"):
