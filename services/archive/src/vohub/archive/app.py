@@ -15,6 +15,7 @@ from vohub.archive.errors import (
     ArchiveError,
     ArchiveUnavailable,
     ArchiveUnusable,
+    DatabaseMissing,
     MigrationFailed,
 )
 from vohub.archive.grpc_api import ArchiveServicer
@@ -41,6 +42,8 @@ class ArchiveApp:
     grpc: ThreadedGrpcServer
     ops: OpsServer | None
     ready: bool = False
+    #: The service has been SERVING at least once.
+    served: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
     #: Set when watching the database failed for good: the schema cannot be made current here
     #: (:class:`MigrationFailed`: a database not ours, no privilege; without migrating,
@@ -79,10 +82,10 @@ class ArchiveApp:
             except MigrationFailed as error:
                 self._give_up("archive.migrate_failed", str(error), error)
                 return
-            except ArchiveUnusable as error:  # waiting cannot mend it
-                self._give_up("archive.unusable", str(error), error)
-                return
             except ArchiveError as error:
+                if isinstance(error, ArchiveUnusable) and not self._outage(error):
+                    self._give_up("archive.unusable", str(error), error)  # waiting cannot mend it
+                    return
                 if self.ready or reason != str(error):
                     log.warning("archive.not_ready", reason=str(error))
                 reason = str(error)
@@ -92,9 +95,16 @@ class ArchiveApp:
                 return
             if healthy != self.ready:
                 self.ready = healthy
+                self.served = self.served or healthy
                 self.grpc.set_serving(healthy)
                 log.info("archive.serving" if healthy else "archive.not_serving")
             self.stopping.wait(PROBE_EVERY if healthy else 0.5)
+
+    def _outage(self, error: ArchiveUnusable) -> bool:
+        """A missing database is a mistyped name before the service has served (refused, as at
+        start), and an outage after (dropped, to be created again): waited for, while the
+        brokers spool."""
+        return isinstance(error, DatabaseMissing) and self.served
 
     def _give_up(self, event: str, reason: str, error: Exception) -> None:
         log.error(event, reason=reason)
