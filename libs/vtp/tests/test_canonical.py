@@ -135,6 +135,8 @@ def test_event_head_agrees_with_the_parser_on_every_real_packet() -> None:
     [
         b'<VOEvent role="test" role="test" ivorn="ivo://a.b/c#1"/>',  # repeated attribute
         b'<VOEvent role="test" ivorn="ivo://a.b/c#1&amp;2"/>',  # an entity: the parser reads it
+        # a '>' in a value: what follows it looks like attributes, and is not
+        b'<VOEvent x="ivorn=\'ivo://a.b/c#2\' role=\'test\' >" role="test" ivorn="ivo://a.b/c#1"/>',
         b'<VOEvent role="test"/>',  # no IVORN
         b"<Transport role='ack'/>",
         b"\xff\xfe<\x00V\x00",  # not even ASCII-compatible

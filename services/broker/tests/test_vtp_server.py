@@ -84,6 +84,31 @@ async def test_a_second_event_without_the_opt_in_is_logged_with_its_peer_and_ivo
     }
 
 
+async def test_an_event_is_acked_and_deduplicated_under_the_ivorn_it_really_has(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    """A '>' inside an attribute value hid the rest of the root tag from the head reader: with
+    a judge, a schema-valid packet was acked, deduplicated and logged under an IVORN written
+    in that value (Comet acks the real one), so a second copy passed as new."""
+    app = await app_factory()
+    schema = (
+        b"http://www.ivoa.net/xml/VOEvent/v2.0  http://www.ivoa.net/xml/VOEvent/VOEvent-v2.0.xsd"
+    )
+    location = b' xsi:schemaLocation="%s"' % schema
+    real = "ivo://vohub.test/unit#test-1"
+    replies: list[Message] = []
+    for n in (1, 2):
+        decoy = b"%s ivorn='ivo://vohub.test/unit#decoy-%d' role='test' >" % (schema, n)
+        first = b'<voe:VOEvent xsi:schemaLocation="%s"' % decoy  # before the real attributes
+        tricky = packet(1).replace(location, b"", 1).replace(b"<voe:VOEvent", first, 1)
+        replies += await exchange(app.ports.receive, encode_frame(tricky))
+    ack, nak = replies
+    assert ack == Ack(real, "ivo://vohub.test/unit")
+    assert isinstance(nak, Nak)
+    assert nak.ivorn == real
+    assert f"IVORN {real} was already seen" in (nak.reason or "")
+
+
 async def test_pipelined_events_are_answered_in_order_and_relayed_in_order(
     app_factory: AppFactory, packet: PacketMaker
 ) -> None:

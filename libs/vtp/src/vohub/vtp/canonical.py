@@ -52,6 +52,8 @@ _ACK_HEAD = re.compile(rb"""(?:<\?xml[^>]*>\s*)?<(?:[\w.-]+:)?Transport\b[^>]*\b
 _ORIGIN = re.compile(rb"<(?:[\w.-]+:)?Origin>([^<]*)</(?:[\w.-]+:)?Origin>")
 _EVENT_HEAD = re.compile(rb"\s*(?:<\?xml[^>]*\?>\s*)?<(?:[\w.-]+:)?VOEvent\s([^>]*)>")
 _ATTRIBUTE = re.compile(rb"""([\w.:-]+)\s*=\s*(?:"([^"<&]*)"|'([^'<&]*)')""")
+#: A whole attribute list of such attributes (a '>' in a value ends the head's match early).
+_ATTRIBUTES = re.compile(rb"""(?:\s*[\w.:-]+\s*=\s*(?:"[^"<&]*"|'[^'<&]*'))*\s*/?""")
 
 
 def _escape(text: str) -> str:
@@ -210,9 +212,9 @@ def event_head(packet: bytes) -> tuple[str, str] | None:
     """``(ivorn, role)`` from a VOEvent's root start tag, when it is plainly written; else None.
 
     For an author about to send many packets: it reads the root start tag only (an XML
-    declaration before it allowed; attribute values without entities), so it does not prove
-    the rest well-formed (the broker does that). None means "look closer": the caller then
-    parses the packet in full, which also names whatever is wrong.
+    declaration before it allowed; attribute values without entities or ``>``), so it does
+    not prove the rest well-formed (the broker does that). None means "look closer": the
+    caller then parses the packet in full, which also names whatever is wrong.
 
     Examples
     --------
@@ -221,10 +223,13 @@ def event_head(packet: bytes) -> tuple[str, str] | None:
     ('ivo://a.b/c#1', 'test')
     >>> event_head(b'<!DOCTYPE x><VOEvent role="test" ivorn="ivo://a.b/c#1"/>') is None
     True
+    >>> event_head(b'<VOEvent x="role=\\'test\\' ivorn=\\'ivo://a.b/c#2\\' >" role="test" '
+    ...            b'ivorn="ivo://a.b/c#1"/>') is None
+    True
     """
     match = _EVENT_HEAD.match(packet, 0, 4096)
-    if match is None:
-        return None
+    if match is None or _ATTRIBUTES.fullmatch(match.group(1)) is None:
+        return None  # not the whole start tag: it went on past a '>' inside a value
     found: dict[bytes, bytes] = {}
     for name, double, single in _ATTRIBUTE.findall(match.group(1)):
         if name in found:  # a repeated attribute: not well-formed, let the parser say so
