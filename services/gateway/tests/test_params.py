@@ -248,6 +248,18 @@ def test_orders() -> None:
     assert parse_paging({}).order == archive_pb2.ORDER_ID
 
 
+def test_only_the_first_order_is_read(client: falcon.testing.TestClient) -> None:
+    """voeventdb reads ``request.args.get("order")``: it answers 200, ordered by id, for
+    ``order=id&order=bogus``, and 400 only when the first value is not an order."""
+    reply = client.simulate_get("/apiv1/list/ivorn", query_string="order=id&order=bogus")
+    assert reply.status_code == 200, reply.text
+    assert reply.json["querystring"]["order"] == ["id", "bogus"]
+    assert parse_paging({"order": ["-ivorn", "bogus"]}).order == archive_pb2.ORDER_IVORN_DESC
+    reply = client.simulate_get("/apiv1/list/ivorn", query_string="order=bogus&order=id")
+    assert reply.status_code == 400
+    assert reply.json["error"]["parameter"] == "order"
+
+
 @pytest.mark.parametrize(
     "text",
     ["2015", "2015-10", "2015-1-5", "20150915T211942Z", " 2015-09-15 21:19 ", "2015-09-15T21",

@@ -86,7 +86,7 @@ def parse_paging(grouped: dict[str, list[str]]) -> Paging:
 
     >>> parse_paging({"limit": ["3"], "offset": ["2"], "order": ["-author_datetime"]})
     Paging(limit=3, offset=2, order=3)
-    >>> parse_paging({"order": ["id", "bogus"]})
+    >>> parse_paging({"order": ["bogus", "id"]})
     Traceback (most recent call last):
     ...
     vohub.gateway.errors.InvalidParameter: order: not one of id, -id, author_datetime, \
@@ -98,9 +98,12 @@ def parse_paging(grouped: dict[str, list[str]]) -> Paging:
 
 
 def parse_order(values: list[str] | None) -> archive_pb2.Order.ValueType:
-    """The list order; every value is checked, the first is used; default ``id``."""
-    for value in values or []:
-        if value not in ORDERS:
-            names = ", ".join(ORDERS)
-            raise InvalidParameter(f"not one of {names}: {value[:80]!r}", "order")
-    return ORDERS[values[0]] if values else archive_pb2.ORDER_ID
+    """The list order: the first value, default ``id``. As in voeventdb, which reads the first
+    value alone, later values are not looked at (``order=id&order=bogus`` is ordered by id).
+    """
+    if not values:
+        return archive_pb2.ORDER_ID
+    if values[0] not in ORDERS:
+        names = ", ".join(ORDERS)
+        raise InvalidParameter(f"not one of {names}: {values[0][:80]!r}", "order")
+    return ORDERS[values[0]]
