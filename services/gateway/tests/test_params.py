@@ -230,6 +230,7 @@ def test_paging_defaults_and_limits() -> None:
         ({"limit": ["abc"]}, "limit"),
         ({"limit": ["1.23"]}, "limit"),
         ({"limit": ["-1"]}, "limit"),
+        ({"limit": [" "]}, "limit"),  # voeventdb: int(" ") fails, a 400 (only "" is no limit)
         ({"offset": ["abc"]}, "offset"),
         ({"offset": ["-1"]}, "offset"),
         ({"offset": ["9" * 40]}, "offset"),

@@ -63,7 +63,8 @@ def parse_int(text: str, name: str, low: int, high: int) -> int:
 
 
 def parse_limit(values: list[str] | None, name: str = "limit") -> int:
-    """The page size: default 100 when absent or empty, 413 above 10000.
+    """The page size: default 100 when absent or empty, 413 above 10000. Blanks are not empty
+    (voeventdb's ``int(" ")`` fails: a 400).
 
     >>> parse_limit(None), parse_limit([""]), parse_limit(["3"])
     (100, 100, 3)
@@ -71,14 +72,18 @@ def parse_limit(values: list[str] | None, name: str = "limit") -> int:
     Traceback (most recent call last):
     ...
     vohub.gateway.errors.LimitExceeded: limit: 99999 rows requested; the maximum is 10000
+    >>> parse_limit([" "])
+    Traceback (most recent call last):
+    ...
+    vohub.gateway.errors.InvalidParameter: limit: not an integer: ' '
     """
-    if not values or not values[0].strip():
+    if not values or not values[0]:
         return DEFAULT_LIMIT
     stripped = values[0].strip()
     if _DIGITS.fullmatch(stripped) and (len(stripped) > 6 or int(stripped) > MAX_LIMIT):
         shown = stripped if len(stripped) <= 20 else f"{stripped[:20]}…"
         raise LimitExceeded(f"{shown} rows requested; the maximum is {MAX_LIMIT}", name)
-    return parse_int(stripped, name, 0, MAX_LIMIT)
+    return parse_int(values[0], name, 0, MAX_LIMIT)
 
 
 def parse_paging(grouped: dict[str, list[str]]) -> Paging:
