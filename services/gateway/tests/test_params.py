@@ -244,6 +244,17 @@ def test_bad_paging_is_400_naming_the_key(grouped: dict[str, list[str]], name: s
     assert caught.value.status == 400
 
 
+@pytest.mark.parametrize("zeros", [6, 30])
+def test_paging_numbers_may_have_leading_zeros(zeros: int) -> None:
+    """voeventdb reads limit and offset with ``int``: ``limit=0000005`` is 5 rows (200), where
+    seven digits were taken for more than 10000 rows (413) and 25 for no integer (400)."""
+    padded = "0" * zeros + "5"
+    paging = parse_paging({"limit": [padded], "offset": [padded]})
+    assert (paging.limit, paging.offset) == (5, 5)
+    with pytest.raises(LimitExceeded):
+        parse_paging({"limit": ["0" * zeros + "10001"]})
+
+
 def test_orders() -> None:
     assert parse_paging({"order": ["-ivorn", "id"]}).order == archive_pb2.ORDER_IVORN_DESC
     assert parse_paging({}).order == archive_pb2.ORDER_ID
