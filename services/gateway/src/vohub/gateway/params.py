@@ -150,12 +150,12 @@ def _zone(text: str | None) -> timezone:
 
 
 def parse_bool(text: str, name: str) -> bool:
-    """``true`` or ``false`` in any case.
+    """``true`` or ``false`` in any case, with no blanks around (voeventdb's rule).
 
     >>> parse_bool("FALSE", "cited"), parse_bool("True", "coord")
     (False, True)
     """
-    lowered = text.strip().lower()
+    lowered = text.lower()
     if lowered not in ("true", "false"):
         raise InvalidParameter(f"not a boolean (true or false): {text[:80]!r}", name)
     return lowered == "true"
