@@ -109,6 +109,19 @@ async def test_an_event_is_acked_and_deduplicated_under_the_ivorn_it_really_has(
     assert f"IVORN {real} was already seen" in (nak.reason or "")
 
 
+async def test_an_event_with_an_empty_ivorn_gets_a_nak_as_comet_gives(
+    app_factory: AppFactory, packet: PacketMaker
+) -> None:
+    """It was taken for a VOEvent without an ivorn attribute: the broker closed without a
+    reply, and the author never learnt why."""
+    app = await app_factory()
+    empty = packet(1).replace(b'ivorn="ivo://vohub.test/unit#test-1"', b'ivorn=""', 1)
+    [nak] = await exchange(app.ports.receive, encode_frame(empty))
+    assert isinstance(nak, Nak)
+    assert (nak.ivorn, nak.response) == ("", "ivo://vohub.test/unit")
+    assert (nak.reason or "").startswith("Event rejected: invalid IVORN: ")
+
+
 async def test_pipelined_events_are_answered_in_order_and_relayed_in_order(
     app_factory: AppFactory, packet: PacketMaker
 ) -> None:

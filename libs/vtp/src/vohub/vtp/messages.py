@@ -345,7 +345,7 @@ def _event(payload: bytes, root: etree._Element, role: str | None) -> Event:
     if role is None:
         role = "observation"  # the schema's default, as every VOEvent reader takes it
     ivorn = root.get("ivorn")
-    if not ivorn:
+    if ivorn is None:  # an empty one is still an event, for its receiver to refuse (a nak)
         raise MalformedMessage(f"VOEvent (role {role!r}) has no ivorn attribute")
     return Event(payload, ivorn, role, root)
 
