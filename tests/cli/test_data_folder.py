@@ -35,18 +35,20 @@ def in_the_way(tmp_path: Path) -> Path:
 def test_up(in_the_way: Path) -> None:
     done = vohub("up", "--data-dir", str(in_the_way))
     assert done.returncode == 2
-    assert done.stderr == f"vohub up: cannot use {in_the_way} as the data folder: File exists\n"
+    assert done.stderr == (  # the reason was "File exists"
+        f"vohub up: cannot use {in_the_way} as the data folder: a file is in the way\n"
+    )
 
 
 def test_archive_serve_and_import(in_the_way: Path) -> None:
     grpc = f"127.0.0.1:{free_port()}"
     served = vohub("archive", "--data-dir", str(in_the_way), "serve", "--grpc", grpc, "--ops", "")
     assert served.returncode == 2
-    assert f'error="{in_the_way}: cannot create the folder: File exists"' in served.stderr
+    assert f'error="{in_the_way}: not a folder: a file is in the way"' in served.stderr
     imported = vohub("archive", "--data-dir", str(in_the_way), "import", str(in_the_way))
     assert imported.returncode == 2  # as serve: a configuration error
     assert imported.stderr == (
-        f"vohub archive import: {in_the_way}: cannot create the folder: File exists\n"
+        f"vohub archive import: {in_the_way}: not a folder: a file is in the way\n"
     )
 
 

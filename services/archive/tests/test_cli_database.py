@@ -18,7 +18,6 @@ from vohub.testing.process import SupervisedProcess
     [
         ("var", "var/archive.db: cannot open the database for writing: Is a directory"),
         ("notes/var", "notes/var: cannot create the folder: Not a directory"),
-        ("notes", "notes: not a folder: a file is in the way"),  # was "...: File exists"
     ],
 )
 def test_an_unwritable_sqlite_database_is_named_with_the_reason(

@@ -319,7 +319,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         args.data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        print(f"vohub up: cannot use {args.data_dir} as the data folder: {exc.strerror}",
+        reason = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
+        print(f"vohub up: cannot use {args.data_dir} as the data folder: {reason}",
               file=sys.stderr)  # fmt: skip
         return MISCONFIGURED
     host = args.host.strip("[]")
