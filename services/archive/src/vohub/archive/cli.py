@@ -196,7 +196,8 @@ def optimize(config: ArchiveConfig, args: argparse.Namespace) -> int:
 
 
 def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
-    """Load every packet of the given dumps, packet files and folders; print a summary.
+    """Load every packet of the given dumps, packet files and folders, then refresh the
+    planner's statistics if any was stored; print a summary.
 
     Returns 1 when any packet was invalid or any file could not be read, else 0; on Ctrl-C
     the summary of what was written so far, and 130.
@@ -218,6 +219,8 @@ def import_dumps(config: ArchiveConfig, args: argparse.Namespace) -> int:
         return 130
     bar.update(bar.total, packets=sum(summary.tally.values()), force=True)
     bar.close()
+    if summary.tally[Outcome.STORED]:
+        schema.analyze(store.engine)
     print("\n".join(summary.lines()))
     return 1 if summary.tally[Outcome.INVALID] or summary.unreadable else 0
 

@@ -120,11 +120,22 @@ def optimize(engine: Engine) -> list[str]:
         statements = ["CLUSTER coord USING ix_coord_q3c", "VACUUM ANALYZE"]
     else:
         statements = ["ANALYZE", "PRAGMA optimize"]
+    _run(engine, statements)
+    return statements
+
+
+def analyze(engine: Engine) -> None:
+    """Refresh the planner's statistics, as after a bulk load: without them PostgreSQL guesses
+    row counts, and a server with autovacuum off keeps guessing (some combined filters took
+    over 5 s on 85 000 packets, against under 0.1 s with statistics)."""
+    _run(engine, ["ANALYZE"])
+
+
+def _run(engine: Engine, statements: list[str]) -> None:
     with reachable(engine), engine.connect() as connection:
         autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
         for statement in statements:
             autocommit.exec_driver_sql(statement)
-    return statements
 
 
 def scripts_head() -> str | None:
