@@ -14,6 +14,7 @@ from falcon.asgi import Request, Response
 from vohub.gateway.errors import PreconditionFailed
 from vohub.gateway.params import Pair, as_lists, parse_query_string
 from vohub.gateway.render import dumps
+from vohub.gateway.url_v1 import path_and_query
 
 
 def raw_path(req: Request) -> str:
@@ -46,9 +47,8 @@ def query_lists(req: Request) -> dict[str, list[str]]:
 
 
 def request_url(req: Request) -> str:
-    """The full request URL as sent: scheme, host, raw path and raw query string."""
-    query = f"?{req.query_string}" if req.query_string else ""
-    return f"{req.prefix}{raw_path(req)}{query}"
+    """apiv1's ``url``: scheme and host as sent, path and query as voeventdb rebuilds them."""
+    return req.prefix + path_and_query(raw_path(req), req.scope.get("query_string", b""))
 
 
 def send_json(resp: Response, body: Any, status: int = 200) -> None:
