@@ -1,8 +1,9 @@
 """The four VOEvent roles, and the check by which a receiver refuses an event of another role.
 
 A VOEvent of another role is still an event on the wire (:func:`~vohub.vtp.messages.decode`
-returns it), for its receiver to refuse: a broker naks it, as Comet's schema check does; a
-subscriber acks it all the same (a nak would get it cut off, VTP Note §6.4) and drops it.
+returns it), for its receiver to refuse: a vohub broker naks it, so its author learns why
+(Comet closes the connection without a reply); a subscriber acks it all the same (a nak would
+get it cut off, VTP Note §6.4) and drops it.
 """
 
 from __future__ import annotations
