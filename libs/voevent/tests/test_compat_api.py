@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -155,3 +156,29 @@ def test_text_input_with_a_declared_encoding() -> None:
         "<Description>café</Description></voe:VOEvent>"
     )
     assert parse(text).description == "café"
+
+
+def test_time_of_a_position_the_packet_lacks_is_an_index_error(voevents: Path) -> None:
+    # voevent-parse raises IndexError for index 1 too (this gave None) and gives None only
+    # when there is no position at all.
+    path = voevents / "voeventdb/XRT_Pos_655721-326.xml"
+    assert get_event_time_as_utc(path, -1) == datetime(2015, 9, 15, 21, 24, 37, tzinfo=UTC)
+    missing = r"^ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326: no position 1 \(it has 1\)$"
+    with pytest.raises(IndexError, match=missing):
+        get_event_time_as_utc(path, 1)
+    with pytest.raises(IndexError, match=missing):
+        get_event_position(path, 1)
+    assert get_event_time_as_utc(voevents / "fourpiskytools/test_packet.xml", 1) is None
+
+
+def test_unreadable_isotime_is_a_value_error(tarball_member: Callable[[str, str], bytes]) -> None:
+    # Swift wrote a garbled date; voevent-parse raises iso8601.ParseError (a ValueError)
+    # where this gave None, as for a position without a time.
+    raw = tarball_member("2023-11.001.tar.bz2", "nasa.gsfc.gcn/SWIFT/BAT_Scaledmap_1194500-370.xml")
+    assert get_event_position(raw) == (6.4239, 64.0137, 0.0, "deg", "UTC-FK5-GEO")
+    with pytest.raises(
+        ValueError,
+        match=r"^ivo://nasa.gsfc.gcn/SWIFT#BAT_Scaledmap_1194500-370: position 0:"
+        r" ISOTime '2023-512--1076359880T00:01:05.28' is not a date-time$",
+    ):
+        get_event_time_as_utc(raw)

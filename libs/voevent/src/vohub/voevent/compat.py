@@ -3,7 +3,14 @@
 Fixed against voevent-parse 1.0.3: the coordinate system of position ``index`` is that
 ObsDataLocation's own (not always the first one's); TT, GPS, TCB and TCG times convert
 instead of raising ``NotImplementedError``; a missing ``version`` is not a ``KeyError``;
-nothing mutates a shared tree, so every reader is thread-safe.  Readers accept a parsed
+nothing mutates a shared tree, so every reader is thread-safe.  Real packets it misread:
+a position without ``Position2D`` (LVC's) raises ``ValueError`` and a packet without an
+``ObsDataLocation`` ``IndexError``, not objectify's ``AttributeError``; a ``Position2D``
+without ``unit`` is read in degrees, not a ``KeyError``; VOEvent 1.1's STC-namespaced
+``ObsDataLocation`` gives its position and time (voevent-parse found none); GAIA's
+``timescale`` Param (``TCB``) is honoured where voevent-parse took the ``TDB`` of the
+coordinate system id (about 20 s off); a Param's ``<Value>`` child is its ``value`` and a
+``datatype`` attribute (GECAM's spelling) its ``dataType``.  Readers accept a parsed
 :class:`~vohub.voevent.model.Packet` or anything :func:`vohub.voevent.parse` accepts.
 """
 
@@ -14,7 +21,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from vohub.voevent.loader import Source, parse
-from vohub.voevent.model import Packet, Param
+from vohub.voevent.model import Packet, Param, Position
 
 
 class Position2D(NamedTuple):
@@ -105,7 +112,10 @@ def _packet(v: Packet | Source) -> Packet:
 
 
 def _attributes(param: Param) -> dict[str, str]:
-    """The Param's XML attributes as voevent-parse returns them (absent ones left out)."""
+    """The Param's XML attributes as voevent-parse returns them (absent ones left out).
+
+    ``value`` is read from a ``<Value>`` child too, and ``datatype`` is spelt ``dataType``.
+    """
     pairs = (
         ("name", param.name),
         ("value", param.value),
@@ -142,6 +152,16 @@ def get_grouped_params(v: Packet | Source) -> MultiDict:
     )
 
 
+def _position(packet: Packet, index: int) -> Position:
+    """Position ``index`` of ``packet``, or an IndexError naming the packet."""
+    try:
+        return packet.positions[index]
+    except IndexError:
+        raise IndexError(
+            f"{packet.ivorn}: no position {index} (it has {len(packet.positions)})"
+        ) from None
+
+
 def get_event_position(v: Packet | Source, index: int = 0) -> Position2D:
     """Position ``index`` as voevent-parse's ``Position2D`` (degrees).
 
@@ -160,18 +180,41 @@ def get_event_position(v: Packet | Source, index: int = 0) -> Position2D:
     Position2D(ra=1.0, dec=2.0, err=0.1, units='deg', system='UTC-FK5-GEO')
     """
     packet = _packet(v)
-    pos = packet.positions[index]
+    pos = _position(packet, index)
     if pos.ra is None or pos.dec is None:
         raise ValueError(f"{packet.ivorn}: position {index} has no RA/Dec")
     return Position2D(pos.ra, pos.dec, pos.error, "deg", pos.coord_system)
 
 
 def get_event_time_as_utc(v: Packet | Source, index: int = 0) -> datetime | None:
-    """The observation time of position ``index`` as an aware UTC datetime, or None.
+    """The observation time of position ``index`` as an aware UTC datetime.
 
-    >>> from vohub.voevent.model import Packet
+    None when the packet has no position at all, or the position no ``ISOTime``.
+
+    Raises
+    ------
+    IndexError
+        The packet has positions, but not this one.
+    ValueError
+        The ``ISOTime`` is not a date-time (``2014-00-00T14:24:55.31``).
+
+    Examples
+    --------
+    >>> from vohub.voevent.model import Packet, Position
     >>> get_event_time_as_utc(Packet("ivo://a.b/c#1", "test", "2.0", b"")) is None
     True
+    >>> bad = Position(iso_time="2014-00-00T14:24:55.31")
+    >>> get_event_time_as_utc(Packet("ivo://a.b/c#1", "test", "2.0", b"", positions=(bad,)))
+    Traceback (most recent call last):
+    ...
+    ValueError: ivo://a.b/c#1: position 0: ISOTime '2014-00-00T14:24:55.31' is not a date-time
     """
-    positions = _packet(v).positions
-    return positions[index].time if index < len(positions) else None
+    packet = _packet(v)
+    if not packet.positions:
+        return None
+    pos = _position(packet, index)
+    if pos.iso_time is not None and pos.time is None:
+        raise ValueError(
+            f"{packet.ivorn}: position {index}: ISOTime {pos.iso_time!r} is not a date-time"
+        )
+    return pos.time
