@@ -14,6 +14,19 @@ from vohub.testing.postgres import DatabaseFactory, database_name, url_of
 from vohub.testing.process import SupervisedProcess
 
 
+def assert_refused_by_every_action(
+    database: list[str], message: str, cwd: Path | None = None
+) -> None:
+    """``migrate``, ``ingest`` and ``serve`` (before it listens) all exit 2 with ``message``."""
+    for action in ("migrate", "ingest"):
+        result = archive_cli(*database, action, cwd=cwd)
+        assert (result.returncode, result.stderr) == (2, f"vohub archive {action}: {message}\n")
+    argv = archive_command("", f"127.0.0.1:{free_port()}", "--ops", "", *database)
+    served = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd)
+    assert served.returncode == 2
+    assert f'event=archive.start_failed error="{message}"' in served.stderr
+
+
 @pytest.mark.parametrize(
     ("data_dir", "message"),
     [
@@ -27,13 +40,7 @@ def test_an_unwritable_sqlite_database_is_named_with_the_reason(
     """SQLite said only "unable to open database file" (exit status 1; serve waited forever)."""
     (tmp_path / "var" / "archive.db").mkdir(parents=True)  # a folder where the file goes
     (tmp_path / "notes").write_text("a file where the folder goes")
-    for action in ("migrate", "ingest"):
-        result = archive_cli("--data-dir", data_dir, action, cwd=tmp_path)
-        assert (result.returncode, result.stderr) == (2, f"vohub archive {action}: {message}\n")
-    argv = archive_command("", f"127.0.0.1:{free_port()}", "--ops", "", "--data-dir", data_dir)
-    served = subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=tmp_path)
-    assert served.returncode == 2
-    assert f'event=archive.start_failed error="{message}"' in served.stderr
+    assert_refused_by_every_action(["--data-dir", data_dir], message, cwd=tmp_path)
 
 
 @pytest.mark.postgres
@@ -81,13 +88,7 @@ def test_a_postgresql_database_that_does_not_exist_is_a_configuration_error() ->
     name = database_name("absent")  # a test database's name, never created
     url = url_of(name)
     message = f"{url}: the server has no database {name!r}: create it, or correct the URL"
-    for action in ("migrate", "ingest"):
-        result = archive_cli("--db", url, action)
-        assert (result.returncode, result.stderr) == (2, f"vohub archive {action}: {message}\n")
-    argv = archive_command(url, f"127.0.0.1:{free_port()}", "--ops", "")
-    served = subprocess.run(argv, capture_output=True, text=True, timeout=60)
-    assert served.returncode == 2
-    assert f'event=archive.start_failed error="{message}"' in served.stderr
+    assert_refused_by_every_action(["--db", url], message)
 
 
 @pytest.mark.postgres
