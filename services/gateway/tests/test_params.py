@@ -248,15 +248,16 @@ def test_bad_paging_is_400_naming_the_key(grouped: dict[str, list[str]], name: s
     assert caught.value.status == 400
 
 
-@pytest.mark.parametrize("zeros", [6, 30])
-def test_paging_numbers_may_have_leading_zeros(zeros: int) -> None:
-    """voeventdb reads limit and offset with ``int``: ``limit=0000005`` is 5 rows (200), where
-    seven digits were taken for more than 10000 rows (413) and 25 for no integer (400)."""
-    padded = "0" * zeros + "5"
+@pytest.mark.parametrize("prefix", ["0" * 6, "0" * 30, "+", "+00"])
+def test_paging_numbers_may_have_leading_zeros_and_a_plus(prefix: str) -> None:
+    """voeventdb reads limit and offset with ``int``: ``limit=0000005`` and ``limit=+5`` are 5
+    rows (200), where seven digits were taken for more than 10000 rows (413), 25 for no
+    integer (400), and a plus sign was a 400."""
+    padded = prefix + "5"
     paging = parse_paging({"limit": [padded], "offset": [padded]})
     assert (paging.limit, paging.offset) == (5, 5)
     with pytest.raises(LimitExceeded):
-        parse_paging({"limit": ["0" * zeros + "10001"]})
+        parse_paging({"limit": [prefix + "10001"]})
 
 
 def test_orders() -> None:

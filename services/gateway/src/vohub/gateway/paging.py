@@ -15,11 +15,12 @@ MAX_LIMIT = 10000
 MAX_OFFSET = 2**63 - 1
 #: apiv1 paging keys: accepted everywhere, used by the list endpoints only.
 PAGING_V1 = ("limit", "offset", "order")
-#: An integer as the API takes it: ASCII digits with an optional minus sign (``str.isdigit``
+#: An integer as the API takes it: ASCII digits with an optional sign (``str.isdigit``
 #: also admits superscripts and other digits ``int`` refuses, and ``lstrip`` several signs),
 #: and any number of leading zeros, which voeventdb's ``int`` reads.
-_INTEGER = re.compile(r"(-?)0*([0-9]{1,24})")
-_DIGITS = re.compile(r"[0-9]+")
+_INTEGER = re.compile(r"([-+]?)0*([0-9]{1,24})")
+#: A count of rows: digits, with an optional plus sign (matched: the digits).
+_COUNT = re.compile(r"\+?([0-9]+)")
 
 ORDERS = {
     "id": archive_pb2.ORDER_ID,
@@ -53,8 +54,8 @@ def parse_int(text: str, name: str, low: int, high: int) -> int:
     Traceback (most recent call last):
     ...
     vohub.gateway.errors.InvalidParameter: offset: not an integer: '2²'
-    >>> parse_int("0" * 30 + "7", "offset", 0, 100)
-    7
+    >>> parse_int("0" * 30 + "7", "offset", 0, 100), parse_int("+7", "offset", 0, 100)
+    (7, 7)
     """
     match = _INTEGER.fullmatch(text.strip())
     if match is None:
@@ -83,8 +84,9 @@ def parse_limit(values: list[str] | None, name: str = "limit") -> int:
     if not values or not values[0]:
         return DEFAULT_LIMIT
     stripped = values[0].strip()
-    digits = stripped.lstrip("0")
-    if _DIGITS.fullmatch(stripped) and (len(digits) > 6 or int(digits or "0") > MAX_LIMIT):
+    count = _COUNT.fullmatch(stripped)
+    digits = count[1].lstrip("0") if count else ""
+    if len(digits) > 6 or int(digits or "0") > MAX_LIMIT:
         shown = stripped if len(stripped) <= 20 else f"{stripped[:20]}…"
         raise LimitExceeded(f"{shown} rows requested; the maximum is {MAX_LIMIT}", name)
     return parse_int(values[0], name, 0, MAX_LIMIT)
