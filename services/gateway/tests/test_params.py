@@ -280,7 +280,8 @@ def test_only_the_first_order_is_read(client: falcon.testing.TestClient) -> None
 @pytest.mark.parametrize(
     "text",
     ["2015", "2015-10", "2015-1-5", "20150915T211942Z", " 2015-09-15 21:19 ", "2015-09-15T21",
-     "2015-09-15T21:19:42,5-0530", "9999-12-31T23:59:59Z", "0001-01-01"],
+     "2015-09-15T21:19:42,5-0530", "9999-12-31T23:59:59Z", "0001-01-01", "2015-1-15",
+     "201511", "2015115"],
 )  # fmt: skip
 def test_the_openapi_time_pattern_admits_what_the_gateway_reads(text: str) -> None:
     assert re.match(DATETIME_TEXT, text)
@@ -291,7 +292,8 @@ def test_the_openapi_time_pattern_admits_what_the_gateway_reads(text: str) -> No
     "text",
     ["0000", "0000-01-01", "2015-00-01", "2015-01-32", "2015-01-01T24:00", "2015-01-01T23:60",
      "2015-01-01T23:59:60", "2015-01-01T00:00+24:00", "2015-01-01T00:00+05:99",
-     "2015-01-01T00:00-0560", "yesterday"],
+     "2015-01-01T00:00-0560", "yesterday",
+     "2015110", "6674810", "2015-110"],  # a month's digits run on: read as month 11, day 0
 )  # fmt: skip
 def test_the_openapi_time_pattern_refuses_impossible_fields(text: str) -> None:
     """A schema-valid value the gateway then refuses misleads generated clients."""
@@ -341,6 +343,24 @@ def test_the_openapi_cone_pattern_refuses_what_the_gateway_refuses(
     reply = client.simulate_get(path, query_string=urlencode({"cone": text}))
     assert reply.status_code == 400, reply.text
     assert reply.json["error"]["parameter"] == "cone"
+
+
+@pytest.mark.parametrize(
+    "name", ["ivorn_contains", "ivorn_prefix", "ref_contains", "ref_exact", "stream_prefix"]
+)
+def test_the_openapi_text_filters_refuse_nul_as_the_gateway_does(
+    client: falcon.testing.TestClient, name: str
+) -> None:
+    """A NUL was schema-valid (a plain string) yet a 400: the database stores none."""
+    doc = client.simulate_get("/openapi.json").json
+    (schema,) = [p["schema"] for p in doc["paths"]["/apiv2/packets"]["get"]["parameters"]
+                 if p["name"] == name]  # fmt: skip
+    pattern = re.compile(schema["items"]["pattern"])  # one schema per repeated value
+    assert pattern.search("ivo://nasa.gsfc.gcn/SWIFT#BAT 1+2 ünï")
+    assert not pattern.search("ivo://a\x00b")
+    reply = client.simulate_get("/apiv2/packets", query_string=f"{name}=a%00b")
+    assert reply.status_code == 400
+    assert reply.json["error"]["parameter"] == name
 
 
 @pytest.mark.parametrize(

@@ -23,6 +23,8 @@ def _nullable(schema: Schema) -> Schema:
 
 
 STR: Schema = {"type": "string"}
+#: Free text as a parameter: any but NUL, which the gateway refuses (the database stores none).
+TEXT: Schema = {"type": "string", "pattern": "^[^\\u0000]*$"}
 NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer", "minimum": 0}
 #: The date-times the gateway reads, as a pattern: years 0001-9999, months 1-12, days 1-31,
@@ -30,9 +32,10 @@ INT: Schema = {"type": "integer", "minimum": 0}
 _YEAR = r"([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
 _TIME = r"([01][0-9]|2[0-3])(:?[0-5][0-9](:?[0-5][0-9]([.,][0-9]+)?)?)?"
 _ZONE = r"(Z|[-+]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
-DATETIME_TEXT = (
-    rf"^\s*{_YEAR}(-?(0?[1-9]|1[0-2])(-?(0?[1-9]|[12][0-9]|3[01])([T ]{_TIME}{_ZONE}?)?)?)?\s*$"
-)
+#: A month of one digit is not followed by another: the gateway reads two (``2015110`` is
+#: month 11, day 0).
+_MONTH = r"(0[1-9]|1[0-2]|[1-9](?![0-9]))"
+DATETIME_TEXT = rf"^\s*{_YEAR}(-?{_MONTH}(-?(0?[1-9]|[12][0-9]|3[01])([T ]{_TIME}{_ZONE}?)?)?)?\s*$"
 
 #: The cones the gateway reads (``parse_cone``), as a pattern: three JSON numbers, each maybe in
 #: numpy 2's repr (``np.float64(0.5)``), bracketed or bare; ra below 1e308 (a double's range),
@@ -71,23 +74,23 @@ FILTER_DOCS: dict[str, tuple[Schema, str, bool]] = {
     "coord": ({"type": "boolean"}, "The packet has (true) or has no position.", False),
     "dec_gt": ({**NUM, "minimum": -90, "maximum": 90}, "A position with dec > this.", False),
     "dec_lt": ({**NUM, "minimum": -90, "maximum": 90}, "A position with dec < this.", False),
-    "ivorn_contains": (STR, "IVORN contains every one of these substrings (AND).", True),
-    "ivorn_prefix": (STR, "IVORN starts with one of these (OR).", True),
+    "ivorn_contains": (TEXT, "IVORN contains every one of these substrings (AND).", True),
+    "ivorn_prefix": (TEXT, "IVORN starts with one of these (OR).", True),
     "ref_any": ({"type": "boolean"}, "The packet makes (true) or makes no citation.", False),
-    "ref_contains": (STR, "The packet cites an IVORN containing one of these (OR).", True),
-    "ref_exact": (STR, "The packet cites one of these IVORNs exactly (OR).", True),
+    "ref_contains": (TEXT, "The packet cites an IVORN containing one of these (OR).", True),
+    "ref_exact": (TEXT, "The packet cites one of these IVORNs exactly (OR).", True),
     "role": ({"type": "string", "enum": list(ROLES)}, "Role is one of these (OR).", True),
-    "stream": (STR, "Stream is one of these, e.g. nasa.gsfc.gcn/SWIFT (OR).", True),
+    "stream": (TEXT, "Stream is one of these, e.g. nasa.gsfc.gcn/SWIFT (OR).", True),
 }
 FILTER_DOCS_V2: dict[str, tuple[Schema, str, bool]] = {
     **FILTER_DOCS,
     "stream": (
-        STR,
+        TEXT,
         "Stream is one of these, e.g. nasa.gsfc.gcn/SWIFT or ivo://nasa.gsfc.gcn/SWIFT (OR).",
         True,
     ),
     "stream_prefix": (
-        STR,
+        TEXT,
         "Stream starts with one of these; a leading ivo:// is ignored (OR).",
         True,
     ),
@@ -250,7 +253,7 @@ def _v1_paths() -> Schema:
     for name in ("authored_month_count", "role_count", "stream_count", "stream_role_count"):
         result = {"type": "object"} if name == "stream_role_count" else COUNT_MAP
         paths[f"/apiv1/map/{name}"] = _get(f"Map {name}", filters, _ok(_envelope(result)))
-    ivorn_path = {"name": "ivorn", "in": "path", "required": True, "schema": STR}
+    ivorn_path = {"name": "ivorn", "in": "path", "required": True, "schema": TEXT}
     paths["/apiv1/packet/synopsis/{ivorn}"] = _get(
         "Packet synopsis (quote_plus-encoded IVORN)",
         [ivorn_path],
