@@ -345,6 +345,20 @@ def test_the_openapi_cone_pattern_refuses_what_the_gateway_refuses(
     assert reply.json["error"]["parameter"] == "cone"
 
 
+def test_the_openapi_offset_range_is_what_the_gateway_takes(
+    client: falcon.testing.TestClient,
+) -> None:
+    """An offset past 2**63 - 1 was schema-valid (no maximum) yet a 400."""
+    doc = client.simulate_get("/openapi.json").json
+    (schema,) = [p["schema"] for p in doc["paths"]["/apiv1/list/ivorn"]["get"]["parameters"]
+                 if p["name"] == "offset"]  # fmt: skip
+    assert (schema["minimum"], schema["maximum"]) == (0, 2**63 - 1)
+    taken = client.simulate_get("/apiv1/list/ivorn", query_string=f"offset={2**63 - 1}")
+    assert taken.status_code == 200
+    refused = client.simulate_get("/apiv1/list/ivorn", query_string=f"offset={2**63}")
+    assert (refused.status_code, refused.json["error"]["parameter"]) == (400, "offset")
+
+
 @pytest.mark.parametrize(
     "name", ["ivorn_contains", "ivorn_prefix", "ref_contains", "ref_exact", "stream_prefix"]
 )

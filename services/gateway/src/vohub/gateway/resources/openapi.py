@@ -10,7 +10,7 @@ from typing import Any
 import falcon
 from falcon.asgi import Request, Response
 
-from vohub.gateway.paging import DEFAULT_LIMIT, MAX_LIMIT, ORDERS
+from vohub.gateway.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, ORDERS
 from vohub.gateway.params import ROLES
 from vohub.gateway.resources.base import send_json
 
@@ -126,7 +126,7 @@ LIMIT = _query(
     f"Rows per page (default {DEFAULT_LIMIT}; above {MAX_LIMIT} is 413).",
 )
 ORDER = _query("order", {"type": "string", "enum": list(ORDERS)}, "Row order; id breaks ties.")
-OFFSET = _query("offset", INT, "Rows to skip.")
+OFFSET = _query("offset", {**INT, "maximum": MAX_OFFSET}, "Rows to skip.")
 FORMAT = _query("format", {"type": "string", "enum": ["json", "csv", "votable"]}, "Reply format.")
 IVORN_Q = {**_query("ivorn", {"type": "string", "minLength": 1}, "The IVORN."), "required": True}
 
