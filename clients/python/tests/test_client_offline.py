@@ -325,6 +325,15 @@ def test_query_command_exits_3_when_the_servers_archive_stays_unavailable(
     )
 
 
+def test_query_help_states_the_exit_statuses(capsys: pytest.CaptureFixture[str]) -> None:
+    """Scripts branch on them; the help did not give them."""
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    assert "Exit status: 0 on an answer; 1 on an HTTP error" in shown
+    assert "3 when the server cannot be reached, is too slow, or answers 503" in shown
+
+
 def test_an_empty_stream_role_map_keeps_its_three_columns(
     other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
 ) -> None:

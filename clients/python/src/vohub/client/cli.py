@@ -51,12 +51,21 @@ PAGED = ("list", "packets")
 BY_IVORN = ("synopsis", "xml", "citations")
 
 
+#: What :func:`run` returns, for ``--help``.
+EXIT_STATUS = (
+    "Exit status: 0 on an answer; 1 on an HTTP error or an answer that is not the API's; 2 on "
+    "bad input; 3 when the server cannot be reached, is too slow, or answers 503 (its archive "
+    "is unreachable) after every retry."
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of ``vohub query``: one sub-command per request, each with the flags it uses.
 
     The connection flags (``--host``, ``--api``, ``--format``, ``--timeout``) may come before
     or after the sub-command.
     """
+    parser.epilog = EXIT_STATUS
     _add_connection_flags(parser, defaults=True)
     sub = parser.add_subparsers(dest="what", metavar="WHAT", required=True)
     for name, help_text in COMMANDS.items():
@@ -222,9 +231,7 @@ def _degrees(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one query and print its result; 1 on an HTTP error or an answer that is not the
-    API's, 2 on bad input, 3 if unreachable or too slow (a 503 after every retry included:
-    the server's archive is unreachable)."""
+    """Run one query and print its result; the exit status is as :data:`EXIT_STATUS` says."""
     try:
         with Client(args.host, api=args.api, timeout=args.timeout) as client:
             return _dispatch(client, args)
