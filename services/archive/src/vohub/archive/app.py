@@ -45,10 +45,10 @@ class ArchiveApp:
     #: The service has been SERVING at least once.
     served: bool = False
     stopping: threading.Event = field(default_factory=threading.Event)
-    #: Set when watching the database failed for good: the schema cannot be made current here
-    #: (:class:`MigrationFailed`: a database not ours, no privilege; without migrating,
-    #: :class:`SchemaOutOfDate`), or an unexpected error. The service then stops rather than
-    #: stay NOT_SERVING.
+    #: Set when watching the database failed for good: an :class:`ArchiveUnusable` (the schema
+    #: cannot be made current here, or is not current without migrating; the data folder
+    #: cannot be written; the database is missing before the service has served), or an
+    #: unexpected error. The service then stops rather than stay NOT_SERVING.
     fatal: Exception | None = None
 
     def refuse_unusable(self, migrate: bool) -> None:
