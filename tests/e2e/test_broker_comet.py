@@ -121,3 +121,32 @@ def test_vohub_follows_a_comet_broker_and_relays_each_event_once(
     assert broker.metric("vohub_broker_accepted_total", path="upstream") == 3
     # The same packet submitted to vohub directly is recognised as already seen.
     assert "Previously seen by this broker" in sendvo(comet_venv, broker.receive[1], packets[1])[1]
+
+
+@pytest.mark.parametrize("filters", [[], ["//Who"]], ids=["all", "filtered"])
+def test_a_comet_subscriber_is_kept_though_it_never_acks_packets_without_a_role(
+    broker_factory: BrokerFactory, comet_factory: CometFactory, tmp_path: Path, filters: list[str]
+) -> None:
+    """A VOEvent may leave out its role (the schema's default is observation): vohub relays it,
+    Comet's subscriber calls it "incomprehensible" and sends nothing back. Counted as a missed
+    ack, three such packets got a healthy Comet dropped at the next iamalive."""
+    config = tmp_path / "broker.toml"
+    config.write_text("[broker]\nmax_missed_acks = 2\n")
+    broker = broker_factory(iamalive=0.3, extra=["--config", str(config)])
+    everything = recorder(tmp_path / "all")
+    comet_factory(name="sub", receive=False, broadcast=False, cmd=str(everything),
+                  remotes=[f"127.0.0.1:{broker.broadcast[1]}"], filters=filters)  # fmt: skip
+    wait_until(lambda: "subscriber.filters" in broker.log(), 30, "a Comet subscribing to vohub")
+    roleless = BAT.replace(b' role="observation"', b"", 1)
+    for number in range(3):
+        packet = with_ivorn(roleless, f"ivo://vohub.test/e2e#roleless-{number}")
+        assert type(publish_now(broker.receive[1], packet)).__name__ == "Ack"
+    last = with_ivorn(BAT, "ivo://vohub.test/e2e#with-role")
+    assert type(publish_now(broker.receive[1], last)).__name__ == "Ack"
+    wait_until(lambda: recorded(everything) == [sha1(last)], 30, "Comet recording the last packet")
+    pings = broker.metric("vohub_broker_subscriber_replies_total", role="iamalive")
+    wait_until(lambda: broker.metric("vohub_broker_subscriber_replies_total", role="iamalive")
+               >= pings + 2, 30, "Comet answering two more iamalives")  # fmt: skip
+    assert broker.metric("vohub_broker_subscribers_dropped_total", reason="acknowledging") == 0
+    assert broker.metric("vohub_broker_subscribers", kind="vtp") == 1
+    assert broker.metric("vohub_broker_subscriber_replies_total", role="ack") == 1

@@ -213,7 +213,9 @@ def test_voevent_without_namespace_is_an_event() -> None:
 
 def test_a_voevent_without_role_is_an_observation_as_its_schema_says() -> None:
     """The packet tools read it so; the broker refused it ("unknown role None")."""
-    assert decode(b'<VOEvent ivorn="ivo://a/b#1"/>').role == "observation"
+    event = decode(b'<VOEvent ivorn="ivo://a/b#1"/>')
+    assert (event.role, event.role_given) == ("observation", False)
+    assert decode(b'<VOEvent role="observation" ivorn="ivo://a/b#1"/>').role_given
 
 
 @pytest.mark.parametrize(

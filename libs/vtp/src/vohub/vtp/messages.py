@@ -88,13 +88,15 @@ class Event:
 
     ``raw`` is what gets relayed, unchanged, because downstream brokers de-duplicate on the bytes.
     An event read by its head only (:func:`vohub.vtp.receiver.peek_event`) has no ``tree`` yet;
-    :attr:`element` parses it on first use.
+    :attr:`element` parses it on first use. ``role_given`` is False when the packet has no role
+    attribute and ``role`` is the schema's default: Comet's subscriber never acks such a packet.
     """
 
     raw: bytes
     ivorn: str
     role: str
     tree: etree._Element | None = field(default=None, compare=False, repr=False)
+    role_given: bool = field(default=True, compare=False, repr=False)
 
     @property
     def element(self) -> etree._Element:
@@ -342,12 +344,13 @@ def _transport(role: str, origin: str, response: str | None, now: float) -> etre
 
 
 def _event(payload: bytes, root: etree._Element, role: str | None) -> Event:
+    given = role is not None
     if role is None:
         role = "observation"  # the schema's default, as every VOEvent reader takes it
     ivorn = root.get("ivorn")
     if ivorn is None:  # an empty one is still an event, for its receiver to refuse (a nak)
         raise MalformedMessage(f"VOEvent (role {role!r}) has no ivorn attribute")
-    return Event(payload, ivorn, role, root)
+    return Event(payload, ivorn, role, root, role_given=given)
 
 
 def _local_children(parent: etree._Element, name: str) -> list[etree._Element]:

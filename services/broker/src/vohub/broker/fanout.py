@@ -47,13 +47,14 @@ class Accepted:
 class Batch:
     """Packets accepted together, in order, as every sink gets them; VTP frames built once."""
 
-    __slots__ = ("accepted", "events", "frames", "largest")
+    __slots__ = ("accepted", "acked", "events", "frames", "largest")
 
     def __init__(self, accepted: Sequence[Accepted]) -> None:
         self.accepted = list(accepted)
         self.events = [a.event for a in self.accepted]
         self.frames = [a.vtp_frame() for a in self.accepted]
         self.largest = max(map(len, self.frames), default=0)
+        self.acked = sum(e.role_given for e in self.events)  # a VTP subscriber acks these
 
 
 class Sink(Protocol):

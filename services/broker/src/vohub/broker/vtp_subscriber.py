@@ -8,6 +8,8 @@ events are legitimately in flight, a subscriber is dropped when its oldest unack
 older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were still unacked
 when it answered a later iamalive (peers answer in order, so those acks will never come:
 pygcn, for one, silently skips VOEvent 2.1, which Comet also counts against it for good).
+A packet without a role attribute (an observation, by the schema's default) is relayed but
+not counted: Comet's own subscriber never acks one, and Comet's broker never relays one.
 Acks are counted, not matched to IVORNs, as in Comet. XPath filters go to the fan-out's
 sandbox, not the connection. An unreadable frame or a VOEvent from a subscriber is ignored,
 as Comet ignores it, and logged (the first of each connection only).
@@ -151,7 +153,8 @@ class VtpSubscriber(asyncio.Protocol):
             return
         offer = self.conn.offer(accepted.event, accepted.vtp_frame())
         if offer is Offer.SENT:
-            self._sent.append(self._loop.time())
+            if accepted.event.role_given:
+                self._sent.append(self._loop.time())
             self._queued += 1
             if not self._flush_due:  # packets accepted together go out in one write
                 self._flush_due = True
@@ -174,8 +177,9 @@ class VtpSubscriber(asyncio.Protocol):
             for accepted in batch.accepted:
                 self.deliver(accepted)
             return
-        sent = conn.offer_many(batch.events, batch.frames)
-        self._sent.extend(itertools.repeat(self._loop.time(), sent))
+        sent = conn.offer_many(batch.events, batch.frames)  # all or none: no filter, none too large
+        if sent:
+            self._sent.extend(itertools.repeat(self._loop.time(), batch.acked))
         self._queued += sent
         self._flush()  # one write for the batch
 
