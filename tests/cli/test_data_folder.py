@@ -24,41 +24,44 @@ def vohub(*args: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-@pytest.fixture
-def in_the_way(tmp_path: Path) -> Path:
-    """A plain file where the data folder should be."""
+@pytest.fixture(params=["itself", "parent"])
+def in_the_way(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, str]:
+    """A data folder with a plain file in its place, or in its parent's; and the message.
+
+    The system said "File exists" for the first and "Not a directory" for the second, and the
+    three commands worded it three ways."""
     path = tmp_path / "var"
     path.write_text("not a folder")
-    return path
+    if request.param == "itself":
+        return path, f"{path}: not a folder: a file is in the way"
+    return path / "hub", f"{path / 'hub'}: not a folder: {path} is a file"
 
 
-def test_up(in_the_way: Path) -> None:
-    done = vohub("up", "--data-dir", str(in_the_way))
+def test_up(in_the_way: tuple[Path, str]) -> None:
+    folder, message = in_the_way
+    done = vohub("up", "--data-dir", str(folder))
     assert done.returncode == 2
-    assert done.stderr == (  # the reason was "File exists"
-        f"vohub up: cannot use {in_the_way} as the data folder: a file is in the way\n"
-    )
+    assert done.stderr == f"vohub up: data folder {message}\n"
 
 
-def test_archive_serve_and_import(in_the_way: Path) -> None:
+def test_archive_serve_and_import(in_the_way: tuple[Path, str]) -> None:
+    folder, message = in_the_way
     grpc = f"127.0.0.1:{free_port()}"
-    served = vohub("archive", "--data-dir", str(in_the_way), "serve", "--grpc", grpc, "--ops", "")
+    served = vohub("archive", "--data-dir", str(folder), "serve", "--grpc", grpc, "--ops", "")
     assert served.returncode == 2
-    assert f'error="{in_the_way}: not a folder: a file is in the way"' in served.stderr
-    imported = vohub("archive", "--data-dir", str(in_the_way), "import", str(in_the_way))
+    assert f'error="{message}"' in served.stderr
+    imported = vohub("archive", "--data-dir", str(folder), "import", __file__)
     assert imported.returncode == 2  # as serve: a configuration error
-    assert imported.stderr == (
-        f"vohub archive import: {in_the_way}: not a folder: a file is in the way\n"
-    )
+    assert imported.stderr == f"vohub archive import: {message}\n"
 
 
-def test_broker(in_the_way: Path) -> None:
+def test_broker(in_the_way: tuple[Path, str]) -> None:
+    folder, message = in_the_way
     ports = [f"127.0.0.1:{free_port()}" for _ in range(3)]
-    done = vohub("broker", "--data-dir", str(in_the_way), "--receive", ports[0],
+    done = vohub("broker", "--data-dir", str(folder), "--receive", ports[0],
                  "--broadcast", ports[1], "--grpc", ports[2])  # fmt: skip
     assert done.returncode == 2
-    assert "event=broker.start_failed" in done.stderr
-    assert f"Not a directory: '{in_the_way / 'spool'}'" in done.stderr
+    assert f'event=broker.start_failed error="{message}"' in done.stderr
     assert "Traceback" not in done.stderr
 
 

@@ -178,8 +178,8 @@ def test_listen_exec_failures_are_logged_and_do_not_stop_listening(
         (["--exec", "cat", "--exec-jobs", "0"], "--exec-jobs: expected a whole number of at"),
         (["--count", "0"], "--count: expected a whole number of at least 1, got '0'"),
         (["--local-ivo", "notivo"], "--local-ivo 'notivo': invalid IVORN: not of the form"),
-        (["--save", "{file}"], "--save {file}: exists and is not a folder"),
-        (["--save", "{file}/sub"], "--save {file}/sub: cannot create the folder: Not a directory"),
+        (["--save", "{file}"], "--save {file}: not a folder: a file is in the way"),
+        (["--save", "{file}/sub"], "--save {file}/sub: not a folder: {file} is a file"),
     ],
 )
 def test_listen_bad_options_exit_2_naming_the_culprit(

@@ -31,7 +31,7 @@ def assert_refused_by_every_action(
     ("data_dir", "message"),
     [
         ("var", "var/archive.db: cannot open the database for writing: Is a directory"),
-        ("notes/var", "notes/var: cannot create the folder: Not a directory"),
+        ("notes/var", "notes/var: not a folder: notes is a file"),
     ],
 )
 def test_an_unwritable_sqlite_database_is_named_with_the_reason(

@@ -35,6 +35,8 @@ import urllib.parse
 from pathlib import Path
 
 from vohub.cli.argtypes import broker_address, positive_int, positive_seconds
+from vohub.common.errors import FolderUnusable
+from vohub.common.folders import make_folder
 from vohub.common.handlers import CommandFailed, HandlerPool, run_command
 from vohub.common.logs import configure, get_logger
 from vohub.voevent.errors import InvalidIvorn
@@ -100,12 +102,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _make_folder(folder: Path) -> None:
     """Create the ``--save`` folder; ValueError naming it if it cannot be one."""
-    if folder.exists() and not folder.is_dir():
-        raise ValueError(f"--save {folder}: exists and is not a folder")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ValueError(f"--save {folder}: cannot create the folder: {exc.strerror}") from None
+        make_folder(folder)
+    except FolderUnusable as exc:
+        raise ValueError(f"--save {exc}") from None
 
 
 def safe_filename(ivorn: str) -> str:

@@ -32,7 +32,8 @@ from typing import Any
 from vohub.cli.argtypes import port_number
 from vohub.common.addresses import Address
 from vohub.common.config import check_env_name, env_keys, read_toml
-from vohub.common.errors import BindError, ConfigError
+from vohub.common.errors import BindError, ConfigError, FolderUnusable
+from vohub.common.folders import make_folder
 from vohub.common.logs import configure, get_logger
 
 log = get_logger("vohub.up")
@@ -317,11 +318,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"vohub up: configuration error: {exc}", file=sys.stderr)
         return MISCONFIGURED
     try:
-        args.data_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        reason = "a file is in the way" if isinstance(exc, FileExistsError) else exc.strerror
-        print(f"vohub up: cannot use {args.data_dir} as the data folder: {reason}",
-              file=sys.stderr)  # fmt: skip
+        make_folder(args.data_dir)
+    except FolderUnusable as exc:
+        print(f"vohub up: data folder {exc}", file=sys.stderr)
         return MISCONFIGURED
     host = args.host.strip("[]")
     try:

@@ -22,6 +22,14 @@ class ConfigError(CommonError):
     """
 
 
+class FolderUnusable(CommonError, OSError):
+    """A data folder cannot be created or used (a file in its place, no permission).
+
+    >>> str(FolderUnusable("var/broker", "not a folder: a file is in the way"))
+    'var/broker: not a folder: a file is in the way'
+    """
+
+
 class AddressError(CommonError, ValueError):
     """A ``HOST:PORT`` address that cannot be used."""
 

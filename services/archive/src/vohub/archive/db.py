@@ -30,6 +30,8 @@ from vohub.archive.errors import (
     StorageUnusable,
 )
 from vohub.archive.sky import SIN2HALF, sin2half
+from vohub.common.errors import FolderUnusable
+from vohub.common.folders import make_folder
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -158,10 +160,10 @@ def _writable(database: Path) -> None:
     as not a folder.
     """
     folder = database.parent
-    if folder.exists() and not folder.is_dir():
-        raise StorageUnusable(str(folder), "not a folder: a file is in the way")
-    with _storage(folder, "create the folder"):
-        folder.mkdir(parents=True, exist_ok=True)
+    try:
+        make_folder(folder)
+    except FolderUnusable as exc:
+        raise StorageUnusable(exc.key, exc.message) from None
     with _storage(folder, "write in the folder"):
         tempfile.TemporaryFile(dir=folder).close()
     with _storage(database, "open the database for writing"):

@@ -42,6 +42,7 @@ from vohub.broker.vtp_server import (
     start_receive,
 )
 from vohub.broker.vtp_subscriber import SubscriberPolicy, VtpSubscriber
+from vohub.common.folders import make_folder
 from vohub.common.grpc_serve import GrpcServer
 from vohub.common.logs import get_logger
 from vohub.common.ops_http import OpsServer
@@ -81,7 +82,7 @@ class BrokerApp:
     ) -> None:
         self.config = config
         self.metrics = Metrics()
-        data = config.data_dir
+        data = make_folder(config.data_dir)
         # The spool first: its lock keeps a second broker off this data folder.
         self.spool = Spool.open(data / "spool", segment_bytes=config.spool_segment_bytes)
         self.seen = SeenStore(
