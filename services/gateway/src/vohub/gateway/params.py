@@ -13,7 +13,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import MAXYEAR, UTC, datetime, timedelta, timezone
 from urllib.parse import unquote_to_bytes
 
 from vohub.common.timestamps import to_timestamp
@@ -95,7 +95,8 @@ def parse_datetime(text: str, name: str) -> datetime:
     """An ISO 8601 date-time as voeventdb accepts it, as an aware UTC datetime.
 
     Reduced forms (``2015``, ``2015-10``, ``2015-10-09``), a space for ``T``, the basic form
-    and fractional seconds are accepted; naive values are UTC.
+    and fractional seconds are accepted; naive values are UTC. An offset that takes the
+    instant past year 9999 (or before year 1) gives the last (or first) one: a filter bound.
 
     >>> parse_datetime("2015-09-15T22:19:42.5+01:00", "authored_since").isoformat()
     '2015-09-15T21:19:42.500000+00:00'
@@ -124,9 +125,12 @@ def parse_datetime(text: str, name: str) -> datetime:
             int(fraction),
             tzinfo=_zone(g["tz"]),
         )
-        return value.astimezone(UTC)
-    except (ValueError, OverflowError) as exc:
+    except ValueError as exc:
         raise InvalidParameter(f"impossible date-time {text[:80]!r}: {exc}", name) from None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:00-05:00 is past the last instant: taken as it
+        return (datetime.max if value.year == MAXYEAR else datetime.min).replace(tzinfo=UTC)
 
 
 def _zone(text: str | None) -> timezone:

@@ -12,6 +12,7 @@ from falcon.asgi import Request, Response
 
 from vohub.gateway.paging import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, ORDERS
 from vohub.gateway.params import ROLES
+from vohub.gateway.patterns import CONE_TEXT, DATETIME_TEXT
 from vohub.gateway.resources.base import send_json
 
 JSON = "application/json"
@@ -25,32 +26,10 @@ def _nullable(schema: Schema) -> Schema:
 STR: Schema = {"type": "string"}
 #: Free text as a parameter: any but NUL, which the gateway refuses (the database stores none).
 TEXT: Schema = {"type": "string", "pattern": "^[^\\u0000]*$"}
+#: The same, and no U+FFFD: in apiv1's path it stands for bytes that were not UTF-8 (a 400).
+IVORN_IN_PATH: Schema = {"type": "string", "pattern": "^[^\\u0000\\ufffd]*$"}
 NUM: Schema = {"type": "number"}
 INT: Schema = {"type": "integer", "minimum": 0}
-#: The date-times the gateway reads, as a pattern: years 0001-9999, months 1-12, days 1-31,
-#: hours 0-23, minutes and seconds 0-59 (a day past its month's end is still a 400).
-_YEAR = r"([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})"
-_TIME = r"([01][0-9]|2[0-3])(:?[0-5][0-9](:?[0-5][0-9]([.,][0-9]+)?)?)?"
-_ZONE = r"(Z|[-+]([01][0-9]|2[0-3])(:?[0-5][0-9])?)"
-#: A month of one digit is not followed by another: the gateway reads two (``2015110`` is
-#: month 11, day 0).
-_MONTH = r"(0[1-9]|1[0-2]|[1-9](?![0-9]))"
-DATETIME_TEXT = rf"^\s*{_YEAR}(-?{_MONTH}(-?(0?[1-9]|[12][0-9]|3[01])([T ]{_TIME}{_ZONE}?)?)?)?\s*$"
-
-#: The cones the gateway reads (``parse_cone``), as a pattern: three JSON numbers, each maybe in
-#: numpy 2's repr (``np.float64(0.5)``), bracketed or bare; ra below 1e308 (a double's range),
-#: dec in [-90, 90], radius in [0, 180], each with an exponent only below 10 (``1e-05``, as Python
-#: writes small numbers; ``9e1`` and ``1e+16`` are refused here though read).
-_WS = r"[ \t\n\r]*"
-_FRACTION = r"(\.[0-9]+)?"
-_SMALL = rf"[0-9]{_FRACTION}[eE]-[0-9]+"
-_RA = rf"-?((0|[1-9][0-9]{{0,307}}){_FRACTION}|{_SMALL})"
-_DEC = rf"-?(([0-9]|[1-8][0-9]){_FRACTION}|90(\.0+)?|{_SMALL})"
-_RADIUS = rf"(([0-9]|[1-9][0-9]|1[0-7][0-9]){_FRACTION}|180(\.0+)?|{_SMALL})"
-_CONE_ITEMS = ",".join(
-    rf"{_WS}({n}|np\.[A-Za-z0-9_]+\({_WS}{n}{_WS}\)){_WS}" for n in (_RA, _DEC, _RADIUS)
-)
-CONE_TEXT = rf"^{_WS}(\[{_CONE_ITEMS}\]|{_CONE_ITEMS}){_WS}$"
 
 FILTER_DOCS: dict[str, tuple[Schema, str, bool]] = {
     # name: (schema of one value, description, repeatable)
@@ -128,7 +107,7 @@ LIMIT = _query(
 ORDER = _query("order", {"type": "string", "enum": list(ORDERS)}, "Row order; id breaks ties.")
 OFFSET = _query("offset", {**INT, "maximum": MAX_OFFSET}, "Rows to skip.")
 FORMAT = _query("format", {"type": "string", "enum": ["json", "csv", "votable"]}, "Reply format.")
-IVORN_Q = {**_query("ivorn", {"type": "string", "minLength": 1}, "The IVORN."), "required": True}
+IVORN_Q = {**_query("ivorn", {**TEXT, "minLength": 1}, "The IVORN."), "required": True}
 
 ERROR: Schema = {
     "type": "object",
@@ -253,7 +232,7 @@ def _v1_paths() -> Schema:
     for name in ("authored_month_count", "role_count", "stream_count", "stream_role_count"):
         result = {"type": "object"} if name == "stream_role_count" else COUNT_MAP
         paths[f"/apiv1/map/{name}"] = _get(f"Map {name}", filters, _ok(_envelope(result)))
-    ivorn_path = {"name": "ivorn", "in": "path", "required": True, "schema": TEXT}
+    ivorn_path = {"name": "ivorn", "in": "path", "required": True, "schema": IVORN_IN_PATH}
     paths["/apiv1/packet/synopsis/{ivorn}"] = _get(
         "Packet synopsis (quote_plus-encoded IVORN)",
         [ivorn_path],
