@@ -7,4 +7,5 @@ pytest_plugins = [
     "vohub.testing.gateway",
     "vohub.testing.broker",
     "vohub.testing.loops",
+    "vohub.testing.interrupt",
 ]
