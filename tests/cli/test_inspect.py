@@ -98,6 +98,7 @@ def test_show_summarises_a_packet() -> None:
     run = vohub("show", str(XRT))
     assert run.returncode == 0, run.stderr
     out = run.stdout
+    assert "Who:      This VOEvent message was created with GCN VOE version: 1.20 11sep15" in out
     assert "IVORN:    ivo://nasa.gsfc.gcn/SWIFT#XRT_Pos_655721-326" in out
     assert "Stream:   nasa.gsfc.gcn/SWIFT" in out
     assert "Position: RA 319.65880° Dec -34.91310° ± 0.001° (UTC-FK5-GEO)" in out
@@ -238,10 +239,11 @@ def test_show_descriptions_are_printed_on_one_line_each() -> None:
 
 def test_show_observatory_location_and_coordinate_system() -> None:
     lines = show_lines(XRT)
-    assert lines[6:9] == [
+    assert lines[7:11] == [
         "Position: RA 319.65880° Dec -34.91310° ± 0.001° (UTC-FK5-GEO)",
         "Time:     2015-09-15T21:24:37+00:00",
         "Site:     GEOLUN",
+        "Where:    The RA,Dec coordinates are of the type: source_object.",
     ]
     assert block(lines, "Group Obs_Support_Info:")[1] == (
         "  About: The Sun and Moon values are valid at the time the VOEvent XML message was"
@@ -254,7 +256,7 @@ def test_show_observatory_location_and_coordinate_system() -> None:
     )
     lines = show_lines("-", stdin=no_position)
     assert not [line for line in lines if line.startswith("Position:")]
-    assert lines[6:8] == [
+    assert lines[7:9] == [
         "Time:     2015-09-15T21:18:24.860000+00:00",
         "Site:     GEOLUN (UTC-FK5-GEO)",
     ]
@@ -263,7 +265,7 @@ def test_show_observatory_location_and_coordinate_system() -> None:
 def test_show_leaves_out_the_sections_a_packet_does_not_have() -> None:
     top_level = [line.split(":")[0] for line in show_lines(ASASSN) if not line.startswith(" ")]
     assert top_level == [
-        "IVORN", "Role", "Stream", "Author", "Date", "Position", "Time", "Site",
+        "IVORN", "Role", "Stream", "Author", "Date", "Who", "Position", "Time", "Site",
         "Group asassn_params", "Group asassn_urls", "How",
     ]  # fmt: skip
 

@@ -46,6 +46,10 @@ def test_swift_bat_grb_position(voevents: Path) -> None:
     assert p.how is not None
     assert p.how.descriptions == ("Swift Satellite, BAT Instrument",)
     assert p.how.references[0].uri == "http://gcn.gsfc.nasa.gov/swift.html"
+    assert p.who_description == (
+        "This VOEvent message was created with GCN VOE version: 1.20 11sep15"
+    )
+    assert p.wherewhen_description == "The RA,Dec coordinates are of the type: source_object."
     assert p.problems == ()
 
 

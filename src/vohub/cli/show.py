@@ -1,11 +1,11 @@
 """``vohub show FILE``: print a human summary of a VOEvent packet.
 
-The summary gives the IVORN, role, stream, author, the packet's and What's descriptions,
-positions (named or RA/Dec, coordinate system, observatory) with their UTC times,
-parameters (top-level and grouped), tables, citations, How, Why (importance, concepts,
-inferences) and anything lenient parsing found wrong.  Descriptions are printed on one
-line each (whitespace collapsed); sections the packet does not have are left out.  The
-packet is parsed leniently, so invalid packets can still be inspected.
+The summary gives the IVORN, role, stream, author (and Who's description), the packet's and
+What's descriptions, positions (named or RA/Dec, coordinate system, observatory) with their UTC
+times and WhereWhen's description, parameters (top-level and grouped), tables, citations, How,
+Why (importance, concepts, inferences) and anything lenient parsing found wrong.  Descriptions
+are printed on one line each (whitespace collapsed); sections the packet does not have are left
+out.  The packet is parsed leniently, so invalid packets can still be inspected.
 """
 
 from __future__ import annotations
@@ -66,12 +66,16 @@ def summary(packet: Packet) -> Iterator[str]:
     yield f"Author:   {packet.author_ivorn or '(none)'}"
     if packet.author_datetime is not None:
         yield f"Date:     {packet.author_datetime.isoformat()}"
+    if packet.who_description:
+        yield f"Who:      {_one_line(packet.who_description)}"
     if packet.description:
         yield f"Summary:  {_one_line(packet.description)}"
     if packet.what_description:
         yield f"About:    {_one_line(packet.what_description)}"
     for pos in packet.positions:
         yield from _position(pos)
+    if packet.wherewhen_description:
+        yield f"Where:    {_one_line(packet.wherewhen_description)}"
     yield from _params(packet)
     for table in packet.tables:
         yield from _table(table)

@@ -19,6 +19,7 @@ from lxml.includes.tree cimport xmlNode
 
 from vohub.voevent._slots cimport Layout, layout_of, new
 from vohub.voevent._tree cimport (
+    child,
     decode,
     get as get_attr,
     is_named,
@@ -87,7 +88,7 @@ cdef object _author(xmlNode* c_author):
 
 
 cdef void _read_who(xmlNode* c_who, dict fields, list problems) except *:
-    """``Who``: AuthorIVORN, Date (to UTC) and Author, the first occurrence of each."""
+    """``Who``: AuthorIVORN, Date (to UTC), Author and Description, the first of each."""
     cdef xmlNode* c_child = c_who.children
     while c_child is not NULL:
         if is_named(c_child, "AuthorIVORN") and "author_ivorn" not in fields:
@@ -100,6 +101,8 @@ cdef void _read_who(xmlNode* c_who, dict fields, list problems) except *:
                 problems.append(f"Who/Date {date!r} is not an ISO-8601 date-time")
         elif is_named(c_child, "Author") and "author" not in fields:
             fields["author"] = _author(c_child)
+        elif is_named(c_child, "Description") and "who_description" not in fields:
+            fields["who_description"] = stripped(c_child)
         c_child = c_child.next
 
 
@@ -281,6 +284,9 @@ def read_body(cetree._Element root not None, list problems not None):
         fields["references"] = (*fields.get("references", ()), root_reference)
     if c_wherewhen is NULL:
         return fields, None, None
+    description = stripped(child(c_wherewhen, "Description"))
+    if description is not None:
+        fields["wherewhen_description"] = description
     wherewhen = cetree.elementFactory(root._doc, c_wherewhen)
     return fields, wherewhen, timescale_param(fields.get("params", ()))
 

@@ -221,6 +221,8 @@ class Packet:
     references: tuple[Reference, ...] = ()
     problems: tuple[str, ...] = ()
     tables: tuple[Table, ...] = ()
+    who_description: str | None = None
+    wherewhen_description: str | None = None
 
     @property
     def stream(self) -> str:
