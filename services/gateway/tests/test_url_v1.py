@@ -94,3 +94,39 @@ VOEVENTDB_URLS_OF_REFUSED = [
 def test_url_of_a_refused_target_follows_the_same_rule(target: bytes, url: str) -> None:
     path, _, query = target.partition(b"?")
     assert path_and_query(path.decode("latin-1"), query) == url
+
+
+#: (scheme, Host header as sent, scheme and host of voeventdb.server 1.3.4's ``url``, as its
+#: Werkzeug 1.0.1 rebuilds them).
+VOEVENTDB_ORIGINS = [
+    ("http", "example.org", "http://example.org"),
+    ("http", "example.org:80", "http://example.org"),
+    ("https", "example.org:443", "https://example.org"),
+    ("https", "example.org:80", "https://example.org:80"),
+    ("http", "localhost:443", "http://localhost:443"),
+    ("http", "127.0.0.1:8080", "http://127.0.0.1:8080"),
+    ("http", "[::1]:80", "http://[::1]"),
+    ("http", "[::1]:8080", "http://[::1]:8080"),
+    ("http", "EXAMPLE.Org", "http://EXAMPLE.Org"),
+    ("http", "xn--bcher-kva.example", "http://bücher.example"),
+    ("https", "xn--bcher-kva.xn--bcher-kva.example", "https://bücher.bücher.example"),
+    ("http", "xn--bcher-kva.example:8080", "http://bücher.example:8080"),
+    ("http", "xn--BCHER-KVA.example", "http://BüCHER.example"),
+    ("http", "Xn--bcher-kva.example", "http://Xn--bcher-kva.example"),
+    ("http", "a.xn--zz.example", "http://a.xn--zz.example"),
+    ("http", "example.org:0080", "http://example.org:80"),
+    ("http", "example.org:+80", "http://example.org:80"),
+    ("http", "example.org:65536", "http://example.org"),
+    ("http", "example.org:x", "http://example.org"),
+    ("http", "xn--bcher-kva.example:", "http://bücher.example"),
+]
+
+
+@pytest.mark.parametrize(("scheme", "host", "url"), VOEVENTDB_ORIGINS)
+def test_the_scheme_and_host_are_rebuilt_as_voeventdb_does(
+    client: Any, scheme: str, host: str, url: str
+) -> None:
+    """They were the Host header as sent: ``:80`` kept, punycode not decoded."""
+    r = client.simulate_get("/apiv1/count", protocol=scheme, host=host)
+    assert r.status_code == 200, r.text
+    assert r.json["url"] == f"{url}/apiv1/count"

@@ -14,13 +14,18 @@ sent. The rule, for the path and for the query string:
    any other ASCII byte stays as written (hex case included).
 4. The bytes are read as UTF-8; a byte that is not part of valid UTF-8 becomes ``%XX``.
 
-An empty query string adds no ``?``.
+An empty query string adds no ``?``. The scheme and host (:func:`origin`) are the ``Host``
+header's, as Werkzeug reads it: see there.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from urllib.parse import unquote_to_bytes
+
+#: The port a scheme's URL leaves out (Werkzeug drops it from the Host header as written).
+_DEFAULT_PORT = {"http": ":80", "https": ":443"}
 
 #: The characters of each part that step 2 leaves, as a regular expression's character class.
 _UNRESERVED = r"A-Za-z0-9\-._~"
@@ -83,3 +88,43 @@ def path_and_query(raw_path: str, query: bytes) -> str:
     if _PLAIN_QUERY.fullmatch(query):
         return f"{path}?{query.decode('ascii')}"
     return f"{path}?{_to_iri(query, _QUOTED_IN_QUERY)}"
+
+
+@functools.lru_cache(maxsize=256)  # a few hosts, asked on every apiv1 request
+def origin(scheme: str, netloc: str) -> str:
+    """The ``scheme://host[:port]`` of voeventdb's ``url`` for the ``Host`` header ``netloc``.
+
+    As Werkzeug 1.0 rebuilds it: the scheme's default port, written as such, is dropped; the
+    port is then read as a number (written back as one, or left out when it is not a port);
+    and each punycode label of the host is decoded (IDNA).
+
+    >>> origin("http", "example.org:80"), origin("https", "example.org:443")
+    ('http://example.org', 'https://example.org')
+    >>> origin("http", "xn--bcher-kva.example:0080"), origin("http", "[::1]:8080")
+    ('http://bücher.example:80', 'http://[::1]:8080')
+    """
+    default = _DEFAULT_PORT.get(scheme)
+    if default is not None and netloc.endswith(default):
+        netloc = netloc[: -len(default)]
+    if netloc.startswith("[") and "]" in netloc:  # an IPv6 address
+        end = netloc.index("]") + 1
+        host, rest = netloc[:end], netloc[end:]
+        port_text = rest[1:] if rest.startswith(":") else ""
+    else:
+        host, _, port_text = netloc.partition(":")
+    host = ".".join(map(_idna_label, host.split(".")))
+    try:
+        port: int | None = int(port_text)
+    except ValueError:
+        port = None
+    if port is None or not 0 <= port <= 65535:
+        return f"{scheme}://{host}"
+    return f"{scheme}://{host}:{port}"
+
+
+def _idna_label(label: str) -> str:
+    """One label of the host: decoded if it is punycode (``xn--``), else as it is."""
+    try:
+        return label.encode("ascii").decode("idna")
+    except UnicodeError:
+        return label

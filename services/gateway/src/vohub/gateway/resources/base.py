@@ -14,7 +14,7 @@ from falcon.asgi import Request, Response
 from vohub.gateway.errors import PreconditionFailed
 from vohub.gateway.params import Pair, as_lists, parse_query_string
 from vohub.gateway.render import dumps
-from vohub.gateway.url_v1 import path_and_query
+from vohub.gateway.url_v1 import origin, path_and_query
 
 
 def raw_path(req: Request) -> str:
@@ -47,8 +47,9 @@ def query_lists(req: Request) -> dict[str, list[str]]:
 
 
 def request_url(req: Request) -> str:
-    """apiv1's ``url``: scheme and host as sent, path and query as voeventdb rebuilds them."""
-    return req.prefix + path_and_query(raw_path(req), req.scope.get("query_string", b""))
+    """apiv1's ``url``, rebuilt from the request as voeventdb rebuilds it."""
+    query = req.scope.get("query_string", b"")
+    return origin(req.scheme, req.netloc) + req.root_path + path_and_query(raw_path(req), query)
 
 
 def send_json(resp: Response, body: Any, status: int = 200) -> None:
