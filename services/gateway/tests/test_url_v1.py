@@ -119,6 +119,7 @@ VOEVENTDB_ORIGINS = [
     ("http", "example.org:65536", "http://example.org"),
     ("http", "example.org:x", "http://example.org"),
     ("http", "xn--bcher-kva.example:", "http://bücher.example"),
+    ("http", "[-]_443", "http://-"),  # brackets are kept only around an address with colons
 ]
 
 
@@ -126,7 +127,8 @@ VOEVENTDB_ORIGINS = [
 def test_the_scheme_and_host_are_rebuilt_as_voeventdb_does(
     client: Any, scheme: str, host: str, url: str
 ) -> None:
-    """They were the Host header as sent: ``:80`` kept, punycode not decoded."""
+    """They were the Host header as sent: ``:80`` kept, punycode not decoded. (A Host header
+    with user information, ``user@host``, is not a host and is still echoed as sent.)"""
     r = client.simulate_get("/apiv1/count", protocol=scheme, host=host)
     assert r.status_code == 200, r.text
     assert r.json["url"] == f"{url}/apiv1/count"

@@ -107,12 +107,14 @@ def origin(scheme: str, netloc: str) -> str:
     if default is not None and netloc.endswith(default):
         netloc = netloc[: -len(default)]
     if netloc.startswith("[") and "]" in netloc:  # an IPv6 address
-        end = netloc.index("]") + 1
-        host, rest = netloc[:end], netloc[end:]
+        end = netloc.index("]")
+        host, rest = netloc[1:end], netloc[end + 1 :]
         port_text = rest[1:] if rest.startswith(":") else ""
     else:
         host, _, port_text = netloc.partition(":")
     host = ".".join(map(_idna_label, host.split(".")))
+    if ":" in host:
+        host = f"[{host}]"
     try:
         port: int | None = int(port_text)
     except ValueError:
