@@ -242,6 +242,28 @@ def test_a_voevent_of_an_unknown_role_is_still_an_event_for_its_receiver_to_judg
     assert (type(event), event.ivorn, event.role) == (Event, "ivo://a/b#1", "rumour")
 
 
+def test_another_root_with_a_role_and_ivorn_is_an_event_only_where_a_receiver_asks() -> None:
+    """Comet's receive port reads it as an event and naks it; a subscriber or an author
+    still takes it for what it is, no VOEvent."""
+    alert = b'<Alert role="test" ivorn="ivo://a/b#1"/>'
+    event = decode(alert, any_root=True)
+    assert (type(event), event.ivorn, event.role, event.root_name) == (
+        Event,
+        "ivo://a/b#1",
+        "test",
+        "Alert",
+    )
+    assert parse_event(alert, any_root=True).root_name == "Alert"
+    assert decode(b'<VOEvent role="test" ivorn="ivo://a/b#1"/>').root_name == "VOEvent"
+    with pytest.raises(UnknownMessage, match="root element 'Alert' is neither"):
+        parse_event(alert)
+    for half in (b'<Alert role="test"/>', b'<Alert ivorn="ivo://a/b#1"/>'):
+        with pytest.raises(UnknownMessage, match="root element 'Alert' is neither"):
+            decode(half, any_root=True)
+    with pytest.raises(UnknownMessage, match="unknown role 'test'"):
+        decode(b'<Transport role="test" ivorn="ivo://a/b#1"/>', any_root=True)
+
+
 def test_parse_event_refuses_transport_messages() -> None:
     with pytest.raises(UnknownMessage, match="expected a VOEvent, got a Transport 'iamalive'"):
         parse_event(encode(IAmAlive(BROKER), NOW))

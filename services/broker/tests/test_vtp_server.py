@@ -122,6 +122,23 @@ async def test_an_event_with_an_empty_ivorn_gets_a_nak_as_comet_gives(
     assert (nak.reason or "").startswith("Event rejected: invalid IVORN: ")
 
 
+@pytest.mark.parametrize("validation", ["strict", "lenient"])
+async def test_an_event_whose_root_is_not_voevent_gets_a_nak_naming_the_root(
+    app_factory: AppFactory, packet: PacketMaker, validation: str
+) -> None:
+    """Comet reads any root with a VOEvent role as an event and naks it for its schema; the
+    broker closed without a reply, and the author never learnt why."""
+    app = await app_factory(validation=validation)
+    alert = packet(1).replace(b"voe:VOEvent", b"voe:Alert")
+    reason = "Event rejected: not a VOEvent: root element is <Alert>, not <VOEvent>"
+    [nak] = await exchange(app.ports.receive, encode_frame(alert))
+    assert nak == Nak("ivo://vohub.test/unit#test-1", "ivo://vohub.test/unit", reason)
+    data = ASK + encode_frame(packet(2)) + encode_frame(alert)
+    [_, ack, nak] = await exchange(app.ports.receive, data)
+    assert (type(ack), type(nak), nak.reason) == (Ack, Nak, reason)
+    assert app.metrics.value("vohub_broker_accepted_total", path="author") == 1
+
+
 async def test_pipelined_events_are_answered_in_order_and_relayed_in_order(
     app_factory: AppFactory, packet: PacketMaker
 ) -> None:

@@ -90,6 +90,7 @@ class Event:
     An event read by its head only (:func:`vohub.vtp.receiver.peek_event`) has no ``tree`` yet;
     :attr:`element` parses it on first use. ``role_given`` is False when the packet has no role
     attribute and ``role`` is the schema's default: Comet's subscriber never acks such a packet.
+    ``root_name`` is the root's local name, which only ``decode(any_root=True)`` lets differ.
     """
 
     raw: bytes
@@ -97,6 +98,7 @@ class Event:
     role: str
     tree: etree._Element | None = field(default=None, compare=False, repr=False)
     role_given: bool = field(default=True, compare=False, repr=False)
+    root_name: str = field(default="VOEvent", compare=False, repr=False)
 
     @property
     def element(self) -> etree._Element:
@@ -121,12 +123,8 @@ class Unreadable:
 
 
 def timestamp(now: float) -> str:
-    """Format a POSIX time as a VTP TimeStamp: UTC, whole seconds, ending in ``Z``.
-
-    Parameters
-    ----------
-    now
-        Seconds since the epoch.
+    """Format a POSIX time (``now``, seconds since the epoch) as a VTP TimeStamp: UTC, whole
+    seconds, ending in ``Z``.
 
     Examples
     --------
@@ -197,13 +195,16 @@ def _has_meta(message: Authenticate) -> bool:
     return bool(message.filters) or message.pipelining or message.response is not None
 
 
-def decode(payload: bytes) -> Message:
+def decode(payload: bytes, *, any_root: bool = False) -> Message:
     """Parse one frame's payload into a message.
 
     Parameters
     ----------
     payload
         The bytes of one frame.
+    any_root
+        Read any other root with ``role`` and ``ivorn`` attributes as an :class:`Event` too
+        (as Comet's receive port does), for its receiver to refuse with a reason (a nak).
 
     Returns
     -------
@@ -228,6 +229,8 @@ def decode(payload: bytes) -> Message:
     Traceback (most recent call last):
     ...
     vohub.vtp.errors.UnknownMessage: root element 'html' is neither Transport nor VOEvent
+    >>> decode(b'<html role="test" ivorn="ivo://a.b/c#3"/>', any_root=True).root_name
+    'html'
     """
     fast = canonical.read(payload)
     if fast is not None:
@@ -235,8 +238,9 @@ def decode(payload: bytes) -> Message:
     root = parse_xml(payload)
     name = etree.QName(root).localname
     role = root.get("role")
-    if name == "VOEvent":
-        return _event(payload, root, role)
+    head = role is not None and root.get("ivorn") is not None
+    if name == "VOEvent" or (any_root and head and name != "Transport"):
+        return _event(payload, root, role, name)
     if name != "Transport":
         raise UnknownMessage(f"root element {name!r} is neither Transport nor VOEvent")
     texts = _child_texts(root)
@@ -267,8 +271,9 @@ def _from_canonical(
     return Authenticate(origin, response, (), stamp)
 
 
-def parse_event(payload: bytes) -> Event:
-    """Parse bytes that must be a VOEvent (for events that arrive by other means than VTP).
+def parse_event(payload: bytes, *, any_root: bool = False) -> Event:
+    """Parse bytes that must be a VOEvent (for events that arrive by other means than VTP);
+    ``any_root`` as for :func:`decode`.
 
     Raises
     ------
@@ -283,7 +288,7 @@ def parse_event(payload: bytes) -> Event:
     >>> parse_event(b'<VOEvent role="observation" ivorn="ivo://a.b/c#3"/>').role
     'observation'
     """
-    message = decode(payload)
+    message = decode(payload, any_root=any_root)
     if not isinstance(message, Event):
         raise UnknownMessage(f"expected a VOEvent, got a Transport {_ROLE_OF[type(message)]!r}")
     return message
@@ -343,14 +348,14 @@ def _transport(role: str, origin: str, response: str | None, now: float) -> etre
     return root
 
 
-def _event(payload: bytes, root: etree._Element, role: str | None) -> Event:
+def _event(payload: bytes, root: etree._Element, role: str | None, name: str) -> Event:
     given = role is not None
     if role is None:
         role = "observation"  # the schema's default, as every VOEvent reader takes it
     ivorn = root.get("ivorn")
     if ivorn is None:  # an empty one is still an event, for its receiver to refuse (a nak)
         raise MalformedMessage(f"VOEvent (role {role!r}) has no ivorn attribute")
-    return Event(payload, ivorn, role, root, role_given=given)
+    return Event(payload, ivorn, role, root, role_given=given, root_name=name)
 
 
 def _local_children(parent: etree._Element, name: str) -> list[etree._Element]:

@@ -33,9 +33,10 @@ RECEIVE_TIMEOUT = 20.0
 #           +--unreadable / Transport / oversize frame--> CLOSED, error raised, nothing queued
 #
 # Comet takes one event per connection: it answers ack or nak and then *the broker* closes.
-# Unparsable data, non-VOEvent roles and oversize frames get no reply, just a close. The
-# deadline is fixed at connect + 20 s and data does not extend it. Frames after the first event
-# are ignored (Comet relays a second pipelined event but never acks it; we do neither).
+# Unparsable data, Transport messages and oversize frames get no reply, just a close; any root
+# with a role and an IVORN is an event (the broker naks one that is no VOEvent). The deadline is
+# fixed at connect + 20 s and data does not extend it. Frames after the first event are ignored
+# (Comet relays a second pipelined event but never acks it; we do neither).
 #
 # Pipelining, a vohub extension the author must ask for (and the broker allow):
 #
@@ -288,8 +289,7 @@ class ReceiverConnection(Endpoint):
         Examples
         --------
         >>> conn = ReceiverConnection(local_ivo="ivo://hub/b", now=0.0)
-        >>> conn.receive_eof()
-        >>> conn.closed
+        >>> conn.receive_eof(); conn.closed
         True
         """
         if self.state is ReceiverState.AWAITING_EVENT:
@@ -326,7 +326,7 @@ class ReceiverConnection(Endpoint):
             event = peek_event(payload)
             if event is not None:
                 return event
-        return decode(payload)
+        return decode(payload, any_root=True)
 
     def _take(self, message: Message | Unreadable, now: float) -> Event | None:
         if isinstance(message, Unreadable):

@@ -40,7 +40,7 @@ def judge(packets: list[bytes], check: CheckSchema) -> list[tuple[str, str] | No
     verdicts: list[tuple[str, str] | None] = []
     for raw in packets:
         try:
-            refusal: Refusal | None = check(parse_event(raw), _NOWHERE)
+            refusal: Refusal | None = check(parse_event(raw, any_root=True), _NOWHERE)
         except VTPError as exc:
             refusal = Refusal(UNREADABLE, exc.detail)
         verdicts.append(None if refusal is None else (refusal.label, refusal.reason))

@@ -105,7 +105,7 @@ class Acceptor:
             return refused
         if event is None:
             try:
-                event = parse_event(raw)
+                event = parse_event(raw, any_root=True)
             except VTPError as exc:
                 return self._refuse(exc.ivorn or "", Refusal("invalid", exc.detail), source)
         refused = self._validate(self.validators, event, source)

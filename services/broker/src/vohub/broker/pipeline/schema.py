@@ -4,14 +4,15 @@
 its IVORN is an IVOID with a ``#local_ID``. *lenient*: the IVORN only needs a ``#local_ID``
 (it is the dedup key); any version is taken. At either level the role must be one of the four
 (``observation``, ``prediction``, ``utility``, ``test``): subscribers and the archive sort by
-it. Packets from upstream brokers are judged the same way, but an upstream never gets a nak
-(see ``vtp_server``/``upstream``).
+it, and the root must be ``VOEvent`` (an author's packet with another root, a role and an IVORN
+is read as an event, as Comet reads it, so that it gets a nak). Packets from upstream brokers are
+judged the same way, but an upstream never gets a nak (see ``vtp_server``/``upstream``).
 """
 
 from __future__ import annotations
 
 from vohub.broker.pipeline import Refusal, Source
-from vohub.voevent.errors import InvalidIvorn, VOEventError
+from vohub.voevent.errors import InvalidIvorn, NotAVOEvent, VOEventError
 from vohub.voevent.ivorn import parse_ivorn
 from vohub.voevent.schema import validate_tree
 from vohub.vtp.errors import UnknownMessage
@@ -26,6 +27,9 @@ class CheckSchema:
         self.strict = strict
 
     def __call__(self, event: Event, source: Source) -> Refusal | None:
+        if event.root_name != "VOEvent":
+            reason = f"root element is <{event.root_name}>, not <VOEvent>"
+            return Refusal("schema", NotAVOEvent(event.ivorn, reason).nak_reason)
         try:
             check_role(event)
             parse_ivorn(event.ivorn, require_local_id=True)
