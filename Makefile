@@ -31,6 +31,7 @@ lint: install
 	.venv/bin/ruff format --check .
 	.venv/bin/mypy
 	scripts/check-module-size
+	scripts/check-docstrings
 
 bench: install
 	scripts/install-system-packages bench

@@ -197,6 +197,21 @@ class HandlerPool(Generic[T]):
             stopping.cancel()
 
     async def stop(self, grace: float) -> None:
-        """Start no more runs; wait up to ``grace`` seconds for running ones, then cancel them."""
+        """Start no more runs; wait up to ``grace`` seconds for running ones, then cancel them.
+
+        >>> async def demo() -> list[tuple[str, bool]]:
+        ...     ends: list[tuple[str, bool]] = []
+        ...     async def handle(item: str) -> None:
+        ...         await asyncio.sleep(60)
+        ...     end = lambda item, started: ends.append((item, started))
+        ...     pool = HandlerPool(handle, concurrency=1, backlog=9, stopped=end)
+        ...     for item in "ab":
+        ...         pool.submit(item)
+        ...     await asyncio.sleep(0)
+        ...     await pool.stop(grace=0.01)
+        ...     return sorted(ends)
+        >>> asyncio.run(demo())  # "a" was killed; "b" never started
+        [('a', True), ('b', False)]
+        """
         self._closing = True
         await cancel_after(self._tasks, grace)

@@ -102,7 +102,11 @@ class Event:
 
     @property
     def element(self) -> etree._Element:
-        """The parsed root (parsed on first use if read by its head; MalformedMessage if bad)."""
+        """The parsed root (parsed on first use if read by its head; MalformedMessage if bad).
+
+        >>> Event(b"<VOEvent><Who/></VOEvent>", "ivo://a/b#1", "test").element[0].tag
+        'Who'
+        """
         tree = self.tree
         if tree is None:
             tree = parse_xml(self.raw)
@@ -140,22 +144,10 @@ def _stamp_of_second(second: int) -> str:
 
 
 def encode(message: Message, now: float) -> bytes:
-    """Serialise a message to its payload bytes (unframed).
+    """Serialise a message to its payload bytes, ready for :func:`~vohub.vtp.framing.encode_frame`.
 
     An :class:`Event` encodes to its original ``raw`` bytes. A Transport message is built the way
     Comet builds it; ``now`` (seconds since the epoch) becomes its TimeStamp.
-
-    Parameters
-    ----------
-    message
-        What to send.
-    now
-        Current time, seconds since the epoch.
-
-    Returns
-    -------
-    bytes
-        The payload, ready for :func:`~vohub.vtp.framing.encode_frame`.
 
     Examples
     --------
