@@ -130,6 +130,36 @@ def test_event_head_agrees_with_the_parser_on_every_real_packet() -> None:
         assert head is None or head == (event.ivorn, event.role), path
 
 
+def test_event_namespace_agrees_with_the_parser_on_every_real_packet() -> None:
+    read = 0
+    for path in sorted(VOEVENTS.rglob("*.xml")):
+        raw = path.read_bytes()
+        try:
+            root = parse_xml(raw)
+        except MalformedMessage:
+            continue
+        namespace = canonical.event_namespace(raw)
+        assert namespace is None or namespace == (etree.QName(root).namespace or ""), path
+        read += namespace is not None
+    assert read > 20  # 2.0, 2.1 and none among them
+
+
+@pytest.mark.parametrize(
+    ("packet", "namespace"),
+    [
+        (b'<v:VOEvent xmlns="a" xmlns:v="b" role="test"/>', "b"),
+        (b'<VOEvent xmlns="a" xmlns:v="b" role="test"/>', "a"),
+        (b'<v:VOEvent xmlns="a" role="test"/>', None),  # an undeclared prefix
+        (b'<VOEvent xmlns="a&amp;b" role="test"/>', None),  # an entity: the parser reads it
+        (b'<VOEvent xmlns="\xff" role="test"/>', None),
+    ],
+)
+def test_event_namespace_reads_the_root_prefix_declaration(
+    packet: bytes, namespace: str | None
+) -> None:
+    assert canonical.event_namespace(packet) == namespace
+
+
 @pytest.mark.parametrize(
     "packet",
     [

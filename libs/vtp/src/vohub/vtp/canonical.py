@@ -50,7 +50,7 @@ _READ = re.compile(
 )  # fmt: skip
 _ACK_HEAD = re.compile(rb"""(?:<\?xml[^>]*>\s*)?<(?:[\w.-]+:)?Transport\b[^>]*\brole=["']ack["']""")
 _ORIGIN = re.compile(rb"<(?:[\w.-]+:)?Origin>([^<]*)</(?:[\w.-]+:)?Origin>")
-_EVENT_HEAD = re.compile(rb"\s*(?:<\?xml[^>]*\?>\s*)?<(?:[\w.-]+:)?VOEvent\s([^>]*)>")
+_EVENT_HEAD = re.compile(rb"\s*(?:<\?xml[^>]*\?>\s*)?<(?:([\w.-]+):)?VOEvent\s([^>]*)>")
 _ATTRIBUTE = re.compile(rb"""([\w.:-]+)\s*=\s*(?:"([^"<&]*)"|'([^'<&]*)')""")
 #: A whole attribute list of such attributes (a '>' in a value ends the head's match early).
 _ATTRIBUTES = re.compile(rb"""(?:\s*[\w.:-]+\s*=\s*(?:"[^"<&]*"|'[^'<&]*'))*\s*/?""")
@@ -227,18 +227,50 @@ def event_head(packet: bytes) -> tuple[str, str] | None:
     ...            b'ivorn="ivo://a.b/c#1"/>') is None
     True
     """
-    match = _EVENT_HEAD.match(packet, 0, 4096)
-    if match is None or _ATTRIBUTES.fullmatch(match.group(1)) is None:
-        return None  # not the whole start tag: it went on past a '>' inside a value
-    found: dict[bytes, bytes] = {}
-    for name, double, single in _ATTRIBUTE.findall(match.group(1)):
-        if name in found:  # a repeated attribute: not well-formed, let the parser say so
-            return None
-        found[name] = double or single
-    ivorn, role = found.get(b"ivorn"), found.get(b"role")
+    tag = _event_start_tag(packet)
+    if tag is None:
+        return None
+    ivorn, role = tag[1].get(b"ivorn"), tag[1].get(b"role")
     if not ivorn or role is None:
         return None
     try:
         return ivorn.decode(), role.decode()
     except UnicodeDecodeError:
         return None
+
+
+def event_namespace(packet: bytes) -> str | None:
+    """The namespace of a VOEvent's root element ("" for none), from its start tag when it is
+    plainly written (as for :func:`event_head`); else None, for the caller to parse the packet.
+
+    Examples
+    --------
+    >>> event_namespace(b'<v:VOEvent xmlns:v="http://www.ivoa.net/xml/VOEvent/v2.1" role="test"/>')
+    'http://www.ivoa.net/xml/VOEvent/v2.1'
+    >>> event_namespace(b'<VOEvent role="test"/>'), event_namespace(b'<v:VOEvent role="test"/>')
+    ('', None)
+    """
+    tag = _event_start_tag(packet)
+    if tag is None:
+        return None
+    prefix, attributes = tag
+    declared = attributes.get(b"xmlns:" + prefix if prefix else b"xmlns")
+    if declared is None:
+        return None if prefix else ""  # an undeclared prefix: not well-formed
+    try:
+        return declared.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _event_start_tag(packet: bytes) -> tuple[bytes, dict[bytes, bytes]] | None:
+    """The prefix and attributes of a plainly written VOEvent root start tag; else None."""
+    match = _EVENT_HEAD.match(packet, 0, 4096)
+    if match is None or _ATTRIBUTES.fullmatch(match.group(2)) is None:
+        return None  # not the whole start tag: it went on past a '>' inside a value
+    found: dict[bytes, bytes] = {}
+    for name, double, single in _ATTRIBUTE.findall(match.group(2)):
+        if name in found:  # a repeated attribute: not well-formed, let the parser say so
+            return None
+        found[name] = double or single
+    return match.group(1) or b"", found

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from typing import Final
 
+from lxml import etree
+
+from vohub.vtp import canonical
 from vohub.vtp.errors import UnknownMessage
 from vohub.vtp.messages import Event
 
 #: The roles the VOEvent schema allows.
 VOEVENT_ROLES: Final = frozenset({"observation", "prediction", "utility", "test"})
+#: The root namespaces of the VOEvents that pygcn acks (it skips any other without a reply).
+PYGCN_NAMESPACES: Final = frozenset(
+    {"http://www.ivoa.net/xml/VOEvent/v2.0", "http://www.ivoa.net/xml/VOEvent/v1.1"}
+)
 
 
 def check_role(event: Event) -> None:
@@ -32,3 +39,26 @@ def check_role(event: Event) -> None:
     if event.role not in VOEVENT_ROLES:
         detail = f"VOEvent role {event.role!r} is none of {', '.join(sorted(VOEVENT_ROLES))}"
         raise UnknownMessage(detail, ivorn=event.ivorn, nak_reason=f"Event rejected: {detail}")
+
+
+def acked_by_every_subscriber(event: Event) -> bool:
+    """Whether every VTP subscriber acks ``event``, so that a missing ack means something.
+
+    Comet's subscriber never acks a VOEvent without a role attribute (``role_given``), and
+    pygcn none whose root is not in the VOEvent 2.0 (or 1.1) namespace: 2.1, or none at all.
+
+    Examples
+    --------
+    >>> from vohub.vtp.messages import parse_event
+    >>> head = b'<v:VOEvent xmlns:v="http://www.ivoa.net/xml/VOEvent/v2.%d" ivorn="ivo://a/b#1"'
+    >>> [acked_by_every_subscriber(parse_event(head % n + b' role="test"/>')) for n in (0, 1)]
+    [True, False]
+    >>> acked_by_every_subscriber(parse_event(head % 0 + b"/>"))  # no role
+    False
+    """
+    if not event.role_given:
+        return False
+    namespace = canonical.event_namespace(event.raw)
+    if namespace is None:
+        namespace = etree.QName(event.element).namespace or ""
+    return namespace in PYGCN_NAMESPACES

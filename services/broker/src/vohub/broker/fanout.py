@@ -20,6 +20,7 @@ from vohub.broker.filters import Cause, FilterSandbox
 from vohub.broker.metrics import Metrics
 from vohub.vtp.framing import encode_frame
 from vohub.vtp.messages import Event
+from vohub.vtp.roles import acked_by_every_subscriber
 
 
 @dataclass(slots=True)
@@ -31,11 +32,19 @@ class Accepted:
     received: float
     path: str
     _frame: bytes | None = field(default=None, repr=False, compare=False)
+    _acked: bool | None = field(default=None, repr=False, compare=False)
 
     @property
     def ivorn(self) -> str:
         """The packet's IVORN."""
         return self.event.ivorn
+
+    @property
+    def acked(self) -> bool:
+        """Whether every VTP subscriber acks the packet (so one that does not is counted)."""
+        if self._acked is None:
+            self._acked = acked_by_every_subscriber(self.event)
+        return self._acked
 
     def vtp_frame(self) -> bytes:
         """The packet framed for VTP, built once and shared by every VTP subscriber."""
@@ -54,7 +63,7 @@ class Batch:
         self.events = [a.event for a in self.accepted]
         self.frames = [a.vtp_frame() for a in self.accepted]
         self.largest = max(map(len, self.frames), default=0)
-        self.acked = sum(e.role_given for e in self.events)  # a VTP subscriber acks these
+        self.acked = sum(a.acked for a in self.accepted)
 
 
 class Sink(Protocol):

@@ -6,10 +6,11 @@ two rules of vohub's own. The send queue is the socket's write buffer, capped at
 "10 unacked events at a tick" rule, which drops a healthy subscriber whenever more than ten
 events are legitimately in flight, a subscriber is dropped when its oldest unacked event is
 older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were still unacked
-when it answered a later iamalive (peers answer in order, so those acks will never come:
-pygcn, for one, silently skips VOEvent 2.1, which Comet also counts against it for good).
-A packet without a role attribute (an observation, by the schema's default) is relayed but
-not counted: Comet's own subscriber never acks one, and Comet's broker never relays one.
+when it answered a later iamalive (peers answer in order, so those acks will never come).
+A packet that some subscribers never ack is relayed but not counted: one without a role
+attribute (Comet's subscriber calls it incomprehensible) and one whose root is not in the
+VOEvent 2.0 namespace (pygcn skips VOEvent 2.1 without a word). Comet's broker relays
+neither, as it refuses both.
 Acks are counted, not matched to IVORNs, as in Comet. XPath filters go to the fan-out's
 sandbox, not the connection. An unreadable frame or a VOEvent from a subscriber is ignored,
 as Comet ignores it, and logged (the first of each connection only).
@@ -153,7 +154,7 @@ class VtpSubscriber(asyncio.Protocol):
             return
         offer = self.conn.offer(accepted.event, accepted.vtp_frame())
         if offer is Offer.SENT:
-            if accepted.event.role_given:
+            if accepted.acked:
                 self._sent.append(self._loop.time())
             self._queued += 1
             if not self._flush_due:  # packets accepted together go out in one write
