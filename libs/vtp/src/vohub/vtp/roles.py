@@ -3,7 +3,8 @@
 A VOEvent of another role is still an event on the wire (:func:`~vohub.vtp.messages.decode`
 returns it), for its receiver to refuse: a vohub broker naks it, so its author learns why
 (Comet closes the connection without a reply); a subscriber acks it all the same (a nak would
-get it cut off, VTP Note §6.4) and drops it.
+get it cut off, VTP Note §6.4) and drops it. Not every subscriber acks every event, though:
+:func:`acked_by_every_subscriber` tells which a broker may count a missing ack against.
 """
 
 from __future__ import annotations
