@@ -120,6 +120,17 @@ VOEVENTDB_ORIGINS = [
     ("http", "example.org:x", "http://example.org"),
     ("http", "xn--bcher-kva.example:", "http://bücher.example"),
     ("http", "[-]_443", "http://-"),  # brackets are kept only around an address with colons
+    # user information (which a Host header cannot carry, but may): the host after the last @
+    ("http", "u@xn--bcher-kva.example:0080", "http://u@bücher.example:80"),
+    ("http", "u:p@h:80", "http://u:p@h"),
+    ("http", "a:b:c@h:0081", "http://a:b:c@h:81"),
+    ("http", "u@[::1]:80", "http://u@[::1]"),
+    ("http", "u@h:x", "http://u@h"),
+    ("http", "a@b@c", "http://a@b@c"),
+    ("http", "xn--bcher-kva@h", "http://xn--bcher-kva@h"),
+    ("https", "u@example.org:443", "https://u@example.org"),
+    ("http", "@x", "http://x"),
+    ("http", "x@", "http://x@"),
 ]
 
 
@@ -127,8 +138,7 @@ VOEVENTDB_ORIGINS = [
 def test_the_scheme_and_host_are_rebuilt_as_voeventdb_does(
     client: Any, scheme: str, host: str, url: str
 ) -> None:
-    """They were the Host header as sent: ``:80`` kept, punycode not decoded. (A Host header
-    with user information, ``user@host``, is not a host and is still echoed as sent.)"""
+    """They were the Host header as sent: ``:80`` kept, punycode not decoded."""
     r = client.simulate_get("/apiv1/count", protocol=scheme, host=host)
     assert r.status_code == 200, r.text
     assert r.json["url"] == f"{url}/apiv1/count"

@@ -96,13 +96,15 @@ def origin(scheme: str, netloc: str) -> str:
 
     As Werkzeug 1.0 rebuilds it: the scheme's default port, written as such, is dropped; the
     port is then read as a number (written back as one, or left out when it is not a port);
-    and each punycode label of the host is decoded (IDNA).
+    and each punycode label of the host is decoded (IDNA). User information before the last
+    ``@`` is kept as sent, unless empty.
 
     >>> origin("http", "example.org:80"), origin("https", "example.org:443")
     ('http://example.org', 'https://example.org')
-    >>> origin("http", "xn--bcher-kva.example:0080"), origin("http", "[::1]:8080")
-    ('http://bücher.example:80', 'http://[::1]:8080')
+    >>> origin("http", "xn--bcher-kva.example:0080"), origin("http", "u@[::1]:8080")
+    ('http://bücher.example:80', 'http://u@[::1]:8080')
     """
+    user, _, netloc = netloc.rpartition("@")
     default = _DEFAULT_PORT.get(scheme)
     if default is not None and netloc.endswith(default):
         netloc = netloc[: -len(default)]
@@ -119,6 +121,8 @@ def origin(scheme: str, netloc: str) -> str:
         port: int | None = int(port_text)
     except ValueError:
         port = None
+    if user:
+        host = f"{user}@{host}"
     if port is None or not 0 <= port <= 65535:
         return f"{scheme}://{host}"
     return f"{scheme}://{host}:{port}"
