@@ -9,7 +9,7 @@ older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were 
 when it answered a later iamalive (peers answer in order, so those acks will never come).
 A packet that some subscribers never ack is relayed but not counted: one without a role
 attribute (Comet's subscriber calls it incomprehensible) and one whose root is not in the
-VOEvent 2.0 namespace (pygcn skips VOEvent 2.1 without a word). Comet's broker relays
+VOEvent 2.0 or 1.1 namespace (pygcn skips VOEvent 2.1 without a word). Comet's broker relays
 neither, as it refuses both.
 Acks are counted, not matched to IVORNs, as in Comet. XPath filters go to the fan-out's
 sandbox, not the connection. An unreadable frame or a VOEvent from a subscriber is ignored,
