@@ -130,7 +130,13 @@ def test_event_head_agrees_with_the_parser_on_every_real_packet() -> None:
         assert head is None or head == (event.ivorn, event.role), path
 
 
-def test_event_namespace_agrees_with_the_parser_on_every_real_packet() -> None:
+def namespace_read(packet: bytes) -> str | None:
+    """The root's namespace as :func:`canonical.event_root` reads it, or None."""
+    root = canonical.event_root(packet)
+    return None if root is None else root[2]
+
+
+def test_event_root_agrees_with_the_parser_on_every_real_packet() -> None:
     read = 0
     for path in sorted(VOEVENTS.rglob("*.xml")):
         raw = path.read_bytes()
@@ -138,26 +144,30 @@ def test_event_namespace_agrees_with_the_parser_on_every_real_packet() -> None:
             root = parse_xml(raw)
         except MalformedMessage:
             continue
-        namespace = canonical.event_namespace(raw)
+        namespace = namespace_read(raw)
         assert namespace is None or namespace == (etree.QName(root).namespace or ""), path
         read += namespace is not None
     assert read > 20  # 2.0, 2.1 and none among them
 
 
 @pytest.mark.parametrize(
-    ("packet", "namespace"),
+    ("attributes", "namespace"),
     [
-        (b'<v:VOEvent xmlns="a" xmlns:v="b" role="test"/>', "b"),
-        (b'<VOEvent xmlns="a" xmlns:v="b" role="test"/>', "a"),
-        (b'<v:VOEvent xmlns="a" role="test"/>', None),  # an undeclared prefix
-        (b'<VOEvent xmlns="a&amp;b" role="test"/>', None),  # an entity: the parser reads it
-        (b'<VOEvent xmlns="\xff" role="test"/>', None),
+        (b'v:VOEvent xmlns="a" xmlns:v="b"', "b"),
+        (b'VOEvent xmlns="a" xmlns:v="b"', "a"),
+        (b'v:VOEvent xmlns="a"', None),  # an undeclared prefix
+        (b'VOEvent xmlns="a&amp;b"', None),  # an entity: the parser reads it
+        (b'VOEvent xmlns="\xff"', None),
     ],
 )
-def test_event_namespace_reads_the_root_prefix_declaration(
-    packet: bytes, namespace: str | None
+def test_event_root_reads_the_root_prefix_declaration(
+    attributes: bytes, namespace: str | None
 ) -> None:
-    assert canonical.event_namespace(packet) == namespace
+    packet = b"<" + attributes + b' role="test" ivorn="ivo://a.b/c#1"/>'
+    assert namespace_read(packet) == namespace
+    assert canonical.event_head(packet) == (
+        None if b"&" in attributes else ("ivo://a.b/c#1", "test")
+    )
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ def test_only_events_that_pygcn_and_comet_both_ack_are_counted(
     peeked = peek_event(packet)  # as the broker reads an author's event: no tree yet
     if peeked is not None:
         assert acked_by_every_subscriber(peeked) is acked
+        assert peeked.tree is None  # the namespace came with the start tag: nothing parsed
 
 
 def test_an_event_in_no_namespace_is_not_counted() -> None:

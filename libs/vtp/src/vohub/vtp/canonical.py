@@ -227,33 +227,37 @@ def event_head(packet: bytes) -> tuple[str, str] | None:
     ...            b'ivorn="ivo://a.b/c#1"/>') is None
     True
     """
-    tag = _event_start_tag(packet)
-    if tag is None:
-        return None
-    ivorn, role = tag[1].get(b"ivorn"), tag[1].get(b"role")
-    if not ivorn or role is None:
-        return None
-    try:
-        return ivorn.decode(), role.decode()
-    except UnicodeDecodeError:
-        return None
+    root = event_root(packet)
+    return None if root is None else (root[0], root[1])
 
 
-def event_namespace(packet: bytes) -> str | None:
-    """The namespace of a VOEvent's root element ("" for none), from its start tag when it is
-    plainly written (as for :func:`event_head`); else None, for the caller to parse the packet.
+def event_root(packet: bytes) -> tuple[str, str, str | None] | None:
+    """:func:`event_head`'s ``(ivorn, role)`` and the root's namespace ("" for none), read
+    from the same start tag. The namespace is None when the tag does not declare it plainly
+    (an undeclared prefix, a value not UTF-8): the caller parses the packet for it.
 
     Examples
     --------
-    >>> event_namespace(b'<v:VOEvent xmlns:v="http://www.ivoa.net/xml/VOEvent/v2.1" role="test"/>')
-    'http://www.ivoa.net/xml/VOEvent/v2.1'
-    >>> event_namespace(b'<VOEvent role="test"/>'), event_namespace(b'<v:VOEvent role="test"/>')
-    ('', None)
+    >>> event_root(b'<v:VOEvent xmlns:v="http://www.ivoa.net/xml/VOEvent/v2.1" role="test" '
+    ...            b'ivorn="ivo://a.b/c#1"/>')
+    ('ivo://a.b/c#1', 'test', 'http://www.ivoa.net/xml/VOEvent/v2.1')
+    >>> event_root(b'<VOEvent role="test" ivorn="ivo://a.b/c#1"/>')[2]
+    ''
     """
     tag = _event_start_tag(packet)
     if tag is None:
         return None
     prefix, attributes = tag
+    ivorn, role = attributes.get(b"ivorn"), attributes.get(b"role")
+    if not ivorn or role is None:
+        return None
+    try:
+        return ivorn.decode(), role.decode(), _namespace(prefix, attributes)
+    except UnicodeDecodeError:
+        return None
+
+
+def _namespace(prefix: bytes, attributes: dict[bytes, bytes]) -> str | None:
     declared = attributes.get(b"xmlns:" + prefix if prefix else b"xmlns")
     if declared is None:
         return None if prefix else ""  # an undeclared prefix: not well-formed

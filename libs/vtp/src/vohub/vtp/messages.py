@@ -90,7 +90,8 @@ class Event:
     An event read by its head only (:func:`vohub.vtp.receiver.peek_event`) has no ``tree`` yet;
     :attr:`element` parses it on first use. ``role_given`` is False when the packet has no role
     attribute and ``role`` is the schema's default: Comet's subscriber never acks such a packet.
-    ``root_name`` is the root's local name, which only ``decode(any_root=True)`` lets differ.
+    ``root_name`` is the root's local name, which only ``decode(any_root=True)`` lets differ;
+    ``namespace`` its namespace ("" for none) as the reader found it, None if it did not.
     """
 
     raw: bytes
@@ -99,6 +100,7 @@ class Event:
     tree: etree._Element | None = field(default=None, compare=False, repr=False)
     role_given: bool = field(default=True, compare=False, repr=False)
     root_name: str = field(default="VOEvent", compare=False, repr=False)
+    namespace: str | None = field(default=None, compare=False, repr=False)
 
     @property
     def element(self) -> etree._Element:
@@ -228,11 +230,11 @@ def decode(payload: bytes, *, any_root: bool = False) -> Message:
     if fast is not None:
         return _from_canonical(*fast)
     root = parse_xml(payload)
-    name = etree.QName(root).localname
-    role = root.get("role")
+    qname = etree.QName(root)
+    name, role = qname.localname, root.get("role")
     head = role is not None and root.get("ivorn") is not None
     if name == "VOEvent" or (any_root and head and name != "Transport"):
-        return _event(payload, root, role, name)
+        return _event(payload, root, role, qname)
     if name != "Transport":
         raise UnknownMessage(f"root element {name!r} is neither Transport nor VOEvent")
     texts = _child_texts(root)
@@ -340,14 +342,15 @@ def _transport(role: str, origin: str, response: str | None, now: float) -> etre
     return root
 
 
-def _event(payload: bytes, root: etree._Element, role: str | None, name: str) -> Event:
+def _event(payload: bytes, root: etree._Element, role: str | None, qname: etree.QName) -> Event:
     given = role is not None
     if role is None:
         role = "observation"  # the schema's default, as every VOEvent reader takes it
     ivorn = root.get("ivorn")
     if ivorn is None:  # an empty one is still an event, for its receiver to refuse (a nak)
         raise MalformedMessage(f"VOEvent (role {role!r}) has no ivorn attribute")
-    return Event(payload, ivorn, role, root, role_given=given, root_name=name)
+    name, namespace = qname.localname, qname.namespace or ""
+    return Event(payload, ivorn, role, root, role_given=given, root_name=name, namespace=namespace)
 
 
 def _local_children(parent: etree._Element, name: str) -> list[etree._Element]:

@@ -378,8 +378,8 @@ class ReceiverConnection(Endpoint):
 def peek_event(payload: bytes) -> Event | None:
     """A VOEvent read by its root start tag only (no tree), when that is plainly enough; else None.
 
-    For a broker that checks the rest elsewhere: IVORN and role come from
-    :func:`vohub.vtp.canonical.event_head`, when a parser would read them the same (printable
+    For a broker that checks the rest elsewhere: IVORN, role and namespace come from
+    :func:`vohub.vtp.canonical.event_root`, when a parser would read them the same (printable
     ASCII, no whitespace, a known role). None means "decode it in full" (which names what is
     wrong). It is not proved well-formed: :attr:`~vohub.vtp.messages.Event.element` raises.
 
@@ -391,10 +391,10 @@ def peek_event(payload: bytes) -> Event | None:
     >>> peek_event(b'<VOEvent role="drill" ivorn="ivo://a.b/c#1"/>') is None
     True
     """
-    head = canonical.event_head(payload)
+    head = canonical.event_root(payload)
     if head is None:
         return None
-    ivorn, role = head
+    ivorn, role, namespace = head
     if role not in VOEVENT_ROLES or not ivorn.isascii() or not ivorn.isprintable() or " " in ivorn:
         return None
-    return Event(payload, ivorn, role)
+    return Event(payload, ivorn, role, namespace=namespace)

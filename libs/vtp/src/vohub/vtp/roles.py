@@ -13,7 +13,6 @@ from typing import Final
 
 from lxml import etree
 
-from vohub.vtp import canonical
 from vohub.vtp.errors import UnknownMessage
 from vohub.vtp.messages import Event
 
@@ -59,7 +58,7 @@ def acked_by_every_subscriber(event: Event) -> bool:
     """
     if not event.role_given:
         return False
-    namespace = canonical.event_namespace(event.raw)
-    if namespace is None:
+    namespace = event.namespace
+    if namespace is None:  # not read with the event: from its parsed root
         namespace = etree.QName(event.element).namespace or ""
     return namespace in PYGCN_NAMESPACES

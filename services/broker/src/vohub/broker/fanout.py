@@ -32,7 +32,6 @@ class Accepted:
     received: float
     path: str
     _frame: bytes | None = field(default=None, repr=False, compare=False)
-    _acked: bool | None = field(default=None, repr=False, compare=False)
 
     @property
     def ivorn(self) -> str:
@@ -42,9 +41,7 @@ class Accepted:
     @property
     def acked(self) -> bool:
         """Whether every VTP subscriber acks the packet (so one that does not is counted)."""
-        if self._acked is None:
-            self._acked = acked_by_every_subscriber(self.event)
-        return self._acked
+        return acked_by_every_subscriber(self.event)
 
     def vtp_frame(self) -> bytes:
         """The packet framed for VTP, built once and shared by every VTP subscriber."""
