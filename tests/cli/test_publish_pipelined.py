@@ -95,3 +95,26 @@ def test_publish_sends_a_packet_over_a_mebibyte_when_max_bytes_allows(
         f"ERROR {big}: connection lost before ack or nak (peer=127.0.0.1:{broker.receive[1]})\n"
     )
     assert "exceeds the limit of 1048576 bytes" in broker.log()
+
+
+def test_files_after_one_the_broker_hangs_up_on_are_sent_again_and_judged(
+    broker_factory: BrokerFactory, tmp_path: Path
+) -> None:
+    """The broker stops reading a pipelined connection at a frame over its limit: the files
+    sent after that one were never read, so they go again on a new connection."""
+    broker = broker_factory()
+    big = tmp_path / "big.xml"
+    pad = b"<How><Description>" + b"x" * 1_100_000 + b"</Description>"
+    big.write_bytes((DATA / "BAT_GRB_Pos_570069-383.xml").read_bytes().replace(b"<How>", pad))
+    files = [BAT, big, GAIA, DATA / "BAT_GRB_Pos_707545-520.xml"]
+    done = subprocess.run(
+        [str(VOHUB), "publish", *map(str, files), "--to", f"127.0.0.1:{broker.receive[1]}",
+         "--max-bytes", "2000000"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    lines = done.stdout.decode().splitlines()
+    assert lines[0] == f"ACK {BAT} ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_558756-820"
+    assert lines[1].startswith(f"ERROR {big}: ")
+    assert lines[2] == f"ACK {GAIA} ivo://voevent.4pisky.org/GAIA#Gaia16ajo"
+    assert lines[3] == f"ACK {files[3]} ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_707545-520"
+    assert done.returncode == 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
+from typing import ClassVar
 
 import pytest
 from lxml import etree
@@ -216,3 +217,37 @@ async def test_a_broker_that_stops_answering_times_every_event_out() -> None:
     assert "no ack or nak within 0.3 s" in str(replies[0])
     await publisher.aclose()
     server.close()
+
+
+class DeafBroker(asyncio.Protocol):
+    """Plain VTP that ignores any Transport message (the pipelining request among them) and
+    acks each VOEvent, one per connection; counts what it was sent."""
+
+    events: ClassVar[list[str]] = []
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport: asyncio.Transport = transport  # type: ignore[assignment]
+        self.decoder = FrameDecoder()
+
+    def data_received(self, data: bytes) -> None:
+        self.decoder.feed(data)
+        for payload in self.decoder.frames():
+            message = decode(payload)
+            if isinstance(message, Authenticate):
+                continue
+            DeafBroker.events.append(message.ivorn)
+            self.transport.write(encode_frame(encode(Ack(message.ivorn, HUB), time.time())))
+            self.transport.close()
+
+
+async def test_a_broker_that_ignores_the_pipelining_request_gets_plain_vtp() -> None:
+    DeafBroker.events = []
+    async with await asyncio.get_running_loop().create_server(DeafBroker, "127.0.0.1", 0) as server:
+        port = int(server.sockets[0].getsockname()[1])
+        async with Publisher("127.0.0.1", port, timeout=1.0) as publisher:
+            replies = await asyncio.gather(
+                *(publisher.publish(packet(n)) for n in (1, 2, 3)), return_exceptions=True
+            )
+    assert [type(r).__name__ for r in replies] == ["Ack"] * 3
+    assert publisher.pipelined is False
+    assert DeafBroker.events == [f"ivo://a.b/c#{n}" for n in (1, 2, 3)]

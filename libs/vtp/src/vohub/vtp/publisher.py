@@ -12,19 +12,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from types import TracebackType
-from typing import Self, cast
+from typing import Self
 
 from vohub.common.addresses import Address
+from vohub.vtp._pipelined_link import NotRead, PipelinedLink
 from vohub.vtp.author import AuthorConnection
-from vohub.vtp.errors import BrokerUnreachable, ClosedWithoutReply, ReplyTimeout, VTPError
+from vohub.vtp.errors import BrokerUnreachable, ReplyTimeout
 from vohub.vtp.framing import COMET_MAX_FRAME_SIZE
 from vohub.vtp.messages import Ack, Nak
-from vohub.vtp.pipeline import ANONYMOUS_AUTHOR, PipelinedAuthor, PipelineState
+from vohub.vtp.pipeline import ANONYMOUS_AUTHOR, PipelinedAuthor
 
 #: Bytes asked of the socket per read.
 READ_SIZE = 65536
+#: Seconds a broker has to answer the pipelining request. Comet hangs up on it at once and a
+#: vohub broker grants it at once; a broker that ignores it is given plain VTP after this.
+GRANT_WAIT = 3.0
 
 
 async def publish(
@@ -162,7 +165,7 @@ class Publisher:
         self.pipelined: bool | None = None if pipelining else False
         self._window = asyncio.Semaphore(window)
         self._fallback = asyncio.Semaphore(fallback_concurrency)
-        self._link: _Link | None = None
+        self._link: PipelinedLink | None = None
         self._connecting = asyncio.Lock()
 
     async def connect(self) -> bool:
@@ -170,8 +173,9 @@ class Publisher:
 
         Raises
         ------
-        BrokerUnreachable, ReplyTimeout
-            If the broker cannot be reached or does not answer the request in time.
+        BrokerUnreachable
+            If the broker cannot be reached. A broker that neither grants nor refuses
+            pipelining within :data:`GRANT_WAIT` seconds is taken as one that refuses it.
 
         Examples
         --------
@@ -190,22 +194,30 @@ class Publisher:
                 return bool(self.pipelined)
             try:
                 async with asyncio.timeout(self.timeout):
-                    self._link = await self._open()
-                    self.pipelined = await self._link.granted
+                    link = await self._open()
             except TimeoutError:
-                raise ReplyTimeout("no answer to the pipelining request", peer=self.peer) from None
+                detail = f"cannot reach the broker: no connection within {self.timeout:g} s"
+                raise BrokerUnreachable(detail, peer=self.peer) from None
             except OSError as exc:
                 raise BrokerUnreachable(f"cannot reach the broker: {exc}", peer=self.peer) from exc
+            try:
+                async with asyncio.timeout(min(self.timeout, GRANT_WAIT)):
+                    self.pipelined = await link.granted
+            except TimeoutError:  # a broker that ignores the request: plain VTP, as for Comet
+                link.abort()
+                self.pipelined = False
+            else:
+                self._link = link
             return self.pipelined
 
-    async def _open(self) -> _Link:
+    async def _open(self) -> PipelinedLink:
         machine = PipelinedAuthor(
             now=time.time(), local_ivo=self.local_ivo, peer=self.peer,
             max_send_size=self.max_send_size,
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         _, link = await loop.create_connection(
-            lambda: _Link(machine, self.timeout), self.host, self.port
+            lambda: PipelinedLink(machine, self.timeout), self.host, self.port
         )
         return link
 
@@ -227,16 +239,20 @@ class Publisher:
         Ack(ivorn='ivo://a/b#1', response='ivo://hub/b', timestamp='1970-01-01T00:00:00Z')
         """
         async with self._window:
-            link = await self._usable_link()
-            if link is None:
-                async with self._fallback:
-                    return await publish(
-                        self.host, self.port, packet,
-                        timeout=self.timeout, max_send_size=self.max_send_size,
-                    )  # fmt: skip
-            return await link.send(packet)
+            while True:
+                link = await self._usable_link()
+                if link is None:
+                    async with self._fallback:
+                        return await publish(
+                            self.host, self.port, packet,
+                            timeout=self.timeout, max_send_size=self.max_send_size,
+                        )  # fmt: skip
+                try:
+                    return await link.send(packet)
+                except NotRead:  # the broker hung up on an event sent before this one
+                    continue
 
-    async def _usable_link(self) -> _Link | None:
+    async def _usable_link(self) -> PipelinedLink | None:
         link = self._link
         if link is not None and link.usable:
             return link
@@ -276,117 +292,3 @@ class Publisher:
         tb: TracebackType | None,
     ) -> None:
         await self.aclose()
-
-
-class _Link(asyncio.Protocol):
-    """One pipelined connection: writes events, hands each verdict to its waiter, in order.
-
-    One watchdog per connection, not a timer per event: when the oldest event in flight has
-    waited ``timeout`` seconds, every waiter fails with ReplyTimeout and the connection is
-    dropped (replies come in order, so nothing behind it could be answered first).
-    """
-
-    def __init__(self, machine: PipelinedAuthor, timeout: float) -> None:
-        loop = asyncio.get_running_loop()
-        self.machine = machine
-        self.timeout = timeout
-        self.granted: asyncio.Future[bool] = loop.create_future()
-        self.waiters: deque[asyncio.Future[Ack | Nak]] = deque()
-        self.sent_at: deque[float] = deque()
-        self.transport: asyncio.Transport | None = None
-        self.lost = loop.create_future()
-        self.flush_due = False
-        self.watchdog: asyncio.TimerHandle | None = None
-
-    @property
-    def usable(self) -> bool:
-        return self.machine.state is PipelineState.OPEN and not self.lost.done()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast(asyncio.Transport, transport)
-        self.transport.write(self.machine.data_to_send())
-
-    def send(self, packet: bytes) -> asyncio.Future[Ack | Nak]:
-        self.machine.send(packet)
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Ack | Nak] = loop.create_future()
-        self.waiters.append(waiter)
-        self.sent_at.append(loop.time())
-        if not self.flush_due:  # events sent in one turn of the loop go out in one write
-            self.flush_due = True
-            loop.call_soon(self.flush)
-        if self.watchdog is None:
-            self.watchdog = loop.call_later(self.timeout, self._watch)
-        return waiter
-
-    def _watch(self) -> None:
-        self.watchdog = None
-        if not self.sent_at:
-            return
-        loop = asyncio.get_running_loop()
-        due = self.sent_at[0] + self.timeout
-        if loop.time() < due:
-            self.watchdog = loop.call_at(due, self._watch)
-            return
-        self._fail_all(
-            ReplyTimeout(f"no ack or nak within {self.timeout:g} s", peer=self.machine.peer)
-        )
-        if self.transport is not None:
-            self.transport.abort()
-
-    def flush(self) -> None:
-        self.flush_due = False
-        data = self.machine.data_to_send()
-        if data and self.transport is not None and not self.transport.is_closing():
-            self.transport.write(data)
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            replies = self.machine.receive_data(data)
-        except VTPError as exc:
-            self._fail_all(exc)
-            assert self.transport is not None
-            self.transport.abort()
-            return
-        if not self.granted.done() and self.machine.state is PipelineState.OPEN:
-            self.granted.set_result(True)
-        for reply in replies:
-            waiter = self.waiters.popleft()
-            self.sent_at.popleft()
-            if not waiter.done():
-                waiter.set_result(reply)
-
-    def eof_received(self) -> bool | None:
-        try:
-            self.machine.receive_eof()
-        except VTPError as exc:
-            self._fail_all(exc)
-        if not self.granted.done():
-            self.granted.set_result(False)
-        return None
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.granted.done():
-            self.granted.set_result(False)
-        gone = ClosedWithoutReply("connection lost before ack or nak", peer=self.machine.peer)
-        self._fail_all(gone)
-        if not self.lost.done():
-            self.lost.set_result(None)
-
-    def _fail_all(self, error: VTPError) -> None:
-        self.sent_at.clear()
-        while self.waiters:
-            waiter = self.waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(error)
-
-    async def finish(self, timeout: float) -> None:  # noqa: ASYNC109
-        """Half-close once every verdict is in (or ``timeout`` passed), then wait for the close."""
-        assert self.transport is not None
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(timeout):
-                await asyncio.gather(*self.waiters, return_exceptions=True)
-                if self.transport.can_write_eof() and not self.transport.is_closing():
-                    self.transport.write_eof()
-                await asyncio.shield(self.lost)
-        self.transport.close()
