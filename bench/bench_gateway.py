@@ -211,24 +211,10 @@ def start_peer(
     python = peer_python()
     (workdir / "peer_wsgi.py").write_text(WSGI_PEER.format(url=db_url()))
     port = free_port()
-    argv = [
-        str(python),
-        "-m",
-        "gunicorn",
-        "--chdir",
-        str(workdir),
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",  # a thread per request in flight, and HTTP keep-alive
-        "--threads",
-        str(threads),
-        "--bind",
-        f"127.0.0.1:{port}",
-        "--log-level",
-        "warning",
-        "peer_wsgi:application",
-    ]
+    # gthread: a thread per request in flight, and HTTP keep-alive
+    argv = [str(python), "-m", "gunicorn", "--chdir", str(workdir), "--workers", str(workers),
+            "--worker-class", "gthread", "--threads", str(threads), "--bind", f"127.0.0.1:{port}",
+            "--log-level", "warning", "peer_wsgi:application"]  # fmt: skip
     # voeventdb's database module reads q3c's 1.x install script (<pg sharedir>/contrib/q3c.sql)
     # at import time, to create databases; it skips that on Read the Docs. q3c 2.x ships no
     # such file and this database is made by vohub's migration, so take that path.
@@ -239,13 +225,16 @@ def start_peer(
     return url, [server]
 
 
+#: The requests measured, as named in the report.
+KINDS = ("count_cone_time", "list_page", "stream_map", "packet_xml")
+
+
 def request_mix(n: int, count: int = 400, seed: int = 0) -> dict[str, list[str]]:
     """The same concrete URL paths for both servers: random cones, dates, streams, offsets,
     roles and IVORNs (seeded; a new seed each round), so no answer is asked for twice in a
     row and neither server gains from a cache of its own (neither caches answers)."""
     rng = random.Random(20161001 + seed)
-    mix: dict[str, list[str]] = {"count_cone_time": [], "list_page": [], "stream_map": [],
-                                 "packet_xml": []}  # fmt: skip
+    mix: dict[str, list[str]] = {kind: [] for kind in KINDS}
     for _ in range(count):
         cone = json.dumps([round(rng.uniform(0, 360), 3), round(rng.uniform(-80, 80), 3), 5.0])
         since = f"{rng.randint(2014, 2022)}-{rng.randint(1, 12):02d}-01"
@@ -343,6 +332,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=6.0, help="per server, type, round")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--only", action="append", choices=KINDS, metavar="KIND",
+                        help="measure only this request (repeatable; default: all of "
+                        + ", ".join(KINDS) + ")")  # fmt: skip
     args = parser.parse_args()
     if args.rebuild or packet_count() < args.packets:
         build_database(args.packets)
@@ -359,6 +351,8 @@ def main() -> int:
             servers = [("vohub", vohub_url), ("voeventdb", peer_url)]
             results = {}
             for kind, paths in mix.items():
+                if args.only and kind not in args.only:
+                    continue
                 for name, url in servers if k % 2 == 0 else servers[::-1]:
                     results[name, kind] = measure(url, paths, args)
             rounds.append(results)
