@@ -1,5 +1,5 @@
-"""A data folder that cannot be created (or is another broker's) stops each command with a
-message naming it.
+"""A data folder that cannot be created (or is another broker's, or holds a file the broker
+cannot read) stops each command with a message naming it.
 
 Retrying cannot help, so the services exit with status 2, which ``vohub up`` takes as "do not
 restart"; ``up`` itself exits 2 before starting anything.
@@ -81,3 +81,28 @@ def test_a_second_broker_on_the_same_folder(tmp_path: Path) -> None:
         second = vohub(*broker_argv())
     assert second.returncode == 2
     assert f"in use by another broker (pid {first.pid})" in second.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("spool/checkpoint", "checkpoint is not a sequence number: 'abc'"),
+        ("seen.sqlite3", "cannot use the dedup database: file is not a database"),
+    ],
+    ids=["checkpoint", "dedup-database"],
+)
+def test_a_broker_file_that_cannot_be_read(tmp_path: Path, name: str, message: str) -> None:
+    """A checkpoint or dedup database holding something else ended the broker with a
+    traceback and status 1, which ``vohub up`` takes as "restart it" (again and again)."""
+    path = tmp_path / "broker" / name
+    path.parent.mkdir(parents=True)
+    path.write_text("abc\n" if name.endswith("checkpoint") else "not sqlite\n")
+    before = path.read_bytes()
+    ports = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+    done = vohub("broker", "--data-dir", str(tmp_path / "broker"), "--receive", ports[0],
+                 "--broadcast", ports[1], "--grpc", ports[2])  # fmt: skip
+    assert done.returncode == 2
+    [line] = [line for line in done.stderr.splitlines() if "level=error" in line]
+    assert line.endswith(f'event=broker.start_failed error="{path}: {message}"')
+    assert "Traceback" not in done.stderr
+    assert path.read_bytes() == before  # left for whoever looks into it

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from vohub.broker.dedup import SeenStore, Verdict, digest
+from vohub.broker.errors import SeenStoreUnusable
 
 IVORN = "ivo://vohub.test/unit#1"
 
@@ -98,3 +101,13 @@ def test_prefetched_answers_are_the_stored_ones_and_are_forgotten(tmp_path: Path
     store.commit()
     assert store.check("ivo://a.b/c#new", b"n" * 20) is Verdict.DUPLICATE
     store.close()
+
+
+def test_a_file_that_is_not_a_database_is_an_error_naming_it(tmp_path: Path) -> None:
+    """It was an uncaught sqlite3.DatabaseError, naming nothing."""
+    path = tmp_path / "seen.sqlite3"
+    path.write_text("not sqlite\n")
+    with pytest.raises(SeenStoreUnusable) as caught:
+        SeenStore(path, expiry=60)
+    assert str(caught.value) == f"{path}: cannot use the dedup database: file is not a database"
+    assert path.read_text() == "not sqlite\n"  # left as found, for whoever looks into it

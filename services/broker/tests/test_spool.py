@@ -85,6 +85,16 @@ async def test_damage_before_the_last_segment_is_an_error_naming_the_file(tmp_pa
         Spool.open(tmp_path, segment_bytes=3000)
 
 
+async def test_a_checkpoint_that_is_not_a_number_is_an_error_naming_it(tmp_path: Path) -> None:
+    await Spool.open(tmp_path).close()
+    (tmp_path / "checkpoint").write_text("abc\n")
+    with pytest.raises(SpoolCorrupt) as caught:
+        Spool.open(tmp_path)
+    assert str(caught.value) == f"{tmp_path}/checkpoint: checkpoint is not a sequence number: 'abc'"
+    (tmp_path / "checkpoint").write_text("0\n")
+    await Spool.open(tmp_path).close()  # the failed open let go of the lock
+
+
 async def test_append_after_close_is_refused(tmp_path: Path) -> None:
     spool = Spool.open(tmp_path)
     await spool.close()

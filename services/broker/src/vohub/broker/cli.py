@@ -12,7 +12,7 @@ from typing import Any
 
 from vohub.broker import config as broker_config
 from vohub.broker import logfast
-from vohub.broker.errors import SpoolInUse
+from vohub.broker.errors import SeenStoreUnusable, SpoolCorrupt, SpoolInUse
 from vohub.common import aio
 from vohub.common.errors import CommonError
 from vohub.common.logs import configure, get_logger
@@ -83,7 +83,9 @@ async def _serve(config: broker_config.BrokerConfig) -> int:
 
     try:
         app = BrokerApp(config)
-    except (OSError, SpoolInUse) as exc:  # the data folder: retrying cannot help
+    except (OSError, SpoolInUse, SpoolCorrupt, SeenStoreUnusable) as exc:
+        # the data folder (in the way, another broker's, a file in it unreadable): retrying
+        # cannot help, and the error names the file and what is wrong with it
         log.error("broker.start_failed", error=str(exc))
         return 2
     try:

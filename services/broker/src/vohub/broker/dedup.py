@@ -29,6 +29,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
+from vohub.broker.errors import SeenStoreUnusable
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS seen (
     ivorn TEXT PRIMARY KEY,
@@ -56,8 +58,23 @@ def digest(data: bytes) -> bytes:
     return hashlib.sha1(data, usedforsecurity=False).digest()
 
 
+def _open(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        # A checkpoint fsyncs the database; never on the committing (event loop) thread.
+        db.execute("PRAGMA wal_autocheckpoint=0")
+        db.executescript(_SCHEMA)
+    except sqlite3.DatabaseError:
+        db.close()
+        raise
+    return db
+
+
 class SeenStore:
-    """IVORN dedup state kept in SQLite at ``path``.
+    """IVORN dedup state kept in SQLite at ``path``; :class:`SeenStoreUnusable` naming it if
+    that is not a database this process can write.
 
     >>> import tempfile
     >>> store = SeenStore(Path(tempfile.mkdtemp()) / "seen.sqlite3", expiry=3600.0)
@@ -79,12 +96,10 @@ class SeenStore:
         self.path = path
         self.expiry = expiry
         self.clock = clock
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        # A checkpoint fsyncs the database; never on the committing (event loop) thread.
-        self._db.execute("PRAGMA wal_autocheckpoint=0")
-        self._db.executescript(_SCHEMA)
+        try:
+            self._db = _open(path)
+        except sqlite3.DatabaseError as exc:
+            raise SeenStoreUnusable(str(path), f"cannot use the dedup database: {exc}") from None
         self._pending: dict[str, tuple[bytes, float]] = {}
         self._prefetched: dict[str, bytes | None] = {}
 

@@ -22,6 +22,10 @@ class SpoolCorrupt(BrokerError):
     """A spool segment holds a damaged record before its tail (the tail alone is repaired)."""
 
 
+class SeenStoreUnusable(BrokerError):
+    """The dedup database cannot be opened: not an SQLite database, or not writable."""
+
+
 class SpoolInUse(BrokerError):
     """Another process (a second broker on the same data folder) holds the spool's lock."""
 
