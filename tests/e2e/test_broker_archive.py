@@ -140,6 +140,39 @@ def test_a_conflicting_copy_is_refused_and_kept_by_the_archive(
     assert broker.log().count("archive.conflict_kept") == 1
 
 
+def test_a_damaged_record_in_the_spool_costs_that_packet_alone(
+    broker_factory: BrokerFactory, archive: Archive
+) -> None:
+    """Ten packets acked while the archive was down, one byte of the third one's record
+    flipped on disk: the restarted broker cut the spool there, silently, and the archive
+    got two of them. Now it gets the other nine, and the log names what was set aside."""
+    archive.kill()
+    broker = broker_factory(name="spooler", extra=["--archive", archive.address])
+    ivorns = [f"ivo://vohub.test/e2e#spooled-{i}" for i in range(1, 11)]
+    packets = {ivorn: with_ivorn(BAT, ivorn) for ivorn in ivorns}
+    for packet in packets.values():
+        assert isinstance(asyncio.run(publish("127.0.0.1", broker.receive[1], packet)), Ack)
+    broker.stop()
+    segment = broker.data_dir / "spool" / f"{1:020d}.seg"
+    data = bytearray(segment.read_bytes())
+    second = 8 + int.from_bytes(data[0:4])  # each record: u32 length, u32 CRC, body
+    third = second + 8 + int.from_bytes(data[second : second + 4])
+    data[third + 200] ^= 0xFF
+    segment.write_bytes(bytes(data))
+    archive.start()
+    restarted = broker_factory(name="spooler2", ports=broker.ports, data_dir=broker.data_dir,
+                               extra=["--archive", archive.address])  # fmt: skip
+    wait_until(lambda: restarted.metric("vohub_broker_spool_depth") == 0, 30, "archiving")
+    del packets["ivo://vohub.test/e2e#spooled-3"]
+    assert sorted(archive.ivorns()) == sorted(packets)
+    assert all(archive.xml(ivorn) == packet for ivorn, packet in packets.items())
+    [damaged] = [line for line in restarted.log().splitlines() if "spool.segment_damaged" in line]
+    assert "level=error" in damaged
+    assert f"segment={segment} offset={third} " in damaged
+    assert f" records_kept=9 lost_seqs=3 copy={segment}.corrupt" in damaged
+    assert Path(f"{segment}.corrupt").read_bytes() == data
+
+
 class Publisher(threading.Thread):
     """Publishes packets, retrying each until the broker answers ack or nak.
 

@@ -73,18 +73,6 @@ async def test_a_torn_tail_is_cut_off_and_numbering_goes_on(tmp_path: Path) -> N
     await reopened.close()
 
 
-async def test_damage_before_the_last_segment_is_an_error_naming_the_file(tmp_path: Path) -> None:
-    spool = Spool.open(tmp_path, segment_bytes=3000)
-    await fill(spool, 10)
-    await spool.close()
-    first = segments(tmp_path)[0]
-    data = bytearray(first.read_bytes())
-    data[20] ^= 0xFF
-    first.write_bytes(bytes(data))
-    with pytest.raises(SpoolCorrupt, match=first.name):
-        Spool.open(tmp_path, segment_bytes=3000)
-
-
 async def test_a_checkpoint_that_is_not_a_number_is_an_error_naming_it(tmp_path: Path) -> None:
     await Spool.open(tmp_path).close()
     (tmp_path / "checkpoint").write_text("abc\n")

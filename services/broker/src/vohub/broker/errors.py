@@ -19,7 +19,8 @@ class BrokerError(Exception):
 
 
 class SpoolCorrupt(BrokerError):
-    """A spool segment holds a damaged record before its tail (the tail alone is repaired)."""
+    """A spool file cannot be read: a checkpoint that is not a sequence number, or a damaged
+    record met by a running reader (damage found at start-up is set aside, not raised)."""
 
 
 class SeenStoreUnusable(BrokerError):

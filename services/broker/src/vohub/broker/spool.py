@@ -5,10 +5,7 @@ Theory of operation
 Files: ``<dir>/<first-seq>.seg`` segments of records, ``<dir>/checkpoint`` holding the
 highest sequence number the archive has acknowledged, and ``<dir>/lock``, which the open spool
 holds (``flock``) so that a second broker on the same folder cannot interleave its records.
-A record on disk is::
-
-    u32 body length | u32 CRC-32 of body | body = u64 seq, f64 received (Unix s),
-                                                 u16 IVORN length, IVORN, packet bytes
+The record format, and reading segments back at start-up, are :mod:`.segment`'s.
 
 States of a record: *buffered* (``append`` returned; nothing on disk yet) → *durable*
 (written and ``fdatasync``'d; ``on_durable`` has run; the appender's future is resolved, and
@@ -23,10 +20,14 @@ the disk for that fsync (0.2-0.5 ms here); a worker thread would spare it that b
 more: each hand-off to and from the thread waits for the busy loop to let go of the GIL
 (measured at N = 10 subscribers, 32 events in flight: 5 500 -> 6 400 packets/s accepted).
 
-Invariants: sequence numbers grow by one per record, across segments and restarts; a record
-is never visible to a :class:`SpoolReader` before it is durable; a torn tail (a killed
-process mid-write) is cut off at start-up, which can only drop records whose futures were
-never resolved, i.e. packets nobody was told were accepted.
+Invariants: sequence numbers grow by one per record, across segments and restarts (a
+damaged record set aside leaves a gap); a record is never visible to a :class:`SpoolReader`
+before it is durable. At start-up only a torn tail (an incomplete last record of the newest
+segment, with nothing readable after it: a process killed mid-write) is cut off, which can
+only drop records whose futures were never resolved, i.e. packets nobody was told were
+accepted. Any other unreadable bytes are damage: the segment is copied aside whole and
+rewritten with every record still readable, and the broker goes on (``spool.segment_damaged``
+in the log); nothing durable is ever cut without a copy and a log line.
 """
 
 from __future__ import annotations
@@ -35,87 +36,15 @@ import asyncio
 import contextlib
 import itertools
 import os
-import struct
-import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from vohub.broker import lockfile
 from vohub.broker.errors import SpoolClosed, SpoolCorrupt
+from vohub.broker.segment import HEAD, SUFFIX, Record, decode, recover, scan, segments
 
-_HEAD = struct.Struct(">II")
-_BODY = struct.Struct(">QdH")
-_SUFFIX = ".seg"
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """One spooled packet."""
-
-    seq: int
-    received: float
-    ivorn: str
-    xml: bytes
-
-    def encode(self) -> bytes:
-        """The record's on-disk bytes.
-
-        >>> rec = Record(7, 0.5, "ivo://a.b/c#1", b"<x/>")
-        >>> decode(rec.encode(), 0, "demo")[0] == rec
-        True
-        """
-        ivorn = self.ivorn.encode()
-        body = _BODY.pack(self.seq, self.received, len(ivorn)) + ivorn + self.xml
-        return _HEAD.pack(len(body), zlib.crc32(body)) + body
-
-
-def decode(data: bytes | memoryview, offset: int, where: str) -> tuple[Record, int] | None:
-    """The record at ``offset`` and the offset after it; None if the bytes stop short.
-
-    Raises SpoolCorrupt if a complete record fails its CRC.
-    """
-    end = offset + _HEAD.size
-    if end > len(data):
-        return None
-    size, crc = _HEAD.unpack_from(data, offset)
-    if end + size > len(data):
-        return None
-    body = bytes(data[end : end + size])
-    if zlib.crc32(body) != crc or size < _BODY.size:
-        raise SpoolCorrupt(where, f"bad CRC in the record at offset {offset}")
-    seq, received, n = _BODY.unpack_from(body)
-    ivorn = body[_BODY.size : _BODY.size + n].decode()
-    return Record(seq, received, ivorn, body[_BODY.size + n :]), end + size
-
-
-def _segments(directory: Path) -> list[tuple[int, Path]]:
-    found = [(int(p.stem), p) for p in directory.glob(f"*{_SUFFIX}") if p.stem.isdigit()]
-    return sorted(found)
-
-
-def _scan(path: Path, *, repair: bool) -> Iterator[Record]:
-    """Every record of a segment; with ``repair``, cut off a torn or corrupt tail."""
-    data = path.read_bytes()
-    offset = 0
-    while True:
-        try:
-            found = decode(data, offset, str(path))
-        except SpoolCorrupt:
-            if not repair:
-                raise
-            found = None
-        if found is None:
-            break
-        record, offset = found
-        yield record
-    if offset != len(data):
-        if not repair:
-            raise SpoolCorrupt(str(path), f"{len(data) - offset} stray bytes at offset {offset}")
-        with path.open("r+b") as handle:
-            handle.truncate(offset)
-            os.fsync(handle.fileno())
+__all__ = ["Record", "Spool", "SpoolReader"]
 
 
 class Spool:
@@ -142,10 +71,12 @@ class Spool:
         self._lock = -1
         self.durable_end: tuple[Path | None, int] = (None, 0)
         self.durable_event = asyncio.Event()
+        self._holes: list[int] = []  # unacked seqs of damaged records set aside at start-up
 
     @classmethod
     def open(cls, directory: Path, *, segment_bytes: int = 64 << 20) -> Spool:
-        """Open (creating) the spool, cut any torn tail and load the unacked records.
+        """Open (creating) the spool, cut any torn tail, set any damage aside (logged, never
+        cut: :func:`.segment.recover`) and load the unacked records.
 
         ``recovered`` then lists the records the archive has not acknowledged.
         """
@@ -160,20 +91,23 @@ class Spool:
         return spool
 
     def _load(self) -> None:
-        """Read the checkpoint and the segments: cut a torn tail, collect unacked records."""
+        """Read the checkpoint and the segments (cutting a torn tail, setting damage aside:
+        :func:`.segment.recover`) and collect the unacked records."""
         self.acked = self._written_ack = self._read_checkpoint()
-        segments = _segments(self.directory)
+        found = segments(self.directory)
         last = 0
-        for index, (_, path) in enumerate(segments):
-            repair = index == len(segments) - 1
-            for record in _scan(path, repair=repair):
+        following: list[int | None] = [first for first, _ in found[1:]]
+        for (first, path), next_first in zip(found, [*following, None], strict=False):
+            for record in recover(path, first=first, next_first=next_first):
                 last = record.seq
                 if record.seq > self.acked:
                     self.recovered.append(record)
         self.committed = max(last, self.acked)
         self.next_seq = self.committed + 1
-        if segments:
-            self._open_segment(segments[-1][1])
+        kept = {record.seq for record in self.recovered}
+        self._holes = [s for s in range(self.acked + 1, self.committed + 1) if s not in kept]
+        if found:
+            self._open_segment(found[-1][1])
         self._drop_acked_segments()
 
     # --- writing ---------------------------------------------------------------------------
@@ -241,7 +175,7 @@ class Spool:
     def _rotate(self, first_seq: int) -> None:
         if self._handle is not None:
             os.close(self._handle)
-        self._open_segment(self.directory / f"{first_seq:020d}{_SUFFIX}")
+        self._open_segment(self.directory / f"{first_seq:020d}{SUFFIX}")
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)
@@ -259,7 +193,7 @@ class Spool:
     @property
     def depth(self) -> int:
         """Durable records the archive has not acknowledged yet."""
-        return self.committed - self.acked
+        return self.committed - self.acked - len(self._holes)
 
     async def ack(self, seq: int) -> None:
         """Record that the archive holds every record up to ``seq``; drop spent segments.
@@ -272,6 +206,8 @@ class Spool:
         if seq <= self.acked:
             return
         self.acked = seq
+        if self._holes:
+            self._holes = [hole for hole in self._holes if hole > seq]
         if self._checkpointing:
             return
         self._checkpointing = True
@@ -304,8 +240,7 @@ class Spool:
         return int(text)
 
     def _drop_acked_segments(self) -> None:
-        segments = _segments(self.directory)
-        for (_, path), (next_first, _) in itertools.pairwise(segments):
+        for (_, path), (next_first, _) in itertools.pairwise(segments(self.directory)):
             if next_first - 1 <= self.acked:
                 path.unlink(missing_ok=True)
 
@@ -378,8 +313,8 @@ class SpoolReader:
             with self._path.open("rb") as handle:
                 handle.seek(self._offset)
                 data = handle.read(want if limit is None else min(want, limit))
-                if len(data) >= _HEAD.size:
-                    need = _HEAD.size + int(_HEAD.unpack_from(data)[0]) - len(data)
+                if len(data) >= HEAD.size:
+                    need = HEAD.size + int(HEAD.unpack_from(data)[0]) - len(data)
                     if need > 0 and (limit is None or len(data) + need <= limit):
                         data += handle.read(need)
                 return data
@@ -389,9 +324,9 @@ class SpoolReader:
     def _seek(self) -> None:
         """Point at the record after ``position`` by scanning the segment that holds it."""
         self._path, self._offset = None, 0
-        for first, path in reversed(_segments(self.spool.directory)):
+        for first, path in reversed(segments(self.spool.directory)):
             if first <= self.position + 1:
-                for record in _scan(path, repair=False):
+                for record in scan(path):
                     if record.seq > self.position:
                         break
                     self._offset += len(record.encode())
