@@ -7,6 +7,7 @@ import logging
 import tempfile
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,31 +20,56 @@ from vohub.broker.metrics import Metrics
 from .conftest import BAT, GAIA, RUNAWAY, AppFactory, wait_for
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A packet's place in the list :func:`evaluate` was given."""
+
+    index: int
+
+    @property
+    def ivorn(self) -> str:
+        return f"ivo://vohub.test/unit#probe-{self.index}"
+
+
+Sandbox = FilterSandbox[Probe]
+
+
 @pytest.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[FilterSandbox, list[tuple[int, str]]]]:
+async def sandbox(tmp_path: Path) -> AsyncIterator[tuple[Sandbox, list[tuple[int, str]]]]:
     timeouts: list[tuple[int, str]] = []
-    box = FilterSandbox(
+    box: Sandbox = FilterSandbox(
         budget=0.3, on_dropped=lambda i, c, r: timeouts.append((i, r)), folder=tmp_path
     )
     await box.start()
+    running = asyncio.create_task(box.run())
     yield box, timeouts
+    running.cancel()
     await box.close()
 
 
-async def test_filters_match_as_comet_does(sandbox: tuple[FilterSandbox, list]) -> None:  # type: ignore[type-arg]
+async def evaluate(box: Sandbox, packets: list[bytes]) -> list[list[int]]:
+    """The subscribers whose filters pass, per packet, once every verdict is in."""
+    matched: list[list[int]] = [[] for _ in packets]
+    box.on_matched = lambda sub_id, probes: [matched[p.index].append(sub_id) for p in probes]
+    box.submit([(packet, Probe(index)) for index, packet in enumerate(packets)])
+    await asyncio.wait_for(box.settled(), 60)
+    return [sorted(subs) for subs in matched]
+
+
+async def test_filters_match_as_comet_does(sandbox: tuple[Sandbox, list]) -> None:  # type: ignore[type-arg]
     box, _ = sandbox
     box.set(1, ["//Param[@name='Packet_Type' and @value='61']"])
     box.set(2, ["/*[local-name()='VOEvent' and @role!='test']", "//Nope"])
     box.set(3, ["//voe:VOEvent"])  # compiles, fails at evaluation: matches nothing (Comet)
     box.set(4, ["count(//Param) > 1000", "string(//Who/AuthorIVORN)"])
     bat, gaia = BAT.read_bytes(), GAIA.read_bytes()
-    assert await box.evaluate([bat, gaia, b"not xml"]) == [[1, 2, 4], [2, 4], []]
+    assert await evaluate(box, [bat, gaia, b"not xml"]) == [[1, 2, 4], [2, 4], []]
     box.drop(4)
-    assert await box.evaluate([bat]) == [[1, 2]]
+    assert await evaluate(box, [bat]) == [[1, 2]]
 
 
 async def test_a_runaway_filter_is_killed_and_only_its_subscriber_pays(
-    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+    sandbox: tuple[Sandbox, list],  # type: ignore[type-arg]
 ) -> None:
     box, timeouts = sandbox
     box.set(1, ["//Why"])
@@ -59,7 +85,7 @@ async def test_a_runaway_filter_is_killed_and_only_its_subscriber_pays(
 
     task = asyncio.create_task(ticker())
     started = time.monotonic()
-    verdicts = await box.evaluate([BAT.read_bytes()])
+    verdicts = await evaluate(box, [BAT.read_bytes()])
     elapsed = time.monotonic() - started
     task.cancel()
     assert verdicts == [[1, 3]]
@@ -71,11 +97,11 @@ async def test_a_runaway_filter_is_killed_and_only_its_subscriber_pays(
     # would tick at most once); not a timing figure, so a loaded machine cannot fail it
     assert elapsed >= 0.3
     assert ticks >= 3
-    assert await box.evaluate([BAT.read_bytes()]) == [[1, 3]]
+    assert await evaluate(box, [BAT.read_bytes()]) == [[1, 3]]
 
 
 async def test_a_worker_killed_from_outside_is_replaced_and_filters_survive(
-    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+    sandbox: tuple[Sandbox, list],  # type: ignore[type-arg]
 ) -> None:
     box, timeouts = sandbox
     box.set(1, ["//Why"])
@@ -83,7 +109,7 @@ async def test_a_worker_killed_from_outside_is_replaced_and_filters_survive(
     box._proc.kill()  # as the OOM killer would
     await box._proc.wait()
     box.set(2, ["//What"])  # given to a dead worker: must not raise
-    assert await box.evaluate([BAT.read_bytes()]) == [[1, 2]]
+    assert await evaluate(box, [BAT.read_bytes()]) == [[1, 2]]
     assert box.restarts == 1
     assert timeouts == []
 
@@ -111,16 +137,16 @@ class StubSink:
 
 
 async def test_the_timeout_metric_counts_timeouts_and_not_a_worker_killed_in_a_filter(
-    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+    sandbox: tuple[Sandbox, list],  # type: ignore[type-arg]
 ) -> None:
     """vohub_broker_filter_timeouts also counted filters dropped for killing the worker."""
     box, _ = sandbox
     metrics = Metrics()
-    fanout = Fanout(box, metrics)
+    fanout = Fanout(box, metrics)  # type: ignore[arg-type]  # only its on_dropped is used
     slow, killed = StubSink(), StubSink()
 
     fanout.add(slow, [RUNAWAY])
-    assert await box.evaluate([BAT.read_bytes()]) == [[]]
+    assert await evaluate(box, [BAT.read_bytes()]) == [[]]
     [reason] = slow.dropped
     assert "exceeded its 0.3 s budget" in reason
     assert metrics.value("vohub_broker_filter_timeouts_total") == 1
@@ -128,7 +154,7 @@ async def test_the_timeout_metric_counts_timeouts_and_not_a_worker_killed_in_a_f
 
     box.budget = 60.0  # the worker dies in this filter well before it times out
     fanout.add(killed, [RUNAWAY])
-    evaluation = asyncio.create_task(box.evaluate([BAT.read_bytes()]))
+    evaluation = asyncio.create_task(evaluate(box, [BAT.read_bytes()]))
     await wait_for(lambda: PROGRESS.unpack_from(box._progress)[1] == killed.sub_id, 10)
     assert box._proc is not None
     box._proc.kill()  # as a filter that crashes lxml, or the OOM killer, would
@@ -140,7 +166,7 @@ async def test_the_timeout_metric_counts_timeouts_and_not_a_worker_killed_in_a_f
 
 
 async def test_a_worker_that_dies_idle_is_logged_as_such_and_names_no_subscriber(
-    sandbox: tuple[FilterSandbox, list],  # type: ignore[type-arg]
+    sandbox: tuple[Sandbox, list],  # type: ignore[type-arg]
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """It was logged as ``subscriber=-1 cause="killed the filter worker"``."""
@@ -150,7 +176,7 @@ async def test_a_worker_that_dies_idle_is_logged_as_such_and_names_no_subscriber
     box._proc.kill()  # between batches: in nobody's filter
     await box._proc.wait()
     with caplog.at_level(logging.WARNING, logger="vohub.broker.filters"):
-        assert await box.evaluate([BAT.read_bytes()]) == [[1]]
+        assert await evaluate(box, [BAT.read_bytes()]) == [[1]]
     [restarted] = [r for r in caplog.records if r.getMessage() == "filter.worker_restarted"]
     assert restarted.vohub_fields == {"cause": "the filter worker died while idle"}
     assert timeouts == []

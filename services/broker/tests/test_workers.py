@@ -13,10 +13,11 @@ import pytest
 from vohub.broker.filter_worker import PROGRESS, frame, read_message
 
 
-def ask(proc: subprocess.Popen[bytes], request: Any) -> Any:
+def ask(proc: subprocess.Popen[bytes], *requests: Any) -> Any:
+    """Send ``requests``; the answer to the last."""
     assert proc.stdin is not None
     assert proc.stdout is not None
-    proc.stdin.write(frame(request))
+    proc.stdin.write(b"".join(map(frame, requests)))
     proc.stdin.flush()
     return read_message(proc.stdout)
 
@@ -27,13 +28,14 @@ def test_a_worker_outlives_ctrl_c_and_sigterm_and_ends_when_its_input_closes(
 ) -> None:
     progress = tmp_path / "progress"
     progress.write_bytes(bytes(PROGRESS.size))
-    argv, request = {
-        "judge": (["vohub.broker.judge_worker", "strict"], (7, [b"<VOEvent"])),
-        "filter": (["vohub.broker.filter_worker", str(progress)], ("eval", 7, [b"<x/>"])),
-    }[worker]
+    argv, setup, request = {
+        "judge": (["vohub.broker.judge_worker", "strict"], [], (7, [b"<VOEvent"])),
+        "filter": (["vohub.broker.filter_worker", str(progress)], [("set", 1, ["//x"], 0)],
+                   ("eval", 0, [b"<x/>"])),
+    }[worker]  # fmt: skip
     with subprocess.Popen([sys.executable, "-m", *argv], stdin=subprocess.PIPE,
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:  # fmt: skip
-        first = ask(proc, request)  # up and running, signal handling in place
+        first = ask(proc, *setup, request)  # up and running, signal handling in place
         proc.send_signal(signal.SIGINT)  # as a Ctrl-C to the terminal's process group
         proc.send_signal(signal.SIGTERM)  # as a service manager stopping every process
         assert ask(proc, request) == first

@@ -90,7 +90,7 @@ class BrokerApp:
         )
         self.metrics.spool_depth.set(self.spool.depth)  # what a crash left for the archive
         self.seen.add((r.ivorn, digest(r.xml), r.received) for r in self.spool.recovered)
-        self.sandbox = FilterSandbox(
+        self.sandbox: FilterSandbox[Accepted] = FilterSandbox(
             budget=config.filter_timeout, on_dropped=lambda i, c, r: None, folder=data
         )
         self.fanout = Fanout(self.sandbox, self.metrics)

@@ -148,6 +148,8 @@ class BrokerConfig:
     ack_timeout: float = checked(60.0, _positive)
     max_missed_acks: int = checked(10, _positive)
     subscriber_queue_bytes: int = checked(16 << 20, _positive)
+    #: Seconds one subscriber's XPath filters may take on one packet (each subscriber has its
+    #: own budget); past it the filter worker is killed and that subscriber dropped.
     filter_timeout: float = checked(0.5, _positive)
     upstream_idle_timeout: float = checked(PEER_SILENCE_LIMIT, _positive)
     # --- local handlers

@@ -2,15 +2,15 @@
 
 Subscribers (VTP connections, gRPC streams) register as :class:`Sink`. A sink with no XPath
 filter gets each packet at once, in the caller's turn of the event loop. Packets for sinks
-with XPath filters queue up and go, in batches, to the :class:`~.filters.FilterSandbox`;
-its verdicts are delivered in order, so every sink sees packets in acceptance order. A sink's
+with XPath filters go to the :class:`~.filters.FilterSandbox` as they come; each sink gets
+those its filters pass as soon as its own verdicts are in, in acceptance order, whatever
+other sinks' filters cost. A sink's
 ``deliver`` only queues (bounded) and drops the sink itself on overflow, so one slow or
 stuck subscriber never delays the others.
 """
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -97,17 +97,13 @@ def new_sub_id() -> int:
 class Fanout:
     """The registry of sinks and the delivery loop for filtered ones (run :meth:`run`)."""
 
-    def __init__(self, sandbox: FilterSandbox, metrics: Metrics, *, max_batch: int = 256) -> None:
+    def __init__(self, sandbox: FilterSandbox[Accepted], metrics: Metrics) -> None:
         self.sandbox = sandbox
         self.metrics = metrics
-        self.max_batch = max_batch
         self.sinks: dict[int, Sink] = {}
         self._filtered: set[int] = set()
-        self._pending: list[Accepted] = []
-        self._wake = asyncio.Event()
-        self._idle = asyncio.Event()  # set when no packet waits for (or is in) the sandbox
-        self._idle.set()
         sandbox.on_dropped = self._filter_dropped
+        sandbox.on_matched = self._deliver_matched
 
     def add(self, sink: Sink, expressions: Sequence[str] = ()) -> None:
         """Register ``sink`` with its (already compiled-checked) XPath filters."""
@@ -138,32 +134,23 @@ class Fanout:
             if sub_id not in self._filtered:
                 sink.deliver_many(shared)
         if self._filtered:
-            self._pending += shared.accepted
-            self._idle.clear()
-            self._wake.set()
+            self.sandbox.submit([(a.event.raw, a) for a in shared.accepted])
 
     async def run(self) -> None:
-        """Deliver queued packets to filtered sinks, batch by batch, forever."""
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._pending:
-                batch = self._pending[: self.max_batch]
-                del self._pending[: self.max_batch]
-                verdicts = await self.sandbox.evaluate([a.event.raw for a in batch])
-                for accepted, matched in zip(batch, verdicts, strict=True):
-                    self._deliver_matched(accepted, matched)
-            self._idle.set()
+        """Deliver filtered sinks their packets as the sandbox's verdicts come, forever."""
+        await self.sandbox.run()
 
     async def drain(self) -> None:
         """Wait until every packet handed over so far has gone through the filters (the broker
         is stopping: a filtered subscriber must be given what was acknowledged)."""
-        await self._idle.wait()
+        await self.sandbox.settled()
 
-    def _deliver_matched(self, accepted: Accepted, matched: list[int]) -> None:
-        for sub_id in matched:
-            sink = self.sinks.get(sub_id)
-            if sink is not None and sub_id in self._filtered and sink.wants(accepted):
+    def _deliver_matched(self, sub_id: int, matched: list[Accepted]) -> None:
+        sink = self.sinks.get(sub_id)
+        if sink is None or sub_id not in self._filtered:
+            return
+        for accepted in matched:
+            if sink.wants(accepted):
                 sink.deliver(accepted)
 
     def _filter_dropped(self, sub_id: int, cause: Cause, reason: str) -> None:
