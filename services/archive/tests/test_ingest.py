@@ -172,6 +172,23 @@ def test_mixed_batch_reports_in_request_order(store: Store, engine: Engine) -> N
     assert [(m.key, m.count) for m in months] == [("2026-03", 1), (None, 1)]
 
 
+@pytest.mark.parametrize("rollup", [True, False], ids=["rollup", "direct"])
+def test_the_month_of_a_date_at_either_end_of_the_calendar_is_its_own(
+    engine: Engine, rollup: bool
+) -> None:
+    """SQLite's date functions rounded 9999-12-31T23:59:59.9999 to the millisecond, past its
+    last year, and the packet was listed under no date (null) in a filtered month map."""
+    dates = [datetime(9999, 12, 31, 23, 59, 59, 999900, UTC), datetime(1, 1, 1, tzinfo=UTC)]
+    store = Store(engine, use_rollup=rollup)
+    packets = [
+        make_packet(f"ivo://vohub.test/m#{i}", author_datetime=d) for i, d in enumerate(dates)
+    ]
+    store.ingest_packets([(p, None) for p in packets])
+    for f in (PacketFilter(), PacketFilter(ivorn_prefix=("ivo://vohub.test/m",))):
+        months = store.map(f, MapKind.AUTHORED_MONTH)
+        assert [(m.key, m.count) for m in months] == [("0001-01", 1), ("9999-12", 1)]
+
+
 def test_received_defaults_to_the_injected_clock(engine: Engine) -> None:
     store = Store(engine, clock=lambda: RECEIVED)
     [result] = store.ingest_packets([(make_packet("ivo://vohub.test/a#1"), None)])

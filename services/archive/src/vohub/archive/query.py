@@ -341,10 +341,14 @@ def _kind_count(kind: ListKind) -> Any:
 
 
 def month_of(column: Any, dialect: Dialect) -> Any:
-    """``YYYY-MM`` of a timestamp column, in UTC (NULL stays NULL)."""
+    """``YYYY-MM`` of a timestamp column, in UTC (NULL stays NULL).
+
+    On SQLite, the first 7 characters of the stored fixed-width UTC text: ``strftime`` rounds
+    to the millisecond, so 9999-12-31T23:59:59.9999 left its range and gave NULL (no date).
+    """
     if dialect.name == "postgresql":
         return func.to_char(func.timezone("UTC", column), "YYYY-MM")
-    return func.strftime("%Y-%m", column)
+    return func.substr(column, 1, 7)
 
 
 def map_query(f: PacketFilter, dialect: Dialect, kind: MapKind) -> Select[Any]:
