@@ -4,6 +4,7 @@ the file or the environment that it decides itself (they would be silently overr
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,15 @@ def test_a_port_out_of_range_is_a_usage_error(
         f"vohub up: error: argument {flag}: expected a port number from 1 to 65535, got {value!r}"
         in capsys.readouterr().err
     )
+
+
+def test_help_gives_every_ports_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """--broker-grpc-port and --archive-grpc-port had no help, and no port its default."""
+    with pytest.raises(SystemExit):
+        main(["up", "--help"])
+    shown = " ".join(capsys.readouterr().out.split())
+    ports = {"receive": 8098, "broadcast": 8099, "broker-grpc": 50052, "broker-ops": 9152,
+             "archive-grpc": 50051, "archive-ops": 9151, "http": 8080}  # fmt: skip
+    for name, default in ports.items():
+        flag = f"--{name}-port {name.replace('-', '_').upper()}_PORT"
+        assert re.search(rf"{flag} [a-zA-Z/ ,]+ \(default {default}\)", shown), flag

@@ -73,3 +73,13 @@ def test_a_larger_max_uri_bytes_raises_gunicorns_request_line_limit() -> None:
     assert default["limit_request_line"] == 8190  # 8 000-byte targets and the method fit
     wide = cli.gunicorn_settings(load(env={"VOHUB_GATEWAY__MAX_URI_BYTES": "20000"}))
     assert wide["limit_request_line"] >= 20000 + len("OPTIONS  HTTP/1.1")
+
+
+def test_help_gives_the_defaults_the_gateway_uses() -> None:
+    """--archive's help said ':50051', where the gateway asks 127.0.0.1:50051."""
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    shown = " ".join(parser.format_help().split())
+    defaults = load(None, {}, {})
+    assert f"--bind BIND HTTP listen address HOST:PORT (default {defaults.bind})" in shown
+    assert f"archive gRPC address HOST:PORT (default {defaults.archive})," in shown

@@ -63,25 +63,30 @@ UP_SETTINGS = {
 _probe_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
+#: The port flags of ``vohub up``: flag, default and what listens there (on ``--host``).
+PORTS = (
+    ("--receive-port", 8098, "VTP author port"),
+    ("--broadcast-port", 8099, "VTP subscriber port"),
+    ("--broker-grpc-port", 50052, "broker gRPC port, for Publish and Subscribe"),
+    ("--broker-ops-port", 9152, "broker /healthz and /metrics"),
+    ("--archive-grpc-port", 50051, "archive gRPC port, for Ingest and Query"),
+    ("--archive-ops-port", 9151, "archive /healthz and /metrics"),
+    ("--http-port", 8080, "gateway HTTP port, the query API"),
+)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``vohub up``."""
     parser.add_argument("--data-dir", type=Path, default=Path("var"), help="state (default ./var)")
     parser.add_argument("--config", type=Path, help="TOML configuration file for every service")
-    parser.add_argument("--host", default="127.0.0.1", help="address every port binds to")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address every port binds to (default %(default)s)")  # fmt: skip
     parser.add_argument(
         "--local-ivo", help="broker IVOID (default: the config's, else ivo://vohub.local/broker)"
     )
-    parser.add_argument("--receive-port", type=port_number, default=8098, help="VTP author port")
-    parser.add_argument(
-        "--broadcast-port", type=port_number, default=8099, help="VTP subscriber port"
-    )
-    parser.add_argument("--broker-grpc-port", type=port_number, default=50052)
-    parser.add_argument("--broker-ops-port", type=port_number, default=9152,
-                        help="broker /healthz and /metrics")  # fmt: skip
-    parser.add_argument("--archive-grpc-port", type=port_number, default=50051)
-    parser.add_argument("--archive-ops-port", type=port_number, default=9151,
-                        help="archive /healthz and /metrics")  # fmt: skip
-    parser.add_argument("--http-port", type=port_number, default=8080, help="gateway HTTP port")
+    for flag, default, what in PORTS:
+        parser.add_argument(flag, type=port_number, default=default,
+                            help=f"{what} (default %(default)s)")  # fmt: skip
     parser.add_argument(
         "--db", help="archive database URL (default: the config's, else SQLite in the data dir)"
     )

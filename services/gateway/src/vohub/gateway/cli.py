@@ -30,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", help="HTTP listen address HOST:PORT (default 127.0.0.1:8080)")
     parser.add_argument(
         "--archive",
-        help="archive gRPC address HOST:PORT (default :50051), or IP:PORT,IP:PORT,... "
+        help="archive gRPC address HOST:PORT (default 127.0.0.1:50051), or IP:PORT,IP:PORT,... "
         "to spread calls over several archives",
     )
     parser.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
