@@ -195,6 +195,19 @@ def test_openapi_document(client: Any) -> None:
     assert 'rel="next"' in listed["headers"]["Link"]["description"]  # how tables page
 
 
+@pytest.mark.parametrize(
+    ("path", "query", "location"),
+    [("/apiv2/", "", "/apiv2"), ("/apiv2/", "x=1", "/apiv2?x=1"), ("//apiv2/", "", "/apiv2")],
+)
+def test_the_apiv2_root_with_a_slash_redirects_to_it(
+    client: Any, path: str, query: str, location: str
+) -> None:
+    """/apiv1 redirects to /apiv1/, but /apiv2/ was a 404 where /apiv2 answered."""
+    r = client.simulate_get(path, query_string=query)
+    assert (r.status_code, r.headers["location"]) == (308, location)
+    assert client.simulate_get("/apiv2").json["api_version"] == "apiv2"
+
+
 def test_root_is_the_landing_page(client: Any) -> None:
     root = client.simulate_get("/")
     assert root.status_code == 200

@@ -121,6 +121,7 @@ def create_app(
     app.add_route("/apiv2/packet/xml", v2, suffix="xml")
     app.add_route("/apiv2/maps/{kind}", apiv2.MapsResource(archive))
     app.add_route("/apiv2", apiv2.RootResource())
+    app.add_route("/apiv2/", apiv2.SlashlessRedirect())
     app.add_route("/openapi.json", openapi.OpenApiResource(config.public_url))
     # The landing page, also at the root, where voeventdb answered 404.
     docs_page = openapi.DocsResource()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+import falcon
 from falcon.asgi import Request, Response
 
 from vohub.gateway.archive_client import ArchiveClient
@@ -23,7 +24,7 @@ from vohub.gateway.render_v2 import (
     to_votable,
 )
 from vohub.gateway.resources.apiv1 import MAP_KINDS as _V1_MAP_KINDS
-from vohub.gateway.resources.base import query_lists, query_pairs, send_json, send_xml
+from vohub.gateway.resources.base import query_lists, query_pairs, raw_path, send_json, send_xml
 from vohub.v1 import archive_pb2
 
 FORMATS = ("json", "csv", "votable")
@@ -103,6 +104,16 @@ class RootResource:
                 ],
             },
         )
+
+
+class SlashlessRedirect:
+    """``/apiv2/``: a permanent redirect to ``/apiv2``, the root's one URL, as ``/apiv1``
+    redirects to ``/apiv1/``."""
+
+    async def on_get(self, req: Request, resp: Response) -> None:
+        """308 to the path without its trailing slash, keeping the query string."""
+        query = f"?{req.query_string}" if req.query_string else ""
+        raise falcon.HTTPPermanentRedirect("/" + raw_path(req).strip("/") + query)
 
 
 class PacketsResource:
