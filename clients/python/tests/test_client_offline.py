@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 import threading
@@ -341,3 +342,18 @@ def test_an_empty_stream_role_map_keeps_its_three_columns(
     argv = ["map", "stream_role", "--stream-prefix", "nowhere/", "--host", _url(other_server)]
     assert main([*argv, "--format", "csv"]) == 0
     assert capsys.readouterr().out == "key,subkey,count\n"
+
+
+def test_query_command_shows_a_packet_authored_at_the_end_of_year_9999(
+    other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Schema-valid and archived, it made packets and synopsis die with OverflowError."""
+    item = {"ivorn": "ivo://a.b.c/d#1", "stream": "a.b.c/d", "role": "test", "refs": [],
+            "received": "2026-12-08T01:40:16.651182Z", "cited_by": [],
+            "author_datetime": "9999-12-31T23:59:59.999900Z"}  # fmt: skip
+    page = json.dumps({"items": [item], "next_cursor": None}).encode()
+    other_server.canned = (200, "application/json", page)  # type: ignore[attr-defined]
+    for fmt in ("table", "json", "csv"):
+        assert main(["packets", "--order", "-author_datetime", "--format", fmt,
+                     "--host", _url(other_server)]) == 0  # fmt: skip
+        assert "9999-12-31T23:59:59.999Z" in capsys.readouterr().out

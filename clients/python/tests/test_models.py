@@ -8,7 +8,7 @@ import pytest
 
 from vohub.client import Synopsis
 from vohub.client import models as models_module
-from vohub.client.cli import synopsis_json, synopsis_row
+from vohub.client.output import synopsis_json, synopsis_row
 
 V2_ITEM: dict[str, Any] = {
     "ivorn": "ivo://nasa.gsfc.gcn/SWIFT#BAT_GRB_Pos_657426-719",
@@ -53,8 +53,8 @@ def test_query_rows_are_made_without_building_astropy_objects(
         "ivorn": V2_ITEM["ivorn"],
         "stream": "nasa.gsfc.gcn/SWIFT",
         "role": "observation",
-        "author_datetime": "2015-09-15T21:43:50.000",
-        "received": "2015-09-15T21:44:02.000",  # rounded, as astropy's isot rounds
+        "author_datetime": "2015-09-15T21:43:50.000Z",  # Z: UTC, not a local time
+        "received": "2015-09-15T21:44:02.000Z",  # rounded, as astropy's isot rounds
         "ra": 319.6588,
         "dec": -34.9131,
         "error": 0.05,
@@ -76,9 +76,9 @@ def test_astropy_values_agree_with_the_plain_ones_and_are_built_once(obj: dict[s
     assert position.time is not None
     assert position.time.isot == "2015-09-15T21:24:37.000"
     assert synopsis.received is synopsis.received
-    assert synopsis.received.isot == synopsis_json(synopsis)["received"]
+    assert f"{synopsis.received.isot}Z" == synopsis_json(synopsis)["received"]
     assert synopsis.author_datetime is not None
-    assert synopsis.author_datetime.isot == synopsis_json(synopsis)["author_datetime"]
+    assert f"{synopsis.author_datetime.isot}Z" == synopsis_json(synopsis)["author_datetime"]
     assert synopsis.coords == [position.coord]
 
 
@@ -125,3 +125,18 @@ def test_copies_of_one_packet_that_differ_stay_apart_in_a_set() -> None:
     assert len(set(copies)) == 3
     assert len({hash(c) for c in copies}) == 1
     assert len({c.ivorn: c for c in copies}) == 1  # one per packet: key on the IVORN
+
+
+@pytest.mark.parametrize(
+    ("authored", "shown"),
+    [
+        ("9999-12-31T23:59:59.9999Z", "9999-12-31T23:59:59.999Z"),
+        ("9999-12-31T23:59:59.999999Z", "9999-12-31T23:59:59.999Z"),
+        ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00.000Z"),
+    ],
+)
+def test_a_date_at_either_end_of_the_calendar_is_shown(authored: str, shown: str) -> None:
+    """A packet authored in the last half millisecond of year 9999 (schema-valid, archived)
+    made every row of a listing that held it die with OverflowError."""
+    data = synopsis_json(Synopsis.from_json({**V2_ITEM, "author_datetime": authored}))
+    assert data["author_datetime"] == shown
