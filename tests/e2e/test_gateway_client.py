@@ -104,6 +104,15 @@ def test_v1_mode_matches_v2(running: Stack, client: Client) -> None:
         assert v1.xml(ASASSN) == client.xml(ASASSN)
         packets = list(v1.packets(ivorn_prefix=XRT))
         assert [p.refs[0].ivorn for p in packets] == [BAT]
+        # apiv1's synopsis lacks cited_by: it was [] ("cited by none") for cited packets
+        assert XRT in v1.synopsis(BAT).cited_by  # type: ignore[operator]
+        every = {p.ivorn: p.cited_by for p in v1.packets(stream=SWIFT)}
+    assert every == {p.ivorn: p.cited_by for p in client.packets(stream=SWIFT)}
+    assert any(every.values())
+    assert not all(every.values())
+    table = {api: vohub_query("packets", "--api", api, "--host", running.url, "--stream", SWIFT,
+                              "--format", "csv").stdout for api in ("v1", "v2")}  # fmt: skip
+    assert table["v1"] == table["v2"]
 
 
 def test_a_stream_may_be_given_as_an_ivorn(running: Stack, client: Client) -> None:

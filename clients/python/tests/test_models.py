@@ -121,7 +121,7 @@ def test_copies_of_one_packet_that_differ_stay_apart_in_a_set() -> None:
     """Equality stays field by field: hashing by IVORN only puts such copies in one bucket."""
     cited_later = {**V2_ITEM, "cited_by": [*V2_ITEM["cited_by"], "ivo://a/b#2"]}
     copies = [Synopsis.from_json(V2_ITEM), Synopsis.from_json(cited_later)]
-    copies.append(Synopsis.from_json(V1_RESULT))  # apiv1 sends no cited_by
+    copies.append(Synopsis.from_json(V1_RESULT))  # apiv1 sends no cited_by: None
     assert len(set(copies)) == 3
     assert len({hash(c) for c in copies}) == 1
     assert len({c.ivorn: c for c in copies}) == 1  # one per packet: key on the IVORN
@@ -140,3 +140,13 @@ def test_a_date_at_either_end_of_the_calendar_is_shown(authored: str, shown: str
     made every row of a listing that held it die with OverflowError."""
     data = synopsis_json(Synopsis.from_json({**V2_ITEM, "author_datetime": authored}))
     assert data["author_datetime"] == shown
+
+
+def test_an_apiv1_synopsis_does_not_claim_that_no_packet_cites_it() -> None:
+    """apiv1 sends no cited_by: [] said "cited by none" of a packet cited 28 times."""
+    v1 = Synopsis.from_json(V1_RESULT)
+    assert v1.cited_by is None
+    data = synopsis_json(v1)
+    assert data["cited_by"] is None  # null in JSON
+    assert synopsis_row(data)[-1] is None  # an empty cell in the table and CSV
+    assert Synopsis.from_json(V2_ITEM).cited_by == V2_ITEM["cited_by"]

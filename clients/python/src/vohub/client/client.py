@@ -6,11 +6,14 @@ which neither skips nor repeats a packet while new ones arrive, as offset paging
 ``/apiv1`` for the counts and maps both servers share, whose replies are lighter; a map with
 a filter only apiv2 knows (``stream_prefix``, ``event_since``, ``event_until``) goes to
 ``/apiv2``. With ``api="v1"`` it speaks only ``/apiv1``, so it also works against a plain
-voeventdb (paging by offset, as voeventdb.remote does).
+voeventdb (paging by offset, as voeventdb.remote does). apiv1's synopsis lacks the packets
+citing it, so there ``cited_by`` comes from ``/apiv1/list/ivorn?ref_exact=`` (as
+voeventdb.remote's ``citation_network_map`` finds them), asked only for a packet that is cited.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Literal, TypeVar
@@ -188,11 +191,12 @@ class Client:
         """Every matching packet's :class:`Synopsis`, fetched page by page only as you iterate.
 
         With apiv2 the pages follow the server's cursors; with ``api="v1"`` each IVORN's
-        synopsis is fetched in turn.
+        synopsis is fetched in turn, and the packets citing it when it is cited.
         """
         if self.api == "v1":
-            for ivorn in self.ivorns(filters, order=order, page_size=page_size, **kwargs):
-                yield self.synopsis(ivorn)
+            rows = self.ivorn_ncites(filters, order=order, page_size=page_size, **kwargs)
+            for ivorn, n_cited in rows:
+                yield self._with_cited_by(self._v1_synopsis(ivorn), n_cited)
             return
         pairs = self._filters(filters, kwargs)
         for item in self._v2_items("/apiv2/packets", pairs, order, page_size):
@@ -287,8 +291,18 @@ class Client:
         if self.api == "v2":
             query = [("ivorn", ivorn)]
             return self._json("/apiv2/packet", query, Synopsis.from_json, packet=True)
+        return self._with_cited_by(self._v1_synopsis(ivorn), None)
+
+    def _v1_synopsis(self, ivorn: str) -> Synopsis:
+        """apiv1's synopsis of the packet, as it comes: ``cited_by`` None (not sent)."""
         path = "/apiv1/packet/synopsis/" + quote_plus(ivorn)
         return self._json(path, None, lambda d: Synopsis.from_json(d["result"]), packet=True)
+
+    def _with_cited_by(self, found: Synopsis, n_cited: int | None) -> Synopsis:
+        """``found`` with the archived packets citing it, oldest authored first as apiv2 lists
+        them; asked of apiv1 unless ``n_cited`` (its count, if known) is 0."""
+        citing = self.ivorns(ref_exact=found.ivorn, order="author_datetime") if n_cited != 0 else []
+        return dataclasses.replace(found, cited_by=list(citing))
 
     def xml(self, ivorn: str) -> bytes:
         """The packet's XML bytes as stored."""
@@ -313,10 +327,7 @@ class Client:
                 if node == ivorn:
                     raise
                 return None
-            refs = [ref.ivorn for ref in found.refs]
-            if self.api == "v2":
-                return refs, found.cited_by
-            return refs, list(self.ivorns(ref_exact=node))
+            return [ref.ivorn for ref in found.refs], found.cited_by or []
 
         return citation_map(ivorn, links, max_depth)
 

@@ -1,11 +1,12 @@
 """Typed results: a packet :class:`Synopsis` with astropy ``SkyCoord``/``Angle``/``Time`` values.
 
 Both the apiv2 synopsis object and the apiv1 ``packet/synopsis`` result (as voeventdb sends
-it) are read; the apiv1 form has no ``cited_by``. A result keeps the plain values it was sent
-(degrees, ISO 8601 text; a position's time in apiv2's form whichever API sent it) and builds
-each astropy object the first time it is asked for: making a ``SkyCoord`` and three ``Time``
-objects costs about 2 ms, so a program that pages through tens of thousands of packets pays
-only for the ones whose astropy values it reads.
+it) are read; the apiv1 form has no ``cited_by``, so a synopsis read from it has ``cited_by``
+None (unknown; :class:`~vohub.client.Client` asks apiv1 for it and fills it in). A result
+keeps the plain values it was sent (degrees, ISO 8601 text; a position's time in apiv2's form
+whichever API sent it) and builds each astropy object the first time it is asked for: making
+a ``SkyCoord`` and three ``Time`` objects costs about 2 ms, so a program that pages through
+tens of thousands of packets pays only for the ones whose astropy values it reads.
 """
 
 from __future__ import annotations
@@ -95,11 +96,13 @@ class Synopsis:
     """Everything the archive knows about one packet except its XML.
 
     ``received_iso`` and ``author_datetime_iso`` are ISO 8601 UTC as sent; ``received`` and
-    ``author_datetime`` are the astropy ``Time`` values, built when first read.
+    ``author_datetime`` are the astropy ``Time`` values, built when first read. ``cited_by``
+    lists the archived packets citing this one; it is None, not ``[]``, when the server did
+    not say (an apiv1 synopsis read by :meth:`from_json`), since ``[]`` means "cited by none".
 
     Synopses are equal when every field is, and hash by IVORN, so they go in sets and serve
     as dict keys. Two copies of one packet fetched before and after another packet cited it
-    differ (``cited_by``), as does an apiv1 copy (no ``cited_by``) from an apiv2 one: to keep
+    differ (``cited_by``), as does an apiv1 result (``cited_by`` None) from an apiv2 one: to keep
     one synopsis per packet whatever its copy, key on ``ivorn``.
 
     >>> item = {"ivorn": "ivo://a/b#1", "stream": "a/b", "role": "test", "received":
@@ -117,7 +120,7 @@ class Synopsis:
     author_datetime_iso: str | None
     positions: list[Position] = field(default_factory=list)
     refs: list[Reference] = field(default_factory=list)
-    cited_by: list[str] = field(default_factory=list)
+    cited_by: list[str] | None = field(default_factory=list)
     relevant_urls: list[str] = field(default_factory=list)
 
     def __hash__(self) -> int:
@@ -164,7 +167,7 @@ class Synopsis:
                 Reference(r["ivorn"], r["cite_type"], r.get("description"))
                 for r in obj.get("refs", [])
             ],
-            cited_by=list(obj.get("cited_by", [])),
+            cited_by=None if obj.get("cited_by") is None else list(obj["cited_by"]),
             relevant_urls=list(obj.get("relevant_urls", [])),
         )
 
@@ -184,5 +187,6 @@ class Synopsis:
                 Reference(r["ref_ivorn"], r["cite_type"], r.get("description"))
                 for r in obj.get("refs", [])
             ],
+            cited_by=None,
             relevant_urls=list(obj.get("relevant_urls", [])),
         )

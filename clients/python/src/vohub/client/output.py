@@ -32,7 +32,8 @@ def map_rows(result: dict[str, Any], nested: bool = False) -> tuple[list[str], l
 
 
 def synopsis_json(s: Synopsis) -> dict[str, Any]:
-    """A synopsis as plain JSON values (degrees, ISO 8601 UTC to the millisecond with ``Z``).
+    """A synopsis as plain JSON values (degrees, ISO 8601 UTC to the millisecond with ``Z``;
+    ``cited_by`` null when the server did not say).
 
     Read from the values the server sent, without building astropy objects (2 ms a packet).
     """
@@ -82,8 +83,16 @@ def field_rows(data: dict[str, Any]) -> list[list[Any]]:
 
 
 def synopsis_row(data: dict[str, Any]) -> list[Any]:
-    """The table row of a synopsis given as :func:`synopsis_json` makes it."""
-    return [data[c] if c != "cited_by" else len(data[c]) for c in SYNOPSIS_COLUMNS]
+    """The table row of a synopsis given as :func:`synopsis_json` makes it: ``cited_by`` is
+    the number of citing packets, None (an empty cell) when the server did not say.
+
+    >>> synopsis_row({"ivorn": "ivo://a/b#1", "cited_by": ["ivo://a/b#2"]})[-1]
+    1
+    >>> synopsis_row({"ivorn": "ivo://a/b#1", "cited_by": None})[-1] is None
+    True
+    """
+    count = None if data["cited_by"] is None else len(data["cited_by"])
+    return [data.get(c) if c != "cited_by" else count for c in SYNOPSIS_COLUMNS]
 
 
 def emit(fmt: str, header: Sequence[str], rows: Iterable[Sequence[Any]], data: Any) -> None:
