@@ -150,3 +150,18 @@ def test_an_apiv1_synopsis_does_not_claim_that_no_packet_cites_it() -> None:
     assert data["cited_by"] is None  # null in JSON
     assert synopsis_row(data)[-1] is None  # an empty cell in the table and CSV
     assert Synopsis.from_json(V2_ITEM).cited_by == V2_ITEM["cited_by"]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {**V2_ITEM, "received": "yesterday"},
+        {**V2_ITEM, "received": 1442353441},
+        {**V2_ITEM, "author_datetime": "2015-13-01T00:00:00Z"},
+        {**V1_RESULT, "voevent": {**V1_RESULT["voevent"], "received": None}},
+    ],
+)
+def test_a_time_that_is_no_iso_text_is_refused_where_it_is_read(item: dict[str, Any]) -> None:
+    """Not later, as a traceback from the code that prints it."""
+    with pytest.raises((ValueError, TypeError)):
+        Synopsis.from_json(item)

@@ -9,6 +9,9 @@ a filter only apiv2 knows (``stream_prefix``, ``event_since``, ``event_until``) 
 voeventdb (paging by offset, as voeventdb.remote does). apiv1's synopsis lacks the packets
 citing it, so there ``cited_by`` comes from ``/apiv1/list/ivorn?ref_exact=`` (as
 voeventdb.remote's ``citation_network_map`` finds them), asked only for a packet that is cited.
+
+Any answer that is not the API's (not JSON, JSON of another shape, a body that does not
+decode) raises :class:`UnexpectedReply`, never the error of the code that read it.
 """
 
 from __future__ import annotations
@@ -32,7 +35,15 @@ from vohub.client.errors import (
 )
 from vohub.client.filters import V2_ONLY_KEYS, Pair, encode_page_size, merge, to_pairs
 from vohub.client.models import Synopsis
-from vohub.client.replies import checked, retry_after
+from vohub.client.replies import (
+    a_count,
+    a_string,
+    checked,
+    counted,
+    map_counts,
+    next_cursor,
+    retry_after,
+)
 
 T = TypeVar("T")
 
@@ -134,6 +145,8 @@ class Client:
                 raise TimedOut(url, self.timeout) from exc
             except httpx.TooManyRedirects:
                 raise UnexpectedReply(url, "redirects in a loop", b"") from None
+            except httpx.DecodingError as exc:  # a corrupt gzip body, say, from a proxy
+                raise UnexpectedReply(url, f"a body that does not decode ({exc})", b"") from None
             except _RETRYABLE as exc:
                 if attempt >= self.retries:
                     raise ConnectionFailed(
@@ -177,8 +190,8 @@ class Client:
         """Number of packets matching the filters (dict and/or keyword arguments)."""
         pairs = self._filters(filters, kwargs)
         if self.api == "v2":
-            return self._json("/apiv2/packets/count", pairs, lambda d: int(d["count"]))
-        return self._json("/apiv1/count", pairs, lambda d: int(d["result"]))
+            return self._json("/apiv2/packets/count", pairs, lambda d: a_count(d["count"]))
+        return self._json("/apiv1/count", pairs, lambda d: a_count(d["result"]))
 
     def packets(
         self,
@@ -199,19 +212,20 @@ class Client:
                 yield self._with_cited_by(self._v1_synopsis(ivorn), n_cited)
             return
         pairs = self._filters(filters, kwargs)
-        for item in self._v2_items("/apiv2/packets", pairs, order, page_size):
-            yield Synopsis.from_json(item)
+        yield from self._v2_items("/apiv2/packets", pairs, order, page_size, Synopsis.from_json)
 
     def _v2_items(
-        self, path: str, pairs: list[Pair], order: str | None, page_size: int
-    ) -> Iterator[Any]:
-        """The JSON items of an apiv2 list at ``path``, following the cursors page by page."""
+        self, path: str, pairs: list[Pair], order: str | None, page_size: int,
+        read: Callable[[Any], T],
+    ) -> Iterator[T]:  # fmt: skip
+        """The JSON items of an apiv2 list at ``path``, each as ``read`` makes it, following
+        the cursors page by page."""
         paging = [("limit", encode_page_size(page_size)), *([("order", order)] if order else [])]
         cursor: str | None = None
         while True:
             query = pairs + paging + ([("cursor", cursor)] if cursor else [])
             items, cursor = self._json(
-                path, query, lambda d: (list(d["items"]), d.get("next_cursor"))
+                path, query, lambda d: ([read(i) for i in d["items"]], next_cursor(d))
             )
             yield from items
             if not cursor:
@@ -237,16 +251,14 @@ class Client:
         page_size: int = 1000, **kwargs: Any,
     ) -> Iterator[tuple[str, int]]:  # fmt: skip
         """``(ivorn, number of citations it makes)`` for every matching packet."""
-        for row in self._list("ivorn_nrefs", filters, order, page_size, kwargs):
-            yield row[0], int(row[1])
+        yield from self._list("ivorn_nrefs", filters, order, page_size, kwargs)
 
     def ivorn_ncites(
         self, filters: Mapping[str, Any] | None = None, *, order: str | None = None,
         page_size: int = 1000, **kwargs: Any,
     ) -> Iterator[tuple[str, int]]:  # fmt: skip
         """``(ivorn, number of citations it receives)`` for every matching packet."""
-        for row in self._list("ivorn_ncites", filters, order, page_size, kwargs):
-            yield row[0], int(row[1])
+        yield from self._list("ivorn_ncites", filters, order, page_size, kwargs)
 
     def _list(
         self,
@@ -259,15 +271,18 @@ class Client:
         pairs = self._filters(filters, kwargs)
         if self.api == "v2":
             path, project = _V2_LISTS[kind]
-            yield from (project(item) for item in self._v2_items(path, pairs, order, page_size))
+            yield from self._v2_items(path, pairs, order, page_size, project)
             return
         encode_page_size(page_size)
-        total = self._json("/apiv1/count", pairs, lambda d: int(d["result"]))
+        total = self._json("/apiv1/count", pairs, lambda d: a_count(d["result"]))
         paging = [("order", order)] if order else []
+        read = _V1_ROWS[kind]
         for offset in range(0, total, page_size):
             limit = min(page_size, total - offset)
             query = pairs + paging + [("limit", str(limit)), ("offset", str(offset))]
-            rows = self._json(f"/apiv1/list/{kind}", query, lambda d: list(d["result"]))
+            rows = self._json(
+                f"/apiv1/list/{kind}", query, lambda d: [read(r) for r in d["result"]]
+            )
             yield from rows
             if len(rows) < limit:
                 return
@@ -283,8 +298,8 @@ class Client:
         pairs = self._filters(filters, kwargs)
         if self._wants_v2(pairs):
             path = f"/apiv2/maps/{kind.removesuffix('_count')}"
-            return self._json(path, pairs, lambda d: _v1_map(kind, d["entries"]))
-        return self._json(f"/apiv1/map/{kind}", pairs, lambda d: dict(d["result"]))
+            return self._json(path, pairs, lambda d: map_counts(kind, _v1_map(kind, d["entries"])))
+        return self._json(f"/apiv1/map/{kind}", pairs, lambda d: map_counts(kind, d["result"]))
 
     def synopsis(self, ivorn: str) -> Synopsis:
         """The packet's :class:`Synopsis`; :class:`PacketNotFound` if the archive lacks it."""
@@ -352,11 +367,20 @@ def map_kind(name: str) -> str | None:
     return next((kind for kind in (name, f"{name}_count") if kind in MAP_KINDS), None)
 
 
-#: apiv1 list kind -> the apiv2 list that serves it, and its item -> the row apiv1 gives.
+#: apiv1 list kind -> the apiv2 list that serves it, and its item -> the row the client yields.
 _V2_LISTS: dict[str, tuple[str, Callable[[Any], Any]]] = {
-    "ivorn": ("/apiv2/ivorns", lambda item: item),
-    "ivorn_nrefs": ("/apiv2/ivorns/n_refs", lambda item: [item["ivorn"], item["n_refs"]]),
-    "ivorn_ncites": ("/apiv2/ivorns/n_cited_by", lambda item: [item["ivorn"], item["n_cited_by"]]),
+    "ivorn": ("/apiv2/ivorns", a_string),
+    "ivorn_nrefs": ("/apiv2/ivorns/n_refs", lambda item: counted(item["ivorn"], item["n_refs"])),
+    "ivorn_ncites": (
+        "/apiv2/ivorns/n_cited_by",
+        lambda item: counted(item["ivorn"], item["n_cited_by"]),
+    ),
+}
+#: apiv1 list kind -> its row -> the row the client yields.
+_V1_ROWS: dict[str, Callable[[Any], Any]] = {
+    "ivorn": a_string,
+    "ivorn_nrefs": lambda row: counted(*row),
+    "ivorn_ncites": lambda row: counted(*row),
 }
 
 

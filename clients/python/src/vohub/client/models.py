@@ -25,6 +25,19 @@ def _utc(text: str) -> Time:
     return Time(text.replace("Z", "").replace("+00:00", ""), format="isot", scale="utc")
 
 
+def _iso(text: Any, optional: bool = False) -> Any:
+    """``text`` as sent if it is ISO 8601 text (or None, if ``optional``); ValueError or
+    TypeError otherwise, so a reply of the wrong shape is refused where it is read, not when a
+    time is printed.
+
+    >>> _iso("2015-09-15T21:24:37.5+00:00"), _iso(None, optional=True)
+    ('2015-09-15T21:24:37.5+00:00', None)
+    """
+    if text is not None or not optional:
+        datetime.fromisoformat(text)
+    return text
+
+
 def _iso_z(text: str) -> str:
     """ISO 8601 UTC text as apiv2 writes it (``Z``; microseconds only when non-zero) from any
     ISO 8601 form of the instant, such as apiv1's ``+00:00`` (no offset: UTC, as astropy reads it).
@@ -144,7 +157,8 @@ class Synopsis:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Synopsis:
-        """From an apiv2 synopsis object, or an apiv1 synopsis result.
+        """From an apiv2 synopsis object, or an apiv1 synopsis result; ValueError, KeyError or
+        TypeError if ``obj`` is neither (a field missing, or a time that is no ISO 8601 text).
 
         >>> s = Synopsis.from_json({"ivorn": "ivo://a/b#1", "stream": "a/b", "role": "test",
         ...     "version": "2.0", "received": "2020-06-01T00:00:00Z", "author_ivorn": None,
@@ -159,9 +173,9 @@ class Synopsis:
             stream=obj["stream"],
             role=obj["role"],
             version=obj.get("version", ""),
-            received_iso=obj["received"],
+            received_iso=_iso(obj["received"]),
             author_ivorn=obj.get("author_ivorn"),
-            author_datetime_iso=obj.get("author_datetime"),
+            author_datetime_iso=_iso(obj.get("author_datetime"), optional=True),
             positions=[Position.from_json(p) for p in obj.get("positions", [])],
             refs=[
                 Reference(r["ivorn"], r["cite_type"], r.get("description"))
@@ -179,9 +193,9 @@ class Synopsis:
             stream=event["stream"],
             role=event["role"],
             version=event.get("version") or "",
-            received_iso=event["received"],
+            received_iso=_iso(event["received"]),
             author_ivorn=event.get("author_ivorn"),
-            author_datetime_iso=event.get("author_datetime"),
+            author_datetime_iso=_iso(event.get("author_datetime"), optional=True),
             positions=[Position.from_json(p) for p in obj.get("coords", [])],
             refs=[
                 Reference(r["ref_ivorn"], r["cite_type"], r.get("description"))

@@ -1,7 +1,10 @@
 """What an HTTP reply of the API means: the reply itself, the error it stands for, or how long
-to wait before asking again."""
+to wait before asking again; and checks of the values its JSON holds (a string, a count, a map
+of counts), whose TypeError the client reports as :class:`UnexpectedReply`."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import httpx
 
@@ -76,3 +79,57 @@ def retry_after(reply: httpx.Response, backoff: float, most: float) -> float:
     except ValueError:  # absent, or an HTTP date: keep the client's own backoff
         return backoff
     return min(max(asked, 0.0), most)
+
+
+def a_string(value: Any) -> str:
+    """``value`` if it is a string (an IVORN or a cursor); TypeError otherwise.
+
+    >>> a_string("ivo://a/b#1")
+    'ivo://a/b#1'
+    """
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, not {value!r}")
+    return value
+
+
+def next_cursor(page: dict[str, Any]) -> str | None:
+    """The next cursor of an apiv2 page (None on the last page)."""
+    cursor = page.get("next_cursor")
+    return None if cursor is None else a_string(cursor)
+
+
+def a_count(n: Any) -> int:
+    """``n`` if it is a count (an int, not a bool); TypeError otherwise.
+
+    >>> a_count(3)
+    3
+    """
+    if isinstance(n, bool) or not isinstance(n, int):
+        raise TypeError(f"expected a count, not {n!r}")
+    return n
+
+
+def counted(ivorn: Any, n: Any) -> tuple[str, int]:
+    """An ``(ivorn, count)`` row; TypeError if either is of another kind.
+
+    >>> counted("ivo://a/b#1", 2)
+    ('ivo://a/b#1', 2)
+    """
+    return a_string(ivorn), a_count(n)
+
+
+def map_counts(kind: str, result: dict[str, Any]) -> dict[str, Any]:
+    """An apiv1 map result, checked: counts by key, by key and subkey for ``stream_role_count``.
+
+    >>> map_counts("role_count", {"test": 2})
+    {'test': 2}
+    >>> map_counts("role_count", {"test": "2"})
+    Traceback (most recent call last):
+    ...
+    TypeError: expected a count, not '2'
+    """
+    if kind == "stream_role_count":
+        return {
+            a_string(k): dict(counted(sk, n) for sk, n in sub.items()) for k, sub in result.items()
+        }
+    return dict(counted(k, n) for k, n in result.items())
