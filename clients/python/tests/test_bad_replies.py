@@ -66,3 +66,24 @@ def test_a_body_that_does_not_decode_is_an_unexpected_reply(
     err = capsys.readouterr().err
     assert err.startswith("vohub query: ")
     assert err.count("\n") == 1, err
+
+
+def test_query_command_exits_2_when_the_server_refuses_a_parameter(
+    other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--help promises 2 on bad input: a bad --cone gave 2, a bad --since (the server's 400) 1."""
+    refusal = b'{"error": {"message": "not a date: \'garbage\'", "parameter": "authored_since"}}'
+    other_server.canned = (400, "application/json", refusal)  # type: ignore[attr-defined]
+    assert main(["count", "--since", "garbage", "--host", _url(other_server)]) == 2
+    assert "parameter 'authored_since': not a date: 'garbage'" in capsys.readouterr().err
+
+
+def test_query_command_tells_its_user_the_flag_for_apiv1(
+    other_server: ThreadingHTTPServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The hint for a server without /apiv2 was the Python keyword api='v1'."""
+    other_server.canned = (404, "application/json", b'{"error": {"message": "Not Found"}}')  # type: ignore[attr-defined]
+    assert main(["count", "--host", _url(other_server)]) == 1
+    err = capsys.readouterr().err
+    assert "a plain voeventdb has no /apiv2: use --api v1" in err
+    assert "api='v1'" not in err

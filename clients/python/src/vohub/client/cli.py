@@ -14,9 +14,11 @@ from astropy.units import UnitsError
 from vohub.client.argv import attach_dash_values
 from vohub.client.client import DEFAULT_HOST, MAP_KINDS, Client, map_kind
 from vohub.client.errors import (
+    BadRequest,
     ConnectionFailed,
     InvalidFilter,
     InvalidHost,
+    NoApiV2,
     ServerUnavailable,
     TimedOut,
     UnexpectedReply,
@@ -56,8 +58,8 @@ BY_IVORN = ("synopsis", "xml", "citations")
 #: What :func:`run` returns, for ``--help``.
 EXIT_STATUS = (
     "Exit status: 0 on an answer; 1 on an HTTP error or an answer that is not the API's; 2 on "
-    "bad input; 3 when the server cannot be reached, is too slow, or answers 503 (its archive "
-    "is unreachable) after every retry."
+    "bad input, whether refused here or by the server (HTTP 400); 3 when the server cannot be "
+    "reached, is too slow, or answers 503 (its archive is unreachable) after every retry."
 )
 
 
@@ -237,12 +239,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         with Client(args.host, api=args.api, timeout=args.timeout) as client:
             return _dispatch(client, args)
-    except (InvalidFilter, InvalidHost) as exc:
+    except (InvalidFilter, InvalidHost, BadRequest) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 2
     except (ConnectionFailed, TimedOut, ServerUnavailable) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 3
+    except NoApiV2 as exc:
+        print(f"vohub query: {exc.advising('--api v1')}", file=sys.stderr)
+        return 1
     except (VohubHTTPError, UnexpectedReply) as exc:
         print(f"vohub query: {exc}", file=sys.stderr)
         return 1

@@ -56,6 +56,30 @@ class ServerError(VohubHTTPError):
     """Any other status: a 5xx, or a 4xx the API does not define."""
 
 
+class NoApiV2(ServerError):
+    """404 on an ``/apiv2`` path: the server has no apiv2 (a plain voeventdb, or a wrong URL).
+
+    The message says how to ask apiv1 instead: ``switch`` as a Python caller gives it;
+    :meth:`advising` words it for another audience (``vohub query`` says ``--api v1``).
+
+    >>> err = NoApiV2("Not Found", "http://h/apiv2/packets/count")
+    >>> print(err)
+    HTTP 404: Not Found (a plain voeventdb has no /apiv2: use api='v1') (http://h/apiv2/packets/count)
+    >>> print(err.advising("--api v1"))
+    HTTP 404: Not Found (a plain voeventdb has no /apiv2: use --api v1) (http://h/apiv2/packets/count)
+    """
+
+    def __init__(self, message: str, url: str, switch: str = "api='v1'") -> None:
+        self.reason = message
+        super().__init__(
+            404, f"{message} (a plain voeventdb has no /apiv2: use {switch})", None, url
+        )
+
+    def advising(self, switch: str) -> NoApiV2:
+        """The same error, telling its reader to ``switch`` to apiv1."""
+        return NoApiV2(self.reason, self.url, switch)
+
+
 class UnexpectedReply(VohubError):
     """The server answered, but not as a vohub or voeventdb API does: the host is some other
     server (another port of the hub, a web site) or a proxy's error page.

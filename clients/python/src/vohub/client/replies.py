@@ -11,6 +11,7 @@ import httpx
 from vohub.client.errors import (
     BadRequest,
     LimitTooLarge,
+    NoApiV2,
     PacketNotFound,
     ServerError,
     ServerUnavailable,
@@ -59,9 +60,9 @@ def checked(reply: httpx.Response, packet: bool) -> httpx.Response:
         message = reply.text[:200] or message
     kind = ERRORS.get(reply.status_code, ServerError)
     if kind is PacketNotFound and not packet:  # a path this server lacks: not an archive's API
+        if reply.status_code == 404 and "/apiv2/" in url:
+            raise NoApiV2(message, url)
         kind = ServerError
-        if "/apiv2/" in url:
-            message += " (a plain voeventdb has no /apiv2: use api='v1')"
     raise kind(reply.status_code, message, parameter, url)
 
 
