@@ -317,3 +317,23 @@ def test_a_reader_that_stops_early_gets_no_traceback(args: list[str]) -> None:
         errors = err.read()
     assert b"Traceback" not in errors
     assert run.returncode == 1
+
+
+def test_show_and_validate_a_packet_whose_date_is_out_of_range_in_utc(tmp_path: Path) -> None:
+    """Both printed an OverflowError traceback."""
+    far = tmp_path / "far.xml"
+    far.write_text(
+        '<voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" version="2.0"'
+        ' ivorn="ivo://example.org/far#1" role="test">'
+        "<Who><Date>0001-01-01T00:00:00+14:00</Date></Who></voe:VOEvent>"
+    )
+    show = vohub("show", str(far))
+    no_traceback(show)
+    assert show.returncode == 0
+    assert (
+        "Problem:  Who/Date '0001-01-01T00:00:00+14:00' is outside the years 1 to 9999 in UTC;"
+        " no author date kept"
+    ) in show.stdout
+    valid = vohub("validate", str(far))
+    no_traceback(valid)
+    assert (valid.returncode, valid.stdout) == (0, f"OK {far} ivo://example.org/far#1\n")

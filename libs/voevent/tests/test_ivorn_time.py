@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -12,11 +13,13 @@ from vohub.voevent import (
     InvalidIvorn,
     Packet,
     is_valid_ivorn,
+    parse,
     parse_ivorn,
     stamp,
     stream_of,
     to_utc,
 )
+from vohub.voevent.timescale import OutOfRange
 
 
 @pytest.mark.parametrize(
@@ -140,3 +143,44 @@ def test_tcb_gaia_shift() -> None:
 def test_to_utc_refuses(text: str, scale: str) -> None:
     with pytest.raises(ValueError, match=r"(?i)invalid|unknown time scale|cannot carry"):
         to_utc(text, scale)
+
+
+@pytest.mark.parametrize(
+    ("text", "scale"),
+    [
+        ("0001-01-01T00:00:00+14:00", "UTC"),
+        ("9999-12-31T23:00:00-05:00", "UTC"),
+        ("9999-12-31T23:59:50", "GPS"),  # GPS is UTC + 18 s
+        ("0001-01-01T00:00:00", "TT"),  # TT is UTC + 69 s
+    ],
+)
+def test_to_utc_refuses_a_time_out_of_range_in_utc(text: str, scale: str) -> None:
+    """It raised OverflowError (or astropy's bare "year 0 is out of range"), which no
+    caller expected: one such packet broke a whole archive batch."""
+    with pytest.raises(OutOfRange, match=re.escape(f"{text!r} is outside the years 1 to 9999")):
+        to_utc(text, scale)
+    assert issubclass(OutOfRange, ValueError)  # what to_utc documents
+
+
+def test_packet_with_dates_out_of_range_in_utc_parses_with_problems() -> None:
+    late, early = "9999-12-31T23:00:00-05:00", "0001-01-01T00:00:00+14:00"
+    xml = (
+        '<voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" version="2.0"'
+        f' ivorn="ivo://example.org/far#1" role="test"><Who><Date>{early}</Date></Who>'
+        "<WhereWhen><ObsDataLocation><ObservationLocation>"
+        '<AstroCoords coord_system_id="UTC-FK5-GEO"><Time unit="s"><TimeInstant>'
+        f"<ISOTime>{late}</ISOTime></TimeInstant></Time>"
+        '<Position2D unit="deg"><Name1>RA</Name1><Name2>Dec</Name2>'
+        "<Value2><C1>1</C1><C2>2</C2></Value2><Error2Radius>0.1</Error2Radius></Position2D>"
+        f'</AstroCoords></ObservationLocation></ObsDataLocation></WhereWhen><Why expires="{late}"/>'
+        "</voe:VOEvent>"
+    )
+    packet = parse(xml)
+    assert packet.author_datetime is None
+    assert packet.positions[0].time is None
+    assert (packet.positions[0].ra, packet.positions[0].dec) == (1.0, 2.0)
+    assert packet.problems == (
+        f"Who/Date {early!r} is outside the years 1 to 9999 in UTC; no author date kept",
+        f"Why/@expires {late!r} is outside the years 1 to 9999 in UTC",
+        f"ISOTime {late!r} is outside the years 1 to 9999 in UTC",
+    )

@@ -296,3 +296,33 @@ def test_copy_falls_back_to_insert_when_an_ivorn_is_taken_after_the_check(
     assert rows(engine, voevent) == 2
     assert rows(engine, coord) == 2
     assert [c.ra for c in store.synopsis("ivo://vohub.test/race#2").coords] == [3.0]
+
+
+def dated(ivorn: str, date: str) -> bytes:
+    """A VOEvent 2.0 whose Who/Date is ``date`` (as written)."""
+    return (
+        '<voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" version="2.0"'
+        f' ivorn="{ivorn}" role="test"><Who><Date>{date}</Date></Who></voe:VOEvent>'
+    ).encode()
+
+
+def test_a_date_out_of_range_in_utc_is_left_out_and_the_batch_goes_on(store: Store) -> None:
+    """Such a date raised OverflowError through the whole batch: nothing was stored."""
+    batch = [
+        (dated("ivo://vohub.test/d#good", "2016-01-01T00:00:00"), None),
+        (dated("ivo://vohub.test/d#early", "0001-01-01T00:00:00+14:00"), None),
+        (dated("ivo://vohub.test/d#late", "9999-12-31T23:00:00-05:00"), None),
+    ]
+    results = store.ingest(batch)
+    assert [(r.ivorn.split("#")[1], r.outcome) for r in results] == [
+        ("good", "stored"),
+        ("early", "stored"),
+        ("late", "stored"),
+    ]
+    assert store.synopsis("ivo://vohub.test/d#good").author_datetime == datetime(
+        2016, 1, 1, tzinfo=UTC
+    )
+    assert store.synopsis("ivo://vohub.test/d#early").author_datetime is None
+    assert store.xml("ivo://vohub.test/d#late") == batch[2][0]
+    months = store.map(PacketFilter(), MapKind.AUTHORED_MONTH)
+    assert [(m.key, m.count) for m in months] == [("2016-01", 1), (None, 2)]

@@ -32,7 +32,7 @@ from dataclasses import MISSING
 from dataclasses import fields as dataclass_fields
 
 from vohub.voevent.model import CITE_TYPES, Author, Citation, How, Inference, Packet, Why
-from vohub.voevent.timescale import to_utc
+from vohub.voevent.timescale import OutOfRange, to_utc
 
 cetree.import_lxml__etree()
 require_build_lxml()
@@ -97,6 +97,8 @@ cdef void _read_who(xmlNode* c_who, dict fields, list problems) except *:
             date = stripped(c_child)
             try:
                 fields["author_datetime"] = to_utc(date) if date else None
+            except OutOfRange as exc:
+                problems.append(f"Who/Date {exc}; no author date kept")
             except ValueError:
                 problems.append(f"Who/Date {date!r} is not an ISO-8601 date-time")
         elif is_named(c_child, "Author") and "author" not in fields:
@@ -178,6 +180,8 @@ cdef object _why(xmlNode* c_why, list problems):
     if written is not None:
         try:
             expires = to_utc(written)
+        except OutOfRange as exc:
+            problems.append(f"Why/@expires {exc}")
         except ValueError:
             problems.append(f"Why/@expires {written!r} is not an ISO-8601 date-time")
     importance = _float_attr(c_why, "importance", problems)

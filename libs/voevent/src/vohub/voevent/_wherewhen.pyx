@@ -28,7 +28,7 @@ from vohub.voevent._tree cimport (
 )
 
 from vohub.voevent.model import Position
-from vohub.voevent.timescale import SCALES, scale_of, to_utc
+from vohub.voevent.timescale import SCALES, OutOfRange, scale_of, to_utc
 
 cetree.import_lxml__etree()
 require_build_lxml()
@@ -164,6 +164,9 @@ cdef object _convert_time(str iso, str scale, list problems):
         scale = "UTC"
     try:
         return to_utc(iso, scale)
+    except OutOfRange as exc:
+        problems.append(f"ISOTime {exc}")
+        return None
     except ValueError as exc:
         problems.append(f"ISOTime {iso!r}: {exc}")
         return None

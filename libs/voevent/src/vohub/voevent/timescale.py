@@ -2,7 +2,9 @@
 
 UTC text is parsed with :meth:`datetime.fromisoformat` (the hot path, no astropy).  Other
 scales go through :mod:`astropy.time`, imported on first use.  GPS is TAI − 19 s by
-definition, so it is converted through TAI.
+definition, so it is converted through TAI.  A time that lands outside the years 1 to 9999
+once in UTC (``0001-01-01T00:00:00+14:00``) cannot be held by :class:`datetime` and is
+refused as :class:`OutOfRange`, a :class:`ValueError` like any other unusable time.
 """
 
 from __future__ import annotations
@@ -13,6 +15,18 @@ from datetime import UTC, datetime, timedelta
 #: Time scales :func:`to_utc` converts; the first token of a ``coord_system_id`` names one.
 SCALES = ("UTC", "TT", "TAI", "GPS", "TDB", "TCB", "TCG")
 _GPS_MINUS_TAI = timedelta(seconds=-19)
+
+
+class OutOfRange(ValueError):
+    """A time that falls outside the years 1 to 9999 once converted to UTC.
+
+    >>> str(OutOfRange("9999-12-31T23:00:00-05:00"))
+    "'9999-12-31T23:00:00-05:00' is outside the years 1 to 9999 in UTC"
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        super().__init__(f"{text!r} is outside the years 1 to 9999 in UTC")
 
 
 def scale_of(coord_system_id: str | None) -> str | None:
@@ -55,6 +69,8 @@ def to_utc(text: str, scale: str | None = "UTC") -> datetime:
 
     Raises
     ------
+    OutOfRange
+        The time falls outside the years 1 to 9999 once in UTC.
     ValueError
         Unreadable text or a scale not in :data:`SCALES`.
 
@@ -66,6 +82,11 @@ def to_utc(text: str, scale: str | None = "UTC") -> datetime:
     '2016-10-31T22:26:24.817475+00:00'
     >>> to_utc("2016-01-16T07:52:27", "GPS").isoformat()
     '2016-01-16T07:52:10+00:00'
+    >>> try:
+    ...     to_utc("0001-01-01T00:00:00+14:00")
+    ... except OutOfRange as exc:
+    ...     print(exc)
+    '0001-01-01T00:00:00+14:00' is outside the years 1 to 9999 in UTC
     """
     moment = parse_iso(text)
     kind = (scale or "UTC").upper()
@@ -74,14 +95,20 @@ def to_utc(text: str, scale: str | None = "UTC") -> datetime:
             # As moment.replace(tzinfo=UTC), which costs five times as much on CPython 3.11
             # (this runs twice per packet parsed).
             return datetime.combine(moment.date(), moment.time(), UTC)
-        return moment.astimezone(UTC)
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise OutOfRange(text) from None
     if kind not in SCALES:
         raise ValueError(f"unknown time scale {scale!r}")
     if moment.tzinfo is not None:
         if moment.utcoffset():
             raise ValueError(f"a {kind} time cannot carry a UTC offset: {text!r}")
         moment = moment.replace(tzinfo=None)
-    return _astropy_to_utc(moment, kind)
+    try:
+        return _astropy_to_utc(moment, kind)
+    except (OverflowError, ValueError):  # GPS + 19 s past 9999, or astropy's "year 0"
+        raise OutOfRange(text) from None
 
 
 def _astropy_to_utc(moment: datetime, kind: str) -> datetime:
