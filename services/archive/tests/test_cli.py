@@ -54,6 +54,27 @@ def test_import_reports_invalid_members_with_reasons(tmp_path: Path) -> None:
     assert lines[2].startswith("  invalid: x.y/z/2.xml: not a VOEvent")
 
 
+def test_import_goes_on_past_a_packet_whose_date_is_out_of_range_in_utc(tmp_path: Path) -> None:
+    """The reader process died on its OverflowError: a traceback, no summary, and the packets
+    of its last partial batch lost."""
+    dump = tmp_path / "far.tar.bz2"
+    members = [
+        (
+            f"ivo://x.y/z#{n}",
+            f'<VOEvent ivorn="ivo://x.y/z#{n}" role="test"><Who><Date>{date}'
+            "</Date></Who></VOEvent>".encode(),
+        )
+        for n, date in enumerate(
+            ["2016-01-01T00:00:00", "9999-12-31T23:00:00-05:00", "2016-01-02T00:00:00"]
+        )
+    ]
+    tarballs.write(dump, members)
+    result = archive_cli("--db", f"sqlite:///{tmp_path / 'far.db'}", "import", str(dump))
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    assert result.stdout.splitlines() == ["imported 3, duplicates 0, conflicts 0, invalid 0"]
+
+
 def test_unreadable_dump_names_the_file(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.bz2"
     junk.write_bytes(b"not bzip2 at all")
@@ -161,6 +182,27 @@ def test_ingest_one_packet_from_stdin(tmp_path: Path, data_dir: Path) -> None:
     bad = archive_cli("--db", db, "ingest", stdin=b"<oops")
     assert bad.returncode == 1
     assert bad.stdout.startswith("invalid: malformed XML")
+    other = archive_cli(
+        "--db", db, "ingest", stdin=raw.replace(b"</voe:VOEvent>", b"<!-- -->\n</voe:VOEvent>")
+    )
+    assert (other.returncode, other.stdout) == (
+        0,
+        "conflict ivo://gaia.cam.uk/alerts#Gaia16bsf: already archived with different content;"
+        " first copy kept\n",
+    )
+
+
+def test_ingest_a_packet_whose_date_is_out_of_range_in_utc(tmp_path: Path) -> None:
+    """It printed a traceback (OverflowError) and stored nothing."""
+    db = f"sqlite:///{tmp_path / 'far.db'}"
+    packet = (
+        b'<voe:VOEvent xmlns:voe="http://www.ivoa.net/xml/VOEvent/v2.0" version="2.0"'
+        b' ivorn="ivo://x.y/far#1" role="test"><Who><Date>0001-01-01T00:00:00+14:00</Date>'
+        b"</Who></voe:VOEvent>"
+    )
+    stored = archive_cli("--db", db, "ingest", stdin=packet)
+    assert (stored.returncode, stored.stdout) == (0, "stored ivo://x.y/far#1\n")
+    assert "Traceback" not in stored.stderr
 
 
 class Endless(io.RawIOBase):

@@ -261,7 +261,9 @@ def ingest_stdin(config: ArchiveConfig, args: argparse.Namespace) -> int:
     else:
         result = store.ingest([(raw, None)])[0]
     line = f"{result.outcome.value} {result.ivorn}".rstrip()
-    print(f"{line}: {result.reason}" if result.reason else line)
+    # A reason may start with the IVORN the line already names ("ivo://...: already archived").
+    reason = result.reason.removeprefix(f"{result.ivorn}: ") if result.ivorn else result.reason
+    print(f"{line}: {reason}" if reason else line)
     log.info("ingest.stdin", ivorn=result.ivorn, outcome=result.outcome.value)
     return 1 if result.outcome is Outcome.INVALID else 0
 
