@@ -212,7 +212,9 @@ class Cone(_message.Message):
     RADIUS_FIELD_NUMBER: _builtins.int
     ra: _builtins.float
     dec: _builtins.float
+    """within [-90, 90], else INVALID_ARGUMENT"""
     radius: _builtins.float
+    """>= 0, else INVALID_ARGUMENT; 180 or more is the whole sky"""
     def __init__(
         self,
         *,

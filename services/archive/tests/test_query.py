@@ -176,6 +176,10 @@ def test_count_everything(archive: Store) -> None:
         ((1.0, 2.0, 0.5), []),  # unsupported coordinate system: positions dropped
         ((10.0, 20.0, 0.0), []),
         ((0.0, 0.0, 180.0), [1, 2, 4, 5, 6, 7, 8, 9, 12, 13, 16]),
+        # Past 180 degrees still the whole sky (q3c got 360 as is and found nothing).
+        ((0.0, 0.0, 200.0), [1, 2, 4, 5, 6, 7, 8, 9, 12, 13, 16]),
+        ((100.0, 30.0, 360.0), [1, 2, 4, 5, 6, 7, 8, 9, 12, 13, 16]),
+        ((0.0, 0.0, 1e6), [1, 2, 4, 5, 6, 7, 8, 9, 12, 13, 16]),
     ],
 )
 def test_cone(archive: Store, cone: tuple[float, float, float], expected: list[int]) -> None:

@@ -4,7 +4,8 @@ On SQLite every position is also stored as a point (x, y, z) on the unit sphere 
 ``coord_sky`` R*Tree.  A cone is a spherical cap, and the cap's exact bounding box in
 (x, y, z) has a closed form (below), so the R*Tree returns a small superset of the cap with
 no special cases at RA 0/360 or at the poles; the exact great-circle test (a haversine, the
-same quantity q3c compares) then keeps the true members.
+same quantity q3c compares) then keeps the true members.  A radius of 180 degrees or more is
+the whole sky on both backends (:func:`search_radius`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ SIN2HALF = "vohub_sin2half"
 SKY_TABLE = "coord_sky"
 #: Widening of the R*Tree box, far above float rounding, far below any useful radius.
 _MARGIN = 1e-9
+#: The largest radius searched: a cone of 180 degrees around any centre is the whole sky.
+WHOLE_SKY_DEG = 180.0
 
 coord_sky = table(
     SKY_TABLE,
@@ -53,7 +56,7 @@ coord_sky = table(
 
 @dataclass(frozen=True, slots=True)
 class Cone:
-    """A cone on the sky: centre and radius in degrees (ICRS)."""
+    """A cone on the sky: centre and radius in degrees (ICRS); 180 or more is the whole sky."""
 
     ra: float
     dec: float
@@ -67,6 +70,18 @@ def normalised(cone: Cone) -> Cone:
     359.5
     """
     return Cone(cone.ra % 360.0, cone.dec, cone.radius)
+
+
+def search_radius(cone: Cone) -> float:
+    """The radius searched: the cone's, at most :data:`WHOLE_SKY_DEG`.
+
+    A larger one is the same whole sky; passed on to q3c as it is, it selects some other
+    cap or nothing (q3c's distance test compares sin² of half the radius).
+
+    >>> search_radius(Cone(0.0, 0.0, 1.5)), search_radius(Cone(0.0, 0.0, 360.0))
+    (1.5, 180.0)
+    """
+    return min(cone.radius, WHOLE_SKY_DEG)
 
 
 def unit_vector(ra: float, dec: float) -> tuple[float, float, float]:
@@ -101,7 +116,7 @@ def cap_box(cone: Cone) -> tuple[tuple[float, float], ...]:
     >>> [round(v, 4) for v in box[2]]
     [0.9848, 1.0]
     """
-    r = math.radians(min(cone.radius, 180.0))
+    r = math.radians(search_radius(cone))
     ranges = []
     for c in unit_vector(cone.ra, cone.dec):
         theta = math.acos(max(-1.0, min(1.0, c)))
@@ -157,13 +172,13 @@ def cone_params(dialect: Dialect, cone: Cone, years: range | None = None) -> dic
     """
     params: dict[str, Any] = {"cone_ra": cone.ra, "cone_dec": cone.dec}
     if dialect.name == "postgresql":
-        params["cone_radius"] = cone.radius
+        params["cone_radius"] = search_radius(cone)
         if years is not None:
             params["year_first"], params["year_last"] = years[0], years[-1]
         return params
     for axis, (low, high) in zip("xyz", cap_box(cone), strict=True):
         params[f"box_{axis}0"], params[f"box_{axis}1"] = low, high
-    params["cone_limit"] = math.sin(math.radians(min(cone.radius, 180.0)) / 2) ** 2
+    params["cone_limit"] = math.sin(math.radians(search_radius(cone)) / 2) ** 2
     return params
 
 
