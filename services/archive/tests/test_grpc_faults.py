@@ -65,6 +65,38 @@ def test_out_of_range_values_name_their_field(
     )
 
 
+@pytest.mark.parametrize(
+    "field",
+    ["ivorn_contains", "ivorn_prefix", "ref_contains", "ref_exact", "stream", "stream_prefix"],
+)
+def test_a_nul_in_a_text_filter_is_invalid_on_both_backends(
+    served: tuple[archive_pb2_grpc.ArchiveStub, Metrics], field: str
+) -> None:
+    """PostgreSQL failed UNKNOWN ("A string literal cannot contain NUL"); SQLite answered."""
+    stub, _ = served
+    bad = pb.Filter(**{field: ["ivo://a\x00"]})
+    expected = (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        f"filter.{field}: must not contain a NUL character: 'ivo://a\\x00'",
+    )
+    assert status(stub.Count, pb.CountRequest(filter=bad)) == expected
+    assert status(stub.List, pb.ListRequest(filter=bad, limit=5)) == expected
+    assert status(stub.Map, pb.MapRequest(filter=bad)) == expected
+
+
+def test_a_nul_in_an_ivorn_is_invalid_on_both_backends(
+    served: tuple[archive_pb2_grpc.ArchiveStub, Metrics],
+) -> None:
+    stub, _ = served
+    expected = (
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "ivorn: must not contain a NUL character: 'ivo://a/b#\\x00'",
+    )
+    request = pb.PacketRequest(ivorn="ivo://a/b#\x00")
+    assert status(stub.Synopsis, request) == expected
+    assert status(stub.GetXml, request) == expected
+
+
 def test_every_rpc_is_counted_under_its_answer(
     served: tuple[archive_pb2_grpc.ArchiveStub, Metrics],
 ) -> None:

@@ -84,6 +84,9 @@ class PacketFilter:
         for role in self.role:
             if role not in ROLES:
                 raise InvalidQuery("filter.role", f"unknown role {role!r}")
+        for name in TEXT_FIELDS:
+            for value in getattr(self, name):
+                check_text(f"filter.{name}", value)
         for name in ("dec_gt", "dec_lt"):
             _check_dec(f"filter.{name}", getattr(self, name))
         if self.cone is not None:
@@ -116,6 +119,30 @@ class PacketFilter:
         return all(
             getattr(self, f.name) in (None, ()) for f in fields(self) if f.name not in rollup
         )
+
+
+#: The filters whose values are compared with stored text.
+TEXT_FIELDS = (
+    "ivorn_contains",
+    "ivorn_prefix",
+    "ref_contains",
+    "ref_exact",
+    "stream",
+    "stream_prefix",
+)
+
+
+def check_text(field: str, value: str) -> None:
+    """Refuse text no stored value can hold: a NUL character, which PostgreSQL cannot take
+    in a string (SQLite could, so both backends refuse it alike).
+
+    >>> check_text("ivorn", "ivo://a/b#\\x00")
+    Traceback (most recent call last):
+    ...
+    vohub.archive.errors.InvalidQuery: ivorn: must not contain a NUL character: 'ivo://a/b#\\x00'
+    """
+    if "\x00" in value:
+        raise InvalidQuery(field, f"must not contain a NUL character: {value[:80]!r}")
 
 
 def _check_dec(field: str, value: float | None) -> None:

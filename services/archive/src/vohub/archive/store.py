@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, Select, bindparam, func, select
 from vohub.archive import cancel, cursor, synopsis
 from vohub.archive.db import make_engine, reachable, reader, retry_stale
 from vohub.archive.errors import InvalidQuery, PacketNotFound
-from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter
+from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter, check_text
 from vohub.archive.ingest import (
     BatchWriter,
     IngestResult,
@@ -252,6 +252,7 @@ class Store:
     @retry_stale
     def synopsis(self, ivorn: str) -> Synopsis:
         """Everything about one packet but its XML; :class:`PacketNotFound` if absent."""
+        check_text("ivorn", ivorn)
         with self._read() as connection:
             row_id = connection.execute(_ID_BY_IVORN, {"ivorn": ivorn}).scalar_one_or_none()
             if row_id is None:
@@ -261,6 +262,7 @@ class Store:
     @retry_stale
     def xml(self, ivorn: str) -> bytes:
         """The packet's bytes exactly as first received; :class:`PacketNotFound` if absent."""
+        check_text("ivorn", ivorn)
         with self._read() as connection:
             found = connection.execute(_XML_BY_IVORN, {"ivorn": ivorn}).scalar_one_or_none()
         if found is None:
