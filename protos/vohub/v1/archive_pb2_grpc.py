@@ -75,7 +75,9 @@ class ArchiveServicer:
         other content under a known IVORN reports CONFLICT (the first copy is kept, the
         other recorded). Returns one result per
         packet, in request order, with status OK even when some packets are refused.
-        INVALID_ARGUMENT if the batch is larger than the server's limit.
+        INVALID_ARGUMENT if the batch is larger than the server's limit. A batch aborted
+        by the database to break a deadlock with a concurrent writer is run again;
+        INTERNAL (naming the batch) if the database refuses it for another reason.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

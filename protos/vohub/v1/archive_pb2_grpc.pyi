@@ -48,7 +48,9 @@ class ArchiveStub:
     other content under a known IVORN reports CONFLICT (the first copy is kept, the
     other recorded). Returns one result per
     packet, in request order, with status OK even when some packets are refused.
-    INVALID_ARGUMENT if the batch is larger than the server's limit.
+    INVALID_ARGUMENT if the batch is larger than the server's limit. A batch aborted
+    by the database to break a deadlock with a concurrent writer is run again;
+    INTERNAL (naming the batch) if the database refuses it for another reason.
     """
     Count: _grpc.UnaryUnaryMultiCallable[_archive_pb2.CountRequest, _archive_pb2.CountResponse]
     """Unary. Number of packets matching the filter. Always equal to the number of
@@ -76,7 +78,9 @@ class ArchiveAsyncStub(ArchiveStub):
     other content under a known IVORN reports CONFLICT (the first copy is kept, the
     other recorded). Returns one result per
     packet, in request order, with status OK even when some packets are refused.
-    INVALID_ARGUMENT if the batch is larger than the server's limit.
+    INVALID_ARGUMENT if the batch is larger than the server's limit. A batch aborted
+    by the database to break a deadlock with a concurrent writer is run again;
+    INTERNAL (naming the batch) if the database refuses it for another reason.
     """
     Count: _aio.UnaryUnaryMultiCallable[_archive_pb2.CountRequest, _archive_pb2.CountResponse]  # type: ignore[assignment]
     """Unary. Number of packets matching the filter. Always equal to the number of
@@ -107,7 +111,9 @@ class ArchiveServicer(metaclass=_abc_1.ABCMeta):
         other content under a known IVORN reports CONFLICT (the first copy is kept, the
         other recorded). Returns one result per
         packet, in request order, with status OK even when some packets are refused.
-        INVALID_ARGUMENT if the batch is larger than the server's limit.
+        INVALID_ARGUMENT if the batch is larger than the server's limit. A batch aborted
+        by the database to break a deadlock with a concurrent writer is run again;
+        INTERNAL (naming the batch) if the database refuses it for another reason.
         """
 
     @_abc_1.abstractmethod

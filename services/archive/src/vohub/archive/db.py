@@ -28,13 +28,22 @@ from vohub.archive.errors import (
     DatabaseMissing,
     InvalidQuery,
     StorageUnusable,
+    TransactionConflict,
 )
 from vohub.archive.sky import SIN2HALF, sin2half
 from vohub.common.errors import FolderUnusable
 from vohub.common.folders import make_folder
+from vohub.common.logs import get_logger
 
 P = ParamSpec("P")
 T = TypeVar("T")
+log = get_logger(__name__)
+
+#: SQLSTATEs of a transaction PostgreSQL aborted so that a concurrent one could go on:
+#: deadlock detected, serialization failure.  Running it again normally succeeds.
+CONFLICT_STATES = frozenset({"40P01", "40001"})
+#: How many times a call aborted by :data:`CONFLICT_STATES` is run again.
+CONFLICT_RETRIES = 5
 
 #: What :func:`shown` shows of each engine :func:`make_engine` made.
 _SHOWN: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
@@ -193,28 +202,41 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def retry_stale(method: Callable[P, T]) -> Callable[P, T]:
-    """Run ``method`` once more when it failed on a dead pooled connection.
+    """Run ``method`` once more when it failed on a dead pooled connection, and up to
+    :data:`CONFLICT_RETRIES` more times when the database aborted it to break a deadlock
+    (:class:`TransactionConflict`).
 
     Connections are not pinged before use (a round trip per query); when one turns out to
     be dead, SQLAlchemy renews the whole pool and the idempotent call is simply repeated.
+    A deadlock's victim runs again once the other writer is done (ingest is idempotent by
+    IVORN: the packets that writer stored are then duplicates).
     """
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
-        try:
-            return method(*args, **kwargs)
-        except ArchiveUnavailable as error:
-            if not error.stale:
-                raise
-        return method(*args, **kwargs)
+        stale_retried, conflicts = False, 0
+        while True:
+            try:
+                return method(*args, **kwargs)
+            except TransactionConflict as error:
+                conflicts += 1
+                if conflicts > CONFLICT_RETRIES:
+                    raise
+                log.info("db.conflict_retried", call=method.__name__, reason=error.message)
+            except ArchiveUnavailable as error:
+                if not error.stale or stale_retried:
+                    raise
+                stale_retried = True
 
     return wrapper
 
 
 @contextlib.contextmanager
 def reachable(engine: Engine) -> Iterator[None]:
-    """Turn a failure to reach the database into :class:`ArchiveUnavailable` naming it, or
-    :class:`DatabaseMissing` when the PostgreSQL server says it has no database of that name.
+    """Turn a failure to reach the database into :class:`ArchiveUnavailable` naming it, a
+    transaction aborted by a deadlock or a serialization failure into
+    :class:`TransactionConflict`, or into :class:`DatabaseMissing` when the PostgreSQL server
+    says it has no database of that name.
 
     The server's refusal carries no SQLSTATE to the client: it is recognised by PostgreSQL's
     message, so a server speaking another language (``lc_messages``) gets the
@@ -233,6 +255,8 @@ def reachable(engine: Engine) -> Iterator[None]:
             raise DatabaseMissing(
                 where, f"the server has no database {name!r}: create it, or correct the URL"
             ) from None
+        if getattr(error.orig, "pgcode", None) in CONFLICT_STATES:
+            raise TransactionConflict(where, f"transaction aborted: {reason}") from error
         stale = bool(getattr(error, "connection_invalidated", False))
         raise ArchiveUnavailable(where, f"database unavailable: {reason}", stale=stale) from error
 

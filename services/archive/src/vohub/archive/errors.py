@@ -36,6 +36,24 @@ class ArchiveUnavailable(ArchiveError):
         self.stale = stale
 
 
+class TransactionConflict(ArchiveUnavailable):
+    """The database aborted the transaction to let a concurrent one go on: a deadlock or a
+    serialization failure (SQLSTATE 40P01 or 40001).  The store runs the call again (ingest
+    is idempotent by IVORN); if it keeps failing, the rpc answers UNAVAILABLE."""
+
+
+class BatchFailed(ArchiveError):
+    """The database refused to store a batch for a reason that is neither the connection nor
+    a concurrent writer (a bad packet is refused alone, as INVALID, before this); ``culprit``
+    names the batch by its size and first and last IVORNs.
+
+    >>> BatchFailed("batch of 2 packets ivo://a/b#1 .. ivo://a/b#2", "disk full").code.name
+    'INTERNAL'
+    """
+
+    code = grpc.StatusCode.INTERNAL
+
+
 class InvalidQuery(ArchiveError):
     """A request field holds a value the archive cannot answer; ``culprit`` is the field."""
 

@@ -16,7 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Insert, select
+from sqlalchemy import Connection, Insert, exc, select
 from sqlalchemy import text as sql
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -236,7 +236,10 @@ class BatchWriter:
     re-serialised); with other content, a conflict whose bytes go to ``conflict`` (once per
     distinct copy).
     Inserts use ``ON CONFLICT DO NOTHING``, so a concurrent writer of the same IVORN makes
-    this one see a duplicate or conflict, never an error.
+    this one see a duplicate or conflict.  Two writers of the same new IVORNs in different
+    orders can still deadlock: PostgreSQL then aborts one, whose whole transaction
+    :meth:`Store.write <vohub.archive.store.Store.write>` runs again
+    (:class:`~vohub.archive.errors.TransactionConflict`).
     """
 
     def __init__(self, connection: Connection, received: datetime) -> None:
@@ -303,7 +306,6 @@ class BatchWriter:
         batch goes through ``INSERT ... ON CONFLICT DO NOTHING`` instead.
         """
         ids = sorted(self.connection.execute(NEXT_IDS, {"n": len(fresh)}).scalars())
-        integrity_error = self.connection.dialect.loaded_dbapi.IntegrityError
         savepoint = self.connection.begin_nested()
         try:
             pgcopy.copy_rows(
@@ -312,7 +314,7 @@ class BatchWriter:
                 VOEVENT_COLUMNS,
                 (_voevent_copy(row_id, r.voevent) for row_id, r in zip(ids, fresh, strict=True)),
             )
-        except integrity_error:  # the unique IVORN: another writer got there first
+        except exc.IntegrityError:  # the unique IVORN: another writer got there first
             savepoint.rollback()
             return None
         savepoint.commit()

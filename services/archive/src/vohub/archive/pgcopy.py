@@ -3,7 +3,8 @@
 COPY skips SQL parsing and bytea hex escaping on both ends, which is most of an INSERT's cost
 for the archive's packets.  Values are encoded here in PostgreSQL's binary COPY format:
 ``int4``, ``float8``, ``text``, ``bytea`` and ``timestamptz`` (microseconds since 2000-01-01
-UTC), NULL as length -1.
+UTC), NULL as length -1.  COPY runs on the driver's own cursor, so its failures are turned
+into SQLAlchemy's exceptions here, as any other statement's are.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, exc
 
 #: Binary COPY file header: signature, flags, header-extension length.
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
@@ -94,11 +95,31 @@ def row(fields: Sequence[bytes]) -> bytes:
 def copy_rows(
     connection: Connection, table: str, columns: Sequence[str], rows: Iterable[bytes]
 ) -> None:
-    """COPY encoded ``rows`` (see :func:`row`) into ``table`` in the connection's transaction."""
+    """COPY encoded ``rows`` (see :func:`row`) into ``table`` in the connection's transaction.
+
+    A failure raises the :class:`sqlalchemy.exc.DBAPIError` subclass SQLAlchemy raises for
+    the same driver error (``IntegrityError`` for a taken IVORN, ``OperationalError`` for a
+    deadlock or a lost connection, ...); a lost connection is invalidated, as SQLAlchemy does.
+    """
     payload = io.BytesIO(b"".join([HEADER, *rows, TRAILER]))
-    names = ", ".join(columns)
-    cursor: Any = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT binary)"
+    dbapi = connection.dialect.loaded_dbapi
+    raw: Any = connection.connection.dbapi_connection
+    cursor = raw.cursor()
     try:
-        cursor.copy_expert(f"COPY {table} ({names}) FROM STDIN WITH (FORMAT binary)", payload)
-    finally:
-        cursor.close()
+        try:
+            cursor.copy_expert(statement, payload)
+        finally:
+            cursor.close()
+    except dbapi.Error as error:
+        lost = bool(connection.dialect.is_disconnect(error, raw, cursor))
+        if lost:
+            connection.invalidate(error)
+        raise exc.DBAPIError.instance(
+            statement,
+            None,
+            error,
+            dbapi.Error,
+            connection_invalidated=lost,
+            dialect=connection.dialect,
+        ) from error

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, bindparam, func, select
+from sqlalchemy import Connection, Engine, Select, bindparam, exc, func, select
 
 from vohub.archive import cancel, cursor, synopsis
 from vohub.archive.db import make_engine, reachable, reader, retry_stale
-from vohub.archive.errors import InvalidQuery, PacketNotFound
+from vohub.archive.errors import BatchFailed, InvalidQuery, PacketNotFound
 from vohub.archive.filters import ListKind, MapKind, Order, PacketFilter, check_text
 from vohub.archive.ingest import (
     BatchWriter,
@@ -38,9 +38,12 @@ from vohub.archive.query import (
     voevent,
 )
 from vohub.archive.synopsis import Synopsis
+from vohub.common.logs import get_logger
 from vohub.voevent import parse
 from vohub.voevent.errors import VOEventError
 from vohub.voevent.model import Packet
+
+log = get_logger(__name__)
 
 #: Bytes → Packet (``vohub.voevent.parse`` in lenient mode by default).
 Parser = Callable[[bytes], Packet]
@@ -170,10 +173,13 @@ class Store:
         if not batch:
             return [p for p in prepared if isinstance(p, IngestResult)]
         engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
-        with reachable(self.engine), engine.begin() as connection:
-            if not durable and connection.dialect.name == "postgresql":
-                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            written = iter(BatchWriter(connection, self.clock()).write(batch))
+        try:
+            with reachable(self.engine), engine.begin() as connection:
+                if not durable and connection.dialect.name == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+                written = iter(BatchWriter(connection, self.clock()).write(batch))
+        except exc.DBAPIError as error:  # reachable() took connection failures and conflicts
+            raise _batch_failed(batch, error) from error
         return [next(written) if isinstance(p, PacketRows) else p for p in prepared]
 
     # -- queries ------------------------------------------------------------------------------
@@ -313,6 +319,14 @@ class Store:
                 yield connection
             finally:
                 call.use(None)
+
+
+def _batch_failed(batch: Sequence[PacketRows], error: exc.DBAPIError) -> BatchFailed:
+    """The :class:`BatchFailed` for the database's refusal of ``batch``, logged."""
+    culprit = f"batch of {len(batch)} packets {batch[0].ivorn} .. {batch[-1].ivorn}"
+    reason = str(error.orig or error).strip().splitlines()[0]
+    log.error("ingest.failed", batch=culprit, reason=reason)
+    return BatchFailed(culprit, f"the database refused to store it: {reason}")
 
 
 def _authored_in(query: Select[Any], since: datetime | None, until: datetime | None) -> Select[Any]:
