@@ -131,13 +131,37 @@ async def test_a_publisher_name_is_logged_beside_its_address(
     assert accepted.vohub_fields["peer"].startswith("127.0.0.9@ipv4:127.0.0.1:")
 
 
-async def test_an_author_outside_the_whitelist_gets_a_nak_naming_it(
+async def test_an_author_outside_the_whitelist_is_closed_at_connect_before_a_byte_is_read(
+    app_factory: AppFactory, packet: PacketMaker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It was read up to a whole frame (1 MiB), parsed, then nak'd: each connection from
+    outside the whitelist could make the broker hold 1 MiB until the author timeout."""
+    app = await app_factory(author_whitelist=["127.0.0.1/32"], author_timeout=120)
+    with caplog.at_level(logging.WARNING, logger="vohub.broker.author"):
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection(
+                "127.0.0.1", app.ports.receive, local_addr=("127.0.0.2", 0)
+            )
+            try:
+                writer.write((1 << 20).to_bytes(4, "big") + b"<" * 65536)  # a 1 MiB frame begun
+                with contextlib.suppress(ConnectionResetError):
+                    assert await asyncio.wait_for(reader.read(), 10) == b""
+            finally:
+                writer.close()
+    refused = [r for r in caplog.records if r.getMessage() == "author.refused"]
+    assert [r.vohub_fields["peer"].split(":")[0] for r in refused] == ["127.0.0.2"] * 3
+    reply = await publish("127.0.0.1", app.ports.receive, packet(1))  # inside: as ever
+    assert isinstance(reply, Ack)
+
+
+async def test_a_grpc_publisher_outside_the_whitelist_gets_its_packet_refused_naming_it(
     app_factory: AppFactory, packet: PacketMaker
 ) -> None:
     app = await app_factory(author_whitelist=["10.0.0.0/8"])
-    reply = await publish("127.0.0.1", app.ports.receive, packet(1))
-    assert reply.reason == "Event rejected: author 127.0.0.1 is not in the author whitelist"
-    assert app.metrics.value("vohub_broker_rejected_total", path="author", reason="whitelist") == 1
+    reply = await stub(app).Publish(broker_pb2.PublishRequest(xml=packet(1)))
+    assert reply.outcome == Outcome.REJECTED
+    assert reply.reason == "author 127.0.0.1 is not in the author whitelist"
+    assert app.metrics.value("vohub_broker_rejected_total", path="grpc", reason="whitelist") == 1
 
 
 RawOpener = Callable[..., Coroutine[Any, Any, tuple[asyncio.StreamReader, asyncio.StreamWriter]]]

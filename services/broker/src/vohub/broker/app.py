@@ -201,6 +201,7 @@ class BrokerApp:
         if receive is not None:
             policy = AuthorPolicy(
                 c.local_ivo,
+                c.networks("author_whitelist"),
                 c.author_timeout,
                 c.max_inbound_bytes,
                 c.duplicate_reply == "ack",

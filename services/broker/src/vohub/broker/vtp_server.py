@@ -1,5 +1,8 @@
 """The VTP edges: the receive port (author events and their verdicts) and the broadcast port.
 
+An author whose address is outside ``author_whitelist`` is closed on at connect, before a
+byte is read (as Comet does), so it cannot make the broker hold a frame (up to
+``max_inbound_bytes``) until its timeout; ``author.refused`` names it in the log.
 Each author connection feeds a :class:`vohub.vtp.ReceiverConnection`; its events go through
 the :class:`~.pipeline.accept.Acceptor`, and each ack or nak is written once its verdict is in
 (for an accepted packet, once it is durable). A plain VTP author sends one event and the
@@ -30,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import cast
 
+from vohub.broker.config import Network, allowed
 from vohub.broker.judge import Verdicts
 from vohub.broker.judge_worker import UNREADABLE
 from vohub.broker.pipeline import Outcome, Refusal, Source
@@ -55,6 +59,7 @@ class AuthorPolicy:
     """Settings shared by every author connection."""
 
     local_ivo: str
+    whitelist: list[Network]
     timeout: float
     max_frame_size: int
     duplicate_ack: bool
@@ -75,12 +80,17 @@ class VtpAuthor(asyncio.Protocol):
         self.ignored = False  # such bytes were logged (once per connection)
         self.finishing = False  # the broker is stopping: owed verdicts are written, then close
         self.gone = asyncio.Event()
+        self.timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.transport = transport
         self.host, port = transport.get_extra_info("peername")[:2]
         self.peer = str(Address(self.host, port))
+        if not allowed(self.host, self.policy.whitelist):
+            log.warning("author.refused", peer=self.peer, reason="not in the author whitelist")
+            transport.abort()
+            return
         self.source = Source("author", self.peer, self.host)
         self.conn = ReceiverConnection(
             local_ivo=self.policy.local_ivo,
@@ -245,7 +255,8 @@ class VtpAuthor(asyncio.Protocol):
         return True  # keep our side open until the verdicts are written
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self.timer.cancel()
+        if self.timer is not None:
+            self.timer.cancel()
         self.gone.set()
 
 

@@ -1,4 +1,8 @@
-"""Validator: the author's address must lie in the author whitelist (CIDR networks)."""
+"""Validator: the author's address must lie in the author whitelist (CIDR networks).
+
+A gRPC publisher outside it gets its packet refused, naming its address; a VTP author outside
+it never gets as far as a packet (the receive port closes on it at connect).
+"""
 
 from __future__ import annotations
 
