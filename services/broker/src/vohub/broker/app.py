@@ -249,9 +249,18 @@ class BrokerApp:
         self.ports.metrics = self.ops.start()
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """``/healthz``: unhealthy once a background task has failed; spool depth, subscribers."""
-        details = {"spool_depth": self.spool.depth, "subscribers": len(self.fanout.sinks)}
-        return not self.failed, {**details, **({"failed": self.failed} if self.failed else {})}
+        """``/healthz``: unhealthy once a background task has failed, and while the spool
+        cannot be written (until a write succeeds again); spool depth, subscribers."""
+        details: dict[str, Any] = {
+            "spool_depth": self.spool.depth,
+            "subscribers": len(self.fanout.sinks),
+        }
+        if self.failed:
+            details["failed"] = self.failed
+        storage = self.acceptor.storage_error
+        if storage is not None:
+            details["storage_error"] = storage
+        return not self.failed and storage is None, details
 
     async def _forward_forever(self) -> None:
         if self.forwarder is not None:

@@ -139,8 +139,9 @@ class BrokerConfig:
     #: What an author hears for an exact repeat: Comet's nak "Previously seen by this broker",
     #: or an ack (idempotent publishing). Either way the packet is not relayed again.
     duplicate_reply: Literal["nak", "ack"] = "nak"
-    #: When subscribers and --exec get a packet: once "accepted" (while its fsync runs) or
-    #: once "durable" (never a packet a crash could lose, at the cost of the fsync latency).
+    #: When subscribers and --exec get a packet: once "accepted" (written, while its fsync
+    #: runs; after the fsync while spool writes fail) or once "durable" (never a packet a
+    #: crash could lose, at the cost of the fsync latency).
     relay: Literal["accepted", "durable"] = "accepted"
     dedup_expiry_days: float = checked(30.0, _positive)
     # --- subscribers

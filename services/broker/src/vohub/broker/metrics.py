@@ -66,6 +66,11 @@ class Metrics:
         self.spool_depth = Gauge(
             "vohub_broker_spool_depth", "Spooled packets not yet stored by the archive", registry=r
         )
+        self.storage_failures = Counter(
+            "vohub_broker_storage_failures",
+            "Spool writes (or fsyncs) that failed, each refusing every packet it carried",
+            registry=r,
+        )
         self.archived = Counter(
             "vohub_broker_archived",
             "Archive outcomes of forwarded packets",

@@ -7,18 +7,25 @@ highest sequence number the archive has acknowledged, and ``<dir>/lock``, which 
 holds (``flock``) so that a second broker on the same folder cannot interleave its records.
 The record format, and reading segments back at start-up, are :mod:`.segment`'s.
 
-States of a record: *buffered* (``append`` returned; nothing on disk yet) → *durable*
-(written and ``fdatasync``'d; ``on_durable`` has run; the appender's future is resolved, and
-only now may the author get its ack) → *acked* (the archive stored it; ``ack`` moved the
-checkpoint past it) → *deleted* (its whole segment lies at or below the checkpoint).
+States of a record: *buffered* (``append`` returned; nothing on disk yet) → *written*
+(``write`` took its bytes; ``on_written`` has run) → *durable* (``fdatasync``'d;
+``on_durable`` has run; the appender's future is resolved, and only now may the author get
+its ack) → *acked* (the archive stored it; ``ack`` moved the checkpoint past it) → *deleted*
+(its whole segment lies at or below the checkpoint). A failed ``write`` or ``fdatasync``
+cuts the segment back to its last durable record, runs ``on_failed`` and fails the futures
+of every record of the batch: a full disk (or quota, or file-size limit) fails the
+``write``, before ``on_written``, so what waits for ``on_written`` (an early relay) never
+sees a record the disk refused.
 
 Group commit: the first append of a turn of the event loop starts a flusher task, which lets
-that turn finish (the packets it accepted are relayed first) and then writes every record
-buffered so far in one ``write`` and one ``fdatasync``, on the event loop itself, as Redis
-does with ``appendfsync always``. So N concurrent authors share one fsync. The loop waits on
-the disk for that fsync (0.2-0.5 ms here); a worker thread would spare it that but costs
-more: each hand-off to and from the thread waits for the busy loop to let go of the GIL
-(measured at N = 10 subscribers, 32 events in flight: 5 500 -> 6 400 packets/s accepted).
+that turn finish (its appends join the batch) and then writes every record buffered so far in
+one ``write`` and one ``fdatasync``, on the event loop itself, as Redis does with
+``appendfsync always``; ``on_written`` runs between the two, so an early relay waits for the
+``write`` (microseconds: a copy to the page cache) but not for the disk. So N concurrent
+authors share one fsync. The loop waits on the disk for that fsync (0.2-0.5 ms here); a
+worker thread would spare it that but costs more: each hand-off to and from the thread
+waits for the busy loop to let go of the GIL (measured at N = 10 subscribers, 32 events in
+flight: 5 500 -> 6 400 packets/s accepted).
 
 Invariants: sequence numbers grow by one per record, across segments and restarts (a
 damaged record set aside leaves a gap); a record is never visible to a :class:`SpoolReader`
@@ -56,7 +63,9 @@ class Spool:
         self.acked = 0
         self.committed = 0
         self.next_seq = 1
+        self.on_written: Callable[[list[Record]], None] = lambda records: None
         self.on_durable: Callable[[list[Record]], None] = lambda records: None
+        self.on_failed: Callable[[list[Record], OSError], None] = lambda records, error: None
         self.recovered: list[Record] = []
         self._ack_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-ack")
         self._checkpointing = False
@@ -127,19 +136,21 @@ class Spool:
 
     async def _flush(self) -> None:
         try:
-            await asyncio.sleep(0)  # the rest of this turn first: its relays, its appends
+            await asyncio.sleep(0)  # the rest of this turn first: its appends
         finally:
             self._flusher = None
         records, waiters = self._buffer, self._waiters
         self._buffer, self._waiters = [], []
         try:
-            self._write(records)
+            size = self._write(records)
         except OSError as exc:
-            if self._handle is not None:  # a torn record would hide every one written after it
-                with contextlib.suppress(OSError):
-                    os.ftruncate(self._handle, self._size)  # back to the last durable record
-            for waiter in waiters:
-                waiter.set_exception(exc)
+            self._fail(records, waiters, exc)
+            return
+        self.on_written(records)
+        try:
+            self._sync(size)
+        except OSError as exc:
+            self._fail(records, waiters, exc)
             return
         self.on_durable(records)
         self.committed = records[-1].seq
@@ -148,26 +159,43 @@ class Spool:
                 waiter.set_result(None)
         self.durable_event.set()
 
-    def _write(self, records: list[Record]) -> None:
-        """Write and fdatasync ``records``, starting a new segment whenever one is full."""
+    def _fail(
+        self, records: list[Record], waiters: list[asyncio.Future[None]], error: OSError
+    ) -> None:
+        if self._handle is not None:  # a torn record would hide every one written after it
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._handle, self._size)  # back to the last durable record
+        self.on_failed(records, error)
+        for waiter in waiters:
+            waiter.set_exception(error)
+
+    def _write(self, records: list[Record]) -> int:
+        """Write ``records``, starting a new segment whenever one is full (fdatasync'd before
+        it is left); the bytes written to the last segment, not fdatasync'd yet."""
         chunk: list[bytes] = []
         size = 0
         for record in records:
             data = record.encode()
             if self._handle is None or self._size + size >= self.segment_bytes:
-                self._sync(chunk, size)
+                self._put(chunk)
+                self._sync(size)
                 chunk, size = [], 0
                 self._rotate(record.seq)
             chunk.append(data)
             size += len(data)
-        self._sync(chunk, size)
+        self._put(chunk)
+        return size
 
-    def _sync(self, chunk: list[bytes], size: int) -> None:
+    def _put(self, chunk: list[bytes]) -> None:
         if not chunk or self._handle is None:
             return
         view = memoryview(b"".join(chunk))
         while view:
             view = view[os.write(self._handle, view) :]
+
+    def _sync(self, size: int) -> None:
+        if not size or self._handle is None:
+            return
         os.fdatasync(self._handle)
         self._size += size
         self.durable_end = (self._path, self._size)

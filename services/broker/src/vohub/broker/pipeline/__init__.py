@@ -3,9 +3,9 @@
 A *validator* looks at one incoming packet and either lets it through (returns None) or
 refuses it with a :class:`Refusal` naming the reason, which becomes the text of the ``nak``
 an author gets (or the ``reason`` of a gRPC ``PublishResponse``). A *handler* runs on every
-packet accepted and made durable (relay to subscribers, local ``--exec`` commands), in
-acceptance order, a batch at a time (the packets accepted in one turn of the event loop); it
-must not block.
+packet accepted and written to the spool (relay to subscribers, local ``--exec`` commands;
+before the fsync or after it, see :mod:`.accept`), in acceptance order, a batch at a time
+(the packets written together); it must not block nor raise.
 """
 
 from __future__ import annotations

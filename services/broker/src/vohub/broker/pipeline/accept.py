@@ -5,12 +5,22 @@ broker, gRPC ``Publish``). The verdict returns only once an accepted packet is i
 and fsync'd, so an ack can never be given for a packet a crash could lose.
 
 Handlers (relay, ``--exec``) run in acceptance order, even if the submitter has gone away.
-With ``relay="accepted"`` (the default) they run as soon as the packet is accepted, while its
-fsync is under way: alerts reach subscribers without waiting for the disk (an fsync costs
-0.2 to 8 ms). The price is a window of a few milliseconds in which a crash can leave a packet
-relayed but not yet durable: its author gets no ack and resends it, and subscribers then see
-it twice (downstream brokers drop the repeat). ``relay="durable"`` closes that window and
-relays only durable packets.
+With ``relay="accepted"`` (the default) they run as soon as the spool has written the
+packet's batch, before its fsync: alerts reach subscribers without waiting for the disk (an
+fsync costs 0.2 to 8 ms). The price is a window of a few milliseconds in which a crash can
+leave a packet relayed but not yet durable: its author gets no ack and resends it, and
+subscribers then see it twice (downstream brokers drop the repeat). ``relay="durable"``
+closes that window and relays only durable packets.
+
+When the disk fails the spool (:meth:`Acceptor._failed`), the batch's packets are refused
+("broker storage failed: ...") and none is relayed: a full disk, a quota or a file-size
+limit fails the write, which comes before the relay. Only a write that succeeds and whose
+fsync then fails (an I/O error; a file system that finds itself full only at the fsync)
+leaves that one batch relayed and refused. From the failure until a batch is durable again,
+the broker relays as ``relay="durable"`` does, so no later packet can be relayed and
+refused; ``storage_error`` says why meanwhile (``/healthz``), ``storage.failed`` and
+``storage.recovered`` are logged, and ``vohub_broker_storage_failures_total`` counts the
+failed writes.
 
 The validators come in three stages: *screens* that need no parse (the author whitelist),
 *checks* that read the parsed tree (schema), and *dedup* (last: it reserves the IVORN). With a
@@ -44,6 +54,7 @@ from vohub.vtp.errors import VTPError
 from vohub.vtp.messages import Event, parse_event
 
 log = get_logger("vohub.broker.packet")
+storage_log = get_logger("vohub.broker.spool")
 #: The accepted line, one per packet, by the short way when it writes the same line.
 hot = HotLog(log)
 
@@ -78,12 +89,45 @@ class Acceptor:
         self.relay_early = relay_early
         self.clock = clock
         self._children: dict[tuple[int, str], Any] = {}
-        self._relay: list[Accepted] = []
+        self._relay: list[Accepted] = []  # durable, relayed at the next turn of the loop
+        self._early: list[Accepted] = []  # accepted, relayed once the spool has written them
+        #: Why the spool's last write failed, until a batch is durable again (None: healthy).
+        self.storage_error: str | None = None
+        spool.on_written = self._written
         spool.on_durable = self._durable
+        spool.on_failed = self._failed
+
+    def _written(self, records: list[Record]) -> None:
+        """The spool wrote a batch and its fsync comes next: relay its early packets (every
+        one queued since the last batch: the spool writes all it holds)."""
+        if self._early:
+            batch, self._early = self._early, []
+            for handler in self.handlers:
+                handler(batch)
 
     def _durable(self, records: list[Record]) -> None:
         self.seen.commit(r.ivorn for r in records)
         self.metrics.spool_depth.set(self.spool.depth + len(records))
+        if self.storage_error is not None:
+            self.storage_error = None
+            storage_log.info("storage.recovered", folder=str(self.spool.directory))
+
+    def _failed(self, records: list[Record], error: OSError) -> None:
+        """The spool could not write (or fsync) a batch: its packets will be refused, so its
+        early ones are not relayed, and no packet is relayed before its fsync until a batch
+        is durable again."""
+        self._early = []
+        self.metrics.storage_failures.inc()
+        reason = error.strerror or str(error)
+        if self.storage_error is None:
+            storage_log.error(
+                "storage.failed",
+                folder=str(self.spool.directory),
+                error=reason,
+                refused=len(records),
+                relay="after the fsync until a write succeeds",
+            )
+        self.storage_error = f"cannot write the spool in {self.spool.directory}: {reason}"
 
     async def submit(self, raw: bytes, source: Source, event: Event | None = None) -> Outcome:
         """The verdict on ``raw`` (already parsed as ``event`` by a VTP edge, if given)."""
@@ -194,8 +238,8 @@ class Acceptor:
             return self._refuse(event.ivorn, Refusal("unavailable", exc.message), source)
         accepted = Accepted(event, stream_of(event.ivorn), received, source.path)
         later = None  # what runs once durable keeps no packet (nor its tree) alive if it can
-        if self.relay_early:
-            self._run_handlers(accepted)
+        if self.relay_early and self.storage_error is None:
+            self._early.append(accepted)
         else:
             later = accepted
         if verdict is None:
