@@ -133,6 +133,42 @@ def test_bad_values_name_the_key(
     assert message in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("text", "env", "message"),
+    [
+        ("[broker]\nexpiry_days = nan\n", {}, "broker.expiry_days: must be a finite number"),
+        ("[broker]\nexpiry_days = -inf\n", {}, "broker.expiry_days: must be a finite number"),
+        ("", {"VOHUB_BROKER__EXPIRY_DAYS": "NaN"}, "must be a finite number, not 'NaN'"),
+        ("", {"VOHUB_BROKER__EXPIRY_DAYS": "inf"}, "must be a finite number, not 'inf'"),
+        ("", {"VOHUB_BROKER__RECEIVE__PORT": "nan"}, "broker.receive.port: must be int"),
+    ],
+)
+def test_numbers_must_be_finite(
+    tmp_path: Path, text: str, env: dict[str, str], message: str
+) -> None:
+    """NaN slips through every ``value <= 0`` check, so the loader refuses it for all of them."""
+    with pytest.raises(ConfigError) as err:
+        load_config(Broker, "broker", path=write(tmp_path, text), env=env)
+    assert message in str(err.value)
+    with pytest.raises(ConfigError, match=r"broker\.expiry_days: must be a finite number"):
+        load_config(Broker, "broker", env={}, overrides={"expiry_days": float("nan")})
+
+
+def test_a_string_in_the_file_is_one_list_item(tmp_path: Path) -> None:
+    """Commas split a variable's list, not a file's string: TOML has arrays for several items."""
+    xpath = "//Param[@value='61' or @value='67'] | //What[contains(., 'GRB')]"
+    path = write(tmp_path, f'[broker]\nfilters = "{xpath}"\nremotes = "a:1,b:2"\n')
+    config = load_config(Broker, "broker", path=path, env={})
+    assert config.filters == [xpath]
+    assert config.remotes == ("a:1,b:2",)
+    assert load_config(Broker, "broker", env={}, overrides={"filters": "a, b"}).filters == ["a, b"]
+    env = {"VOHUB_BROKER__FILTERS": "//a, //b", "VOHUB_BROKER__VALIDATION": "lenient"}
+    config = load_config(Broker, "broker", path=path, env=env)
+    assert config.filters == ["//a", "//b"]
+    assert type(config.filters[0]) is str
+    assert type(config.validation) is str
+
+
 def test_missing_and_broken_files_are_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"nope\.toml: configuration file not found"):
         load_config(Broker, "broker", path=tmp_path / "nope.toml", env={})

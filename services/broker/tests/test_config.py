@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,48 @@ def test_cli_flags_reach_the_configuration(capsys: pytest.CaptureFixture[str]) -
     args = parser.parse_args(["--author-whitelist", "10.0.0.0/8", "--author-whitelist", "bad"])
     assert cli.run(args) == 2
     assert "broker.author_whitelist[1]: not a CIDR network: 'bad'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("toml", "env", "key"),
+    [
+        ("author_timeout = nan", {}, "broker.author_timeout"),
+        ("", {"VOHUB_BROKER__DEDUP_EXPIRY_DAYS": "nan"}, "broker.dedup_expiry_days"),
+        ("filter_timeout = nan", {}, "broker.filter_timeout"),
+        ("", {"VOHUB_BROKER__EXEC_TIMEOUT": "NaN"}, "broker.exec_timeout"),
+        ("archive_timeout = inf", {}, "broker.archive_timeout"),
+        ("", {"VOHUB_BROKER__ACK_TIMEOUT": "-inf"}, "broker.ack_timeout"),
+    ],
+)
+def test_cli_exits_2_on_a_number_that_is_not_finite(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    toml: str,
+    env: dict[str, str],
+    key: str,
+) -> None:
+    """NaN compares false with everything: it would switch dedup off or break every author."""
+    path = tmp_path / "vohub.toml"
+    path.write_text(f"[broker]\n{toml}\n")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    # A file as data folder: should the setting pass, the broker stops at once, serving nothing.
+    flags = ["--config", str(path), "--data-dir", str(path)]
+    assert cli.run(parser.parse_args(flags)) == 2
+    assert f"{key}: must be a finite number" in capsys.readouterr().err
+
+
+def test_a_list_setting_given_one_string_in_the_file_is_one_item(tmp_path: Path) -> None:
+    """XPath and command lines hold commas; only an environment variable is split on them."""
+    xpath = "//Param[@value='61' or @value='67'] | //What[contains(., 'GRB')]"
+    command = f"{sys.executable} -c pass --tags grb,swift"
+    path = tmp_path / "vohub.toml"
+    path.write_text(f'[broker]\nfilter = "{xpath}"\nexec = "{command}"\n')
+    config = load(path, env={})
+    assert config.filter == [xpath]
+    assert config.commands() == [[sys.executable, "-c", "pass", "--tags", "grb,swift"]]
+    env = {"VOHUB_BROKER__EXEC": f"{sys.executable} -V,{sys.executable} -c pass"}
+    assert load(path, env=env).exec == [f"{sys.executable} -V", f"{sys.executable} -c pass"]

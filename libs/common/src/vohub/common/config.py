@@ -5,17 +5,21 @@ in increasing priority, from the defaults, the service's section of the TOML fil
 (``[broker]``, ``[archive]``, …), ``VOHUB_*`` environment variables and explicit overrides
 (command-line flags). Every value is checked against its annotation at start-up; an unknown
 key, a wrong type or a failed check raises :class:`ConfigError` naming the dotted key, e.g.
-``broker.whitelist[2]: not a CIDR network``.
+``broker.whitelist[2]: not a CIDR network``. A number must be finite: ``nan`` and ``inf``
+(which TOML and Python's ``float`` both read) are refused, as a check such as ``value <= 0``
+would let NaN through.
 
 Environment variables name the dotted key in upper case with ``__`` between levels:
-``VOHUB_BROKER__RECEIVE=127.0.0.1:9098`` sets ``broker.receive``. List values are
+``VOHUB_BROKER__RECEIVE=127.0.0.1:9098`` sets ``broker.receive``. A list value in a variable is
 comma-separated, or a TOML array when an item holds a comma (an XPath filter may):
-``["//Param[contains(@name, 'GRB')]", "//Why"]``.
+``["//Param[contains(@name, 'GRB')]", "//Why"]``. In the file a list setting takes a TOML
+array; a plain string there is one item, never split on its commas.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import tomllib
 import types
@@ -145,10 +149,16 @@ def load_config(
     return _build(schema, merged, section)
 
 
+class _EnvText(str):
+    """A value read from an environment variable: only these are split into list items."""
+
+    __slots__ = ()
+
+
 def _env_values(section: str, env: Mapping[str, str]) -> dict[str, str]:
     for name in env:
         check_env_name(name)
-    return {key: env[name] for key, name in env_keys(section, env).items()}
+    return {key: _EnvText(env[name]) for key, name in env_keys(section, env).items()}
 
 
 def env_keys(section: str, env: Mapping[str, str]) -> dict[str, str]:
@@ -245,13 +255,15 @@ def _coerce(hint: Any, value: Any, key: str) -> Any:
         return _build(hint, value, key)  # type: ignore[arg-type]
     if origin in (typing.Union, types.UnionType):
         return _coerce_optional(hint, value, key)
+    if origin in (list, tuple):
+        return _coerce_sequence(hint, value, key)
+    if isinstance(value, _EnvText):
+        value = str(value)  # a plain str in the built configuration
     if origin is typing.Literal:
         if value not in typing.get_args(hint):
             allowed = ", ".join(repr(a) for a in typing.get_args(hint))
             raise ConfigError(key, f"must be one of {allowed}, not {value!r}")
         return value
-    if origin in (list, tuple):
-        return _coerce_sequence(hint, value, key)
     return _coerce_scalar(hint, value, key)
 
 
@@ -263,18 +275,25 @@ def _coerce_optional(hint: Any, value: Any, key: str) -> Any:
 
 
 def _coerce_sequence(hint: Any, value: Any, key: str) -> Any:
-    if isinstance(value, str) and value.lstrip().startswith("["):
-        try:
-            value = tomllib.loads(f"items = {value}")["items"]
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(key, f"not a TOML array: {value!r} ({exc})") from None
-    elif isinstance(value, str):
-        value = [v.strip() for v in value.split(",") if v.strip()]
+    if isinstance(value, _EnvText):
+        value = _env_list(str(value), key)
+    elif isinstance(value, str):  # from the file or a flag: TOML has arrays for several items
+        value = [value]
     if not isinstance(value, list | tuple):
         raise ConfigError(key, f"must be a list, not {value!r}")
     item = typing.get_args(hint)[0]
     items = [_coerce(item, v, f"{key}[{i}]") for i, v in enumerate(value)]
     return tuple(items) if typing.get_origin(hint) is tuple else items
+
+
+def _env_list(text: str, key: str) -> list[Any]:
+    if text.lstrip().startswith("["):
+        try:
+            items: list[Any] = tomllib.loads(f"items = {text}")["items"]
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(key, f"not a TOML array: {text!r} ({exc})") from None
+        return items
+    return [v.strip() for v in text.split(",") if v.strip()]
 
 
 _TRUE = {"true", "1", "yes", "on"}
@@ -293,9 +312,12 @@ def _coerce_scalar(hint: Any, value: Any, key: str) -> Any:
         if isinstance(value, bool) or (hint is int and isinstance(value, float)):
             raise ConfigError(key, f"must be {hint.__name__}, not {value!r}")
         try:
-            return hint(value)
+            number = hint(value)
         except (TypeError, ValueError):
             raise ConfigError(key, f"must be {hint.__name__}, not {value!r}") from None
+        if not math.isfinite(number):  # nan passes every `<=` check, inf every `>=`
+            raise ConfigError(key, f"must be a finite number, not {value!r}")
+        return number
     if hint is Path:
         if not isinstance(value, str | Path):
             raise ConfigError(key, f"must be a path (a string), not {value!r}")
