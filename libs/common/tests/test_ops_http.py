@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -46,6 +47,45 @@ def test_metrics_and_health(registry: CollectorRegistry) -> None:
         assert (status, json.loads(body)["status"]) == (503, "unavailable")
         status, _, _ = get(f"http://127.0.0.1:{port}/nothing")
         assert status == 404
+    finally:
+        server.stop()
+
+
+def ask(port: int, method: str, path: str) -> tuple[int, dict[str, str], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        connection.request(method, path, body=b"{}" if method in ("POST", "PUT") else None)
+        reply = connection.getresponse()
+        return reply.status, dict(reply.getheaders()), reply.read()
+    finally:
+        connection.close()
+
+
+def test_head_answers_as_get_without_a_body(registry: CollectorRegistry) -> None:
+    """Load balancers and probes that ask HEAD /healthz got 501."""
+    healthy = {"value": True}
+    server = OpsServer("127.0.0.1", 0, lambda: (healthy["value"], {}), registry=registry)
+    port = server.start()
+    try:
+        for path, status in (("/healthz", 200), ("/metrics", 200), ("/nothing", 404)):
+            got, headers, body = ask(port, "HEAD", path)
+            _, _, get_body = ask(port, "GET", path)
+            assert (got, body) == (status, b"")
+            assert int(headers["Content-Length"]) == len(get_body) > 0
+        healthy["value"] = False
+        assert ask(port, "HEAD", "/healthz")[0] == 503
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "PURGE"])
+def test_other_methods_are_not_allowed(registry: CollectorRegistry, method: str) -> None:
+    server = OpsServer("127.0.0.1", 0, lambda: (True, {}), registry=registry)
+    port = server.start()
+    try:
+        status, headers, body = ask(port, method, "/healthz")
+        assert (status, headers["Allow"]) == (405, "GET, HEAD")
+        assert json.loads(body) == {"error": f"method {method} not allowed; use GET, HEAD"}
     finally:
         server.stop()
 

@@ -25,6 +25,9 @@ class _IPv6HTTPServer(ThreadingHTTPServer):
     address_family = socket.AF_INET6
 
 
+#: The methods served; any other gets 405 with this as its ``Allow`` header.
+ALLOW = "GET, HEAD"
+
 #: A health probe: returns (healthy, details) where details is JSON-serialisable.
 HealthProbe = Callable[[], tuple[bool, dict[str, Any]]]
 
@@ -33,8 +36,9 @@ class OpsServer:
     """Serve ``/metrics`` and ``/healthz`` on ``host:port`` from a daemon thread.
 
     ``/healthz`` answers 200 with ``{"status": "ok", ...details}`` when the probe says
-    healthy, else 503 with ``"status": "unavailable"``. :class:`BindError` if it cannot
-    listen on ``host:port``.
+    healthy, else 503 with ``"status": "unavailable"``. HEAD answers as GET without the body;
+    any other method (POST, PUT, ...) gets 405 with ``Allow: GET, HEAD``.
+    :class:`BindError` if it cannot listen on ``host:port``.
 
     >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {"db": "up"}))
     >>> port = server.start()
@@ -123,13 +127,35 @@ class OpsServer:
                 else:
                     self._reply(404, "application/json", json.dumps({"error": "not found"}))
 
-            def _reply(self, status: int, content_type: str, body: bytes | str) -> None:
+            def do_HEAD(self) -> None:
+                """As GET, without the body (RFC 9110, 9.3.2): probes often ask this way."""
+                self.do_GET()
+
+            def __getattr__(self, name: str) -> Callable[[], None]:
+                if name.startswith("do_"):  # any other method: 405, where http.server says 501
+                    return self._not_allowed
+                raise AttributeError(name)
+
+            def _not_allowed(self) -> None:
+                error = {"error": f"method {self.command} not allowed; use {ALLOW}"}
+                self._reply(405, "application/json", json.dumps(error), {"Allow": ALLOW})
+
+            def _reply(
+                self,
+                status: int,
+                content_type: str,
+                body: bytes | str,
+                headers: dict[str, str] | None = None,
+            ) -> None:
                 data = body.encode() if isinstance(body, str) else body
                 self.send_response(status)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(data)))
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(data)
+                if self.command != "HEAD":
+                    self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
                 """Probes are frequent; they are not worth a log line each."""
