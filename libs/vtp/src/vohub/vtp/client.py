@@ -46,10 +46,12 @@ def subscribe(
     Every event is acked before it is yielded, ``iamalive`` is answered, and ``filters`` go to
     the broker in the reply to its ``authenticate`` (Comet's way). After an error, the broker
     closing, or ``idle_timeout`` seconds without a message, it reconnects with exponential
-    backoff and jitter (Comet's schedule: 1 s, x e, up to 1 h). Events are not replayed across
-    reconnections, by VTP's design. Reading runs in a background task, so a slow loop body does
-    not delay iamalive replies; up to ``buffer`` acked events wait for the consumer, then
-    reading pauses.
+    backoff and jitter (Comet's schedule: 1 s, x e, up to 1 h), logging one warning per
+    connection lost (``vtp.subscribe.lost``, with the reason) or attempt failed
+    (``vtp.subscribe.connect_failed``) before each ``vtp.subscribe.retry``. Events are not
+    replayed across reconnections, by VTP's design. Reading runs in a background task, so a
+    slow loop body does not delay iamalive replies; up to ``buffer`` acked events wait for the
+    consumer, then reading pauses.
 
     Parameters
     ----------
@@ -205,20 +207,26 @@ class Subscription:
         await self.aclose()
 
     async def _run(self) -> None:
+        # One warning per connection that ends (vtp.subscribe.lost, with the reason), one per
+        # attempt that fails (vtp.subscribe.connect_failed), then one vtp.subscribe.retry.
         while True:
             try:
-                await self._connection()
-            except (VTPError, OSError, TimeoutError) as exc:
-                log.warning("vtp.subscribe.lost", peer=self.peer, error=str(exc))
-            finally:
-                self.ready.clear()
+                async with asyncio.timeout(self.connect_timeout):
+                    reader, writer = await asyncio.open_connection(self.host, self.port)
+            except TimeoutError:
+                error = f"no connection within {self.connect_timeout:g} s"
+                log.warning("vtp.subscribe.connect_failed", peer=self.peer, error=error)
+            except OSError as exc:
+                log.warning("vtp.subscribe.connect_failed", peer=self.peer, error=str(exc))
+            else:
+                reason = await self._connection(reader, writer)
+                log.warning("vtp.subscribe.lost", peer=self.peer, reason=reason)
             delay = self.backoff.next_delay(time.time())
             log.info("vtp.subscribe.retry", peer=self.peer, delay_s=round(delay, 2))
             await asyncio.sleep(delay)
 
-    async def _connection(self) -> None:
-        async with asyncio.timeout(self.connect_timeout):
-            reader, writer = await asyncio.open_connection(self.host, self.port)
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> str:
+        """Follow the broker on this connection until it ends; why it ended."""
         self.connections += 1
         self.backoff.connected(time.time())
         log.info("vtp.subscribe.connected", peer=self.peer, connections=self.connections)
@@ -232,8 +240,12 @@ class Subscription:
         )
         try:
             await self._pump(reader, writer, machine)
+        except (VTPError, OSError) as exc:  # OSError: a reset, or a timeout while writing
+            return str(exc) or type(exc).__name__
         finally:
+            self.ready.clear()
             await close_writer(writer)
+        return "closed by the broker"
 
     async def _pump(
         self,
@@ -251,7 +263,6 @@ class Subscription:
                 else:
                     self._note(message)
         machine.receive_eof()
-        log.info("vtp.subscribe.closed_by_broker", peer=self.peer)
 
     async def _read(self, reader: asyncio.StreamReader, machine: SubscriberConnection) -> bytes:
         try:
