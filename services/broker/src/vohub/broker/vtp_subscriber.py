@@ -7,9 +7,6 @@ two rules of vohub's own. The send queue is the socket's write buffer, capped at
 events are legitimately in flight, a subscriber is dropped when its oldest unacked event is
 older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were still unacked
 when it answered a later iamalive (peers answer in order, so those acks will never come).
-An event counted as missed stays unacked, and the oldest of them stays the oldest unacked
-event: the age rule keeps seeing it, so a peer that answers every iamalive but acks nothing is
-dropped ``ack_timeout`` after the event, however large ``max_missed`` is.
 A packet that some subscribers never ack is relayed but not counted: one without a role
 attribute (Comet's subscriber calls it incomprehensible) and one whose root is not in the
 VOEvent 2.0 or 1.1 namespace (pygcn skips VOEvent 2.1 without a word). Comet's broker relays
@@ -71,8 +68,7 @@ class VtpSubscriber(asyncio.Protocol):
         self.peer = "?"
         self.transport: asyncio.Transport | None = None
         self.conn: BroadcastConnection | None = None
-        self._sent: deque[float] = deque()  # send times of events neither acked nor missed
-        self._oldest_missed = float("inf")  # send time of the first event counted as missed
+        self._sent: deque[float] = deque()
         self._ping_at = float("-inf")
         self._flush_due = False
         self._missed = 0
@@ -129,11 +125,8 @@ class VtpSubscriber(asyncio.Protocol):
         assert self.conn is not None
         if isinstance(message, IAmAlive):
             self.metrics.replies.labels(role="iamalive").inc()
-            sent = self._sent
-            if sent and sent[0] < self._ping_at and not self._missed:
-                self._oldest_missed = sent[0]  # never acked: the age rule's oldest from now on
-            while sent and sent[0] < self._ping_at:  # sent before the ping
-                sent.popleft()
+            while self._sent and self._sent[0] < self._ping_at:  # sent before the ping
+                self._sent.popleft()
                 self._missed += 1
             if self._missed >= self.policy.max_missed:
                 self.conn.drop(f"peer is not acknowledging events ({self._missed} never acked)")
@@ -195,8 +188,7 @@ class VtpSubscriber(asyncio.Protocol):
         """The broker-wide iamalive tick (see the module docstring for the drop rules)."""
         if self.conn is None or self.conn.closed:
             return
-        oldest = min(self._sent[0], self._oldest_missed) if self._sent else self._oldest_missed
-        if self._loop.time() - oldest > self.policy.ack_timeout:
+        if self._sent and self._loop.time() - self._sent[0] > self.policy.ack_timeout:
             self.conn.drop(
                 f"peer is not acknowledging events (none for {self.policy.ack_timeout:g} s)"
             )
