@@ -306,6 +306,38 @@ async def test_a_subscriber_that_reads_but_never_acks_is_dropped(
     assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="acknowledging") == 1
 
 
+async def test_a_subscriber_that_skips_one_ack_is_kept(
+    app_factory: AppFactory, packet: PacketMaker, raw_subscriber: RawOpener
+) -> None:
+    """An ack that will never come counts against max_missed_acks, not ack_timeout: a peer
+    that skips an odd one (a packet it cannot read) stays, long past ack_timeout."""
+    app = await app_factory(iamalive_interval=0.1, ack_timeout=0.3)
+    reader, writer = await raw_subscriber(app.ports.broadcast)
+    decoder, events = FrameDecoder(), []
+    await wait_for(lambda: len(app.fanout.sinks) == 1)
+    broker = stub(app)
+    await broker.Publish(broker_pb2.PublishRequest(xml=packet(0)))
+    loop = asyncio.get_running_loop()
+    later = loop.time() + 1.0  # ten ticks, three ack timeouts
+    while len(events) < 2:
+        data = await asyncio.wait_for(reader.read(65536), 5)
+        assert data, f"dropped after {events}"
+        decoder.feed(data)
+        for frame in decoder:
+            message = decode(frame)
+            if isinstance(message, IAmAlive):
+                writer.write(encode_frame(encode(IAmAlive(message.origin, "ivo://t/s"), 0.0)))
+            elif isinstance(message, Event):
+                events.append(message.ivorn)
+                if len(events) > 1:  # the first is never acked
+                    writer.write(encode_frame(encode(Ack(message.ivorn, "ivo://t/s"), 0.0)))
+        if len(events) == 1 and loop.time() > later:
+            later = float("inf")
+            await broker.Publish(broker_pb2.PublishRequest(xml=packet(1)))
+    assert events == ["ivo://vohub.test/unit#test-0", "ivo://vohub.test/unit#test-1"]
+    assert app.metrics.value("vohub_broker_subscribers_dropped_total", reason="acknowledging") == 0
+
+
 async def test_a_stop_takes_no_packet_its_subscribers_would_miss(
     app_factory: AppFactory, packet: PacketMaker, raw_subscriber: RawOpener
 ) -> None:

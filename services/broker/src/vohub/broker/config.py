@@ -146,7 +146,9 @@ class BrokerConfig:
     dedup_expiry_days: float = checked(30.0, _positive)
     # --- subscribers
     iamalive_interval: float = checked(60.0, _heartbeat)
+    #: Seconds a subscriber's oldest unacked event may wait for its ack (acks falling behind).
     ack_timeout: float = checked(60.0, _positive)
+    #: Events a subscriber may leave unacked when it answers a later iamalive (acks skipped).
     max_missed_acks: int = checked(10, _positive)
     subscriber_queue_bytes: int = checked(16 << 20, _positive)
     #: Seconds one subscriber's XPath filters may take on one packet (each subscriber has its

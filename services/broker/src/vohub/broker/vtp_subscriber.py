@@ -7,6 +7,9 @@ two rules of vohub's own. The send queue is the socket's write buffer, capped at
 events are legitimately in flight, a subscriber is dropped when its oldest unacked event is
 older than ``ack_timeout`` at a tick, or once ``max_missed`` events in all were still unacked
 when it answered a later iamalive (peers answer in order, so those acks will never come).
+The first catches acks that fall behind, the second acks that are skipped: an event counted
+as missed leaves the age rule's sight, so an odd skipped ack costs nothing until there are
+``max_missed`` of them.
 A packet that some subscribers never ack is relayed but not counted: one without a role
 attribute (Comet's subscriber calls it incomprehensible) and one whose root is not in the
 VOEvent 2.0 or 1.1 namespace (pygcn skips VOEvent 2.1 without a word). Comet's broker relays
