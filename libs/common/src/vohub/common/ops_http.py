@@ -37,7 +37,7 @@ class OpsServer:
 
     ``/healthz`` answers 200 with ``{"status": "ok", ...details}`` when the probe says
     healthy, else 503 with ``"status": "unavailable"``. HEAD answers as GET without the body;
-    any other method (POST, PUT, ...) gets 405 with ``Allow: GET, HEAD``.
+    HTTP's other methods (POST, PUT, ...) get 405 with ``Allow: GET, HEAD``.
     :class:`BindError` if it cannot listen on ``host:port``.
 
     >>> server = OpsServer("127.0.0.1", 0, lambda: (True, {"db": "up"}))
@@ -131,14 +131,12 @@ class OpsServer:
                 """As GET, without the body (RFC 9110, 9.3.2): probes often ask this way."""
                 self.do_GET()
 
-            def __getattr__(self, name: str) -> Callable[[], None]:
-                if name.startswith("do_"):  # any other method: 405, where http.server says 501
-                    return self._not_allowed
-                raise AttributeError(name)
-
             def _not_allowed(self) -> None:
                 error = {"error": f"method {self.command} not allowed; use {ALLOW}"}
                 self._reply(405, "application/json", json.dumps(error), {"Allow": ALLOW})
+
+            # HTTP's other methods; one it does not define stays 501, as http.server answers
+            do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _not_allowed  # noqa: N815
 
             def _reply(
                 self,
