@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from vohub.testing.archive import serving
 from vohub.testing.broker import BrokerFactory, BrokerServer, with_ivorn
 from vohub.vtp import Ack, Nak
 from vohub.vtp.client import publish, subscribe
@@ -99,6 +100,7 @@ async def test_packets_the_disk_refuses_are_nakd_never_relayed_and_reported_unti
     )
     assert broker.metric("vohub_broker_storage_failures_total") == 5
     assert "event=storage.failed" in broker.log()
+    await eventually(lambda: not serving(broker.grpc), "gRPC health saying NOT_SERVING")
 
     limit_file_size(broker, resource.RLIM_INFINITY)  # the disk has room again
     assert isinstance(await publish(host, port, packet("after")), Ack)
@@ -108,6 +110,7 @@ async def test_packets_the_disk_refuses_are_nakd_never_relayed_and_reported_unti
     status, body = healthz(broker)
     assert (status, body["status"], "storage_error" in body) == (200, "ok", False)
     assert "event=storage.recovered" in broker.log()
+    await eventually(lambda: serving(broker.grpc), "gRPC health saying SERVING again")
 
     replies = [await publish(host, port, xml) for xml in refused]  # the authors try again
     assert all(isinstance(reply, Ack) for reply in replies), replies

@@ -58,6 +58,8 @@ PRUNE_INTERVAL = 6 * 3600.0
 CHECKPOINT_INTERVAL = 2.0
 #: Without an archive, seconds between trims of the spool (each one writes its checkpoint).
 TRIM_INTERVAL = 0.5
+#: Seconds between looks at :meth:`BrokerApp.health` for gRPC health checking.
+HEALTH_INTERVAL = 1.0
 
 
 @dataclass
@@ -158,6 +160,7 @@ class BrokerApp:
         self._spawn(
             ("filtered fan-out", self.fanout.run()),
             ("dedup upkeep", self._prune_forever()),
+            ("grpc health", self._mirror_health()),
             ("archive forwarder" if self.forwarder else "spool trimmer", self._forward_forever()),
         )
         await self._start_vtp()
@@ -261,6 +264,17 @@ class BrokerApp:
         if storage is not None:
             details["storage_error"] = storage
         return not self.failed and storage is None, details
+
+    async def _mirror_health(self) -> None:
+        """Make gRPC health checking say what ``/healthz`` says: NOT_SERVING while the spool
+        cannot be written or after a background task failed, SERVING again once mended."""
+        serving = True  # as start() sets it
+        while True:
+            await asyncio.sleep(HEALTH_INTERVAL)
+            healthy = self.health()[0]
+            if healthy != serving and self.grpc is not None and not self._stopped:
+                serving = healthy
+                await self.grpc.set_serving(healthy)
 
     async def _forward_forever(self) -> None:
         if self.forwarder is not None:
