@@ -16,6 +16,7 @@ from vohub.client import (
     ConnectionFailed,
     InvalidFilter,
     InvalidHost,
+    NoApiV2,
     PacketNotFound,
     ServerError,
     ServerUnavailable,
@@ -210,14 +211,21 @@ def test_a_404_means_no_such_packet_only_where_a_packet_is_asked_for(
     other_server: ThreadingHTTPServer,
 ) -> None:
     """Elsewhere the server lacks the API: a plain voeventdb asked for /apiv2, or another port."""
-    other_server.canned = (404, "application/json", b'{"error": {"message": "no"}}')  # type: ignore[attr-defined]
+    missing = b'{"error": {"code": 404, "message": "no packet", "parameter": "ivorn"}}'
+    other_server.canned = (404, "application/json", missing)  # type: ignore[attr-defined]
     client = Client(_url(other_server), retries=0)
     with pytest.raises(PacketNotFound):
         client.synopsis("ivo://a.b.c/d#1")
     with pytest.raises(PacketNotFound):
         client.xml("ivo://a.b.c/d#1")
-    with pytest.raises(ServerError, match=r"a plain voeventdb has no /apiv2: use api='v1'"):
-        client.count()
+    with pytest.raises(PacketNotFound):
+        Client(_url(other_server), retries=0, api="v1").synopsis("ivo://a.b.c/d#1")
+    # voeventdb's answer to a path it lacks, as /apiv2/... is to it
+    no_route = b'{"error": {"code": 404, "message": "404 Not Found: The requested URL was..."}}'
+    other_server.canned = (404, "application/json", no_route)  # type: ignore[attr-defined]
+    for ask in (client.count, lambda: client.synopsis("ivo://a/b#1"), lambda: client.xml("x")):
+        with pytest.raises(NoApiV2, match=r"a plain voeventdb has no /apiv2: use api='v1'"):
+            ask()
 
 
 @pytest.mark.parametrize(

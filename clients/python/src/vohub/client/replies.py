@@ -33,7 +33,8 @@ ERRORS: dict[int, type[VohubHTTPError]] = {
 
 def checked(reply: httpx.Response, packet: bool) -> httpx.Response:
     """``reply`` if it is a success; else the error it stands for, naming the URL (a 404 is
-    :class:`PacketNotFound` only for a ``packet`` path, where it means that).
+    :class:`PacketNotFound` only for a ``packet`` path, and on apiv2 only when it names the
+    ``ivorn``: a plain voeventdb answers 404 to any ``/apiv2`` path).
 
     >>> request = httpx.Request("GET", "http://h/apiv2/packets/count")
     >>> checked(httpx.Response(400, json={"error": {"message": "bad", "parameter": "cited"}},
@@ -59,8 +60,11 @@ def checked(reply: httpx.Response, packet: bool) -> httpx.Response:
     except (ValueError, KeyError, TypeError):
         message = reply.text[:200] or message
     kind = ERRORS.get(reply.status_code, ServerError)
-    if kind is PacketNotFound and not packet:  # a path this server lacks: not an archive's API
-        if reply.status_code == 404 and "/apiv2/" in url:
+    # A 404 is a missing packet where a packet is asked for and the answer names the IVORN
+    # (vohub's apiv2 does); elsewhere it is a path this server lacks: not an archive's API.
+    lacks_path = reply.status_code == 404 and "/apiv2/" in url and parameter != "ivorn"
+    if kind is PacketNotFound and (not packet or lacks_path):
+        if lacks_path:
             raise NoApiV2(message, url)
         kind = ServerError
     raise kind(reply.status_code, message, parameter, url)
