@@ -120,3 +120,28 @@ async def test_packets_the_disk_refuses_are_nakd_never_relayed_and_reported_unti
     with contextlib.suppress(asyncio.CancelledError):
         await following
     await subscription.aclose()
+
+
+async def test_a_checkpoint_the_disk_refuses_is_written_later_and_the_broker_goes_on(
+    broker_factory: BrokerFactory,
+) -> None:
+    """The spool's checkpoint (written as checkpoint.tmp, then renamed) failing, as on a full
+    disk, killed the task that trims the spool: the broker stayed unhealthy until restarted.
+    A folder in the temporary file's place makes the write fail for real (root ignores
+    permissions)."""
+    broker = broker_factory()
+    host, port = broker.receive
+    spool = broker.data_dir / "spool"
+    blocker = spool / "checkpoint.tmp"
+    blocker.mkdir()
+    assert isinstance(await publish(host, port, packet("first")), Ack)
+    await eventually(lambda: "event=spool.checkpoint_failed" in broker.log(), "the failure log")
+    await asyncio.sleep(1.5)  # three trims, each trying again
+    assert broker.log().count("event=spool.checkpoint_failed") == 1
+    assert healthz(broker)[0] == 200
+    blocker.rmdir()
+    assert isinstance(await publish(host, port, packet("second")), Ack)
+    await eventually(lambda: "event=spool.checkpoint_recovered" in broker.log(), "the recovery")
+    await eventually(lambda: (spool / "checkpoint").read_text().strip() == "2", "checkpoint 2")
+    assert healthz(broker)[0] == 200
+    assert "broker.task_failed" not in broker.log()

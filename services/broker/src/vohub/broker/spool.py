@@ -50,8 +50,12 @@ from pathlib import Path
 from vohub.broker import lockfile
 from vohub.broker.errors import SpoolClosed, SpoolCorrupt
 from vohub.broker.segment import HEAD, SUFFIX, Record, decode, recover, scan, segments
+from vohub.common.logs import get_logger
 
 __all__ = ["Record", "Spool", "SpoolReader"]
+
+
+log = get_logger(__name__)
 
 
 class Spool:
@@ -70,6 +74,7 @@ class Spool:
         self._ack_io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="spool-ack")
         self._checkpointing = False
         self._written_ack = 0
+        self._checkpoint_error: str | None = None  # why the last checkpoint write failed
         self._buffer: list[Record] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -229,24 +234,39 @@ class Spool:
         The checkpoint is written by its own thread, never delaying appends, and at most one
         write is in flight (later acks coalesce). It is not fsync'd: a checkpoint that lags
         after a crash only makes the forwarder resend records the archive already holds,
-        which it answers DUPLICATE.
+        which it answers DUPLICATE. For the same reason a write that fails (a full disk) is
+        logged and tried again at the next ack, and the spool goes on.
         """
-        if seq <= self.acked:
-            return
-        self.acked = seq
-        if self._holes:
-            self._holes = [hole for hole in self._holes if hole > seq]
-        if self._checkpointing:
+        if seq > self.acked:
+            self.acked = seq
+            if self._holes:
+                self._holes = [hole for hole in self._holes if hole > seq]
+        if self._checkpointing or self._written_ack >= self.acked:
             return
         self._checkpointing = True
         loop = asyncio.get_running_loop()
         try:
             while self._written_ack < self.acked:
                 target = self.acked
-                await loop.run_in_executor(self._ack_io, self._persist_ack, target)
+                try:
+                    await loop.run_in_executor(self._ack_io, self._persist_ack, target)
+                except OSError as error:  # a full disk: the next ack tries again
+                    self._checkpoint_failed(error)
+                    return
+                if self._checkpoint_error is not None:
+                    log.info("spool.checkpoint_recovered", folder=str(self.directory))
+                    self._checkpoint_error = None
                 self._written_ack = target
         finally:
             self._checkpointing = False
+
+    def _checkpoint_failed(self, error: OSError) -> None:
+        """Log the first of a run of failed checkpoint writes (one per outage, not per ack)."""
+        if self._checkpoint_error is None:
+            log.warning("spool.checkpoint_failed", folder=str(self.directory),
+                        error=error.strerror or str(error), acked=self.acked,
+                        written=self._written_ack)  # fmt: skip
+        self._checkpoint_error = error.strerror or str(error)
 
     def _persist_ack(self, seq: int) -> None:
         path = self.directory / "checkpoint"
