@@ -14,12 +14,13 @@ from vohub.vtp.messages import Event
 
 
 class CheckWhitelist:
-    """Refuse packets from authors outside ``networks``; upstream brokers are not checked.
+    """Refuse packets from gRPC publishers outside ``networks``. Upstream brokers are not
+    checked, and VTP authors were checked when they connected.
 
     >>> import ipaddress
     >>> check = CheckWhitelist([ipaddress.ip_network("127.0.0.0/8")])
     >>> event = Event(b"", "ivo://a.b/c#1", "test", None)
-    >>> check(event, Source("author", "10.0.0.7:5000", "10.0.0.7")).reason
+    >>> check(event, Source("grpc", "10.0.0.7:5000", "10.0.0.7")).reason
     'author 10.0.0.7 is not in the author whitelist'
     >>> check(event, Source("upstream", "10.0.0.7:8099", "10.0.0.7")) is None
     True
@@ -30,7 +31,7 @@ class CheckWhitelist:
         self._known: dict[str, bool] = {}  # host -> allowed; authors are few, packets many
 
     def __call__(self, event: Event, source: Source) -> Refusal | None:
-        if source.path == "upstream":
+        if source.path != "grpc":
             return None
         verdict = self._known.get(source.host)
         if verdict is None:
