@@ -79,8 +79,7 @@ class PipelinedLink(asyncio.Protocol):
         self._fail_all(
             ReplyTimeout(f"no ack or nak within {self.timeout:g} s", peer=self.machine.peer)
         )
-        if self.transport is not None:
-            self.transport.abort()
+        self.abort()
 
     def flush(self) -> None:
         self.flush_due = False
@@ -93,8 +92,7 @@ class PipelinedLink(asyncio.Protocol):
             replies = self.machine.receive_data(data)
         except VTPError as exc:
             self._fail_all(exc)
-            assert self.transport is not None
-            self.transport.abort()
+            self.abort()
             return
         if not self.granted.done() and self.machine.state is PipelineState.OPEN:
             self.granted.set_result(True)
@@ -125,7 +123,7 @@ class PipelinedLink(asyncio.Protocol):
             self.lost.set_result(None)
 
     def abort(self) -> None:
-        """Drop the connection at once (nothing was sent on it but the pipelining request)."""
+        """Drop the connection at once."""
         if self.transport is not None:
             self.transport.abort()
 

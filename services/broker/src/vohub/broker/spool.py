@@ -262,11 +262,11 @@ class Spool:
 
     def _checkpoint_failed(self, error: OSError) -> None:
         """Log the first of a run of failed checkpoint writes (one per outage, not per ack)."""
+        reason = error.strerror or str(error)
         if self._checkpoint_error is None:
-            log.warning("spool.checkpoint_failed", folder=str(self.directory),
-                        error=error.strerror or str(error), acked=self.acked,
-                        written=self._written_ack)  # fmt: skip
-        self._checkpoint_error = error.strerror or str(error)
+            log.warning("spool.checkpoint_failed", folder=str(self.directory), error=reason,
+                        acked=self.acked, written=self._written_ack)  # fmt: skip
+        self._checkpoint_error = reason
 
     def _persist_ack(self, seq: int) -> None:
         path = self.directory / "checkpoint"
